@@ -1,0 +1,39 @@
+# Set-up and everyday commands. `make run` and `make test` work on a fresh machine with Python 3.11.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+OUT    ?= results/baseline
+
+.PHONY: run test lint bench docs calibrate clean
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; set PYTHON=/path/to/python3.11" >&2; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+## Run the baseline scenario and print where results and figures are.
+run: $(STAMP)
+	$(BIN)/ieco run experiments/configs/baseline.toml --out $(OUT) --figures
+
+## Run the whole test suite.
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+## Engine benchmark (wall time and per-step cost); not part of the tests.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_engine.py
+
+## Regenerate the parameter reference in docs/parameters.md from the config schema.
+docs: $(STAMP)
+	$(BIN)/python -m market.config_docs > docs/parameters.md
+
+clean:
+	rm -rf $(VENV) results .pytest_cache .ruff_cache

@@ -1,0 +1,166 @@
+"""Investment strategies: how a provider sizes its GPU fleet. Chosen by name from :data:`INVESTMENT_STRATEGIES`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+from market.config import NoInvestment, UtilizationTargetInvestment
+
+FloatArray = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class InvestmentView:
+    """What a provider knows when it plans its fleet, per region it serves.
+
+    Attributes:
+        step: Current step.
+        capacity: Fleet capacity per region at full use, Mtok/month.
+        demand: Unconstrained demand for its offers per region this step, Mtok/month.
+        new_generation: Generation id on sale new, or -1.
+        new_price: List price of that generation, $ per GPU.
+        new_tokens_per_gpu: Mtok/month one new GPU adds to this provider's capacity.
+        new_lifetime: Months of life of a new GPU.
+        used_generation: Cheapest-per-token generation resellers hold, or -1.
+        used_price: Its resale price, $ per GPU.
+        used_tokens_per_gpu: Mtok/month one used GPU adds.
+        used_life_left: Months of life left on used GPUs of that generation.
+        used_available: GPUs of it resellers hold.
+        tokens_per_installed_gpu: Mean Mtok/month per installed GPU per region (for sizing sales).
+        cash: Cash, $.
+        credit_limit: Credit limit, $.
+        monthly_operating_cost: Power + opex + interest last month, $.
+    """
+
+    step: int
+    capacity: FloatArray
+    demand: FloatArray
+    new_generation: int
+    new_price: float
+    new_tokens_per_gpu: float
+    new_lifetime: int
+    used_generation: int
+    used_price: float
+    used_tokens_per_gpu: float
+    used_life_left: float
+    used_available: int
+    tokens_per_installed_gpu: FloatArray
+    cash: float
+    credit_limit: float
+    monthly_operating_cost: float
+
+
+@dataclass
+class FleetOrder:
+    """GPUs to buy and sell, per region (index into the provider's regions)."""
+
+    buy_new: FloatArray
+    buy_used: FloatArray
+    sell: FloatArray
+    used_generation: int = -1
+    notes: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def empty(cls, n_regions: int) -> FleetOrder:
+        """An order that changes nothing."""
+        z = np.zeros(n_regions)
+        return cls(buy_new=z.copy(), buy_used=z.copy(), sell=z.copy())
+
+
+class InvestmentStrategy:
+    """Base class: one instance per provider."""
+
+    name: ClassVar[str]
+
+    def decide(self, view: InvestmentView) -> FleetOrder:  # pragma: no cover - interface
+        """GPUs to buy or sell this step."""
+        raise NotImplementedError
+
+
+class NoInvestmentStrategy(InvestmentStrategy):
+    """Never changes the fleet."""
+
+    name = "none"
+
+    def __init__(self, params: NoInvestment) -> None:
+        self.params = params
+
+    def decide(self, view: InvestmentView) -> FleetOrder:
+        return FleetOrder.empty(len(view.capacity))
+
+
+class UtilizationTargetStrategy(InvestmentStrategy):
+    """Grow the fleet toward ``demand / target_utilization``; sell GPUs when utilization is very low.
+
+    Per region: ``gap = demand * (1 + g) ** (1/12) / target - capacity``. A positive gap is filled with the
+    cheaper of new and used GPUs per Mtok of lifetime capacity, limited by ``max_growth_per_month`` and by
+    cash + credit above a reserve of ``cash_reserve_months`` of operating cost. Below
+    ``divest_below_utilization`` the provider sells enough GPUs to bring utilization back to the target.
+    """
+
+    name = "utilization_target"
+
+    def __init__(self, params: UtilizationTargetInvestment) -> None:
+        self.params = params
+
+    def decide(self, view: InvestmentView) -> FleetOrder:
+        p = self.params
+        n = len(view.capacity)
+        order = FleetOrder.empty(n)
+        growth = (1.0 + p.demand_growth_expectation_per_year) ** (1.0 / 12.0)
+        desired = view.demand * growth / p.target_utilization
+        gap = desired - view.capacity
+        cap_limit = np.where(view.capacity > 0, view.capacity * p.max_growth_per_month, np.inf)
+        need = np.clip(np.minimum(gap, cap_limit), 0.0, None)
+
+        budget = view.cash + view.credit_limit - p.cash_reserve_months * view.monthly_operating_cost
+        if need.sum() > 0 and budget > 0:
+            new_ok = p.buy_new and view.new_generation >= 0
+            used_ok = p.buy_used and view.used_generation >= 0 and view.used_available > 0
+            new_cost = view.new_price / (view.new_tokens_per_gpu * view.new_lifetime) if new_ok else np.inf
+            used_cost = (
+                view.used_price / (view.used_tokens_per_gpu * max(view.used_life_left, 1.0)) if used_ok else np.inf
+            )
+            if used_cost < new_cost:
+                units = np.floor(need / view.used_tokens_per_gpu)
+                units = _fit(units, float(view.used_available), budget / view.used_price)
+                order.buy_used = units
+                order.used_generation = view.used_generation
+            elif np.isfinite(new_cost):
+                units = np.floor(need / view.new_tokens_per_gpu)
+                order.buy_new = _fit(units, np.inf, budget / view.new_price)
+
+        utilization = np.where(view.capacity > 0, view.demand / np.maximum(view.capacity, 1e-300), 1.0)
+        excess = np.where(utilization < p.divest_below_utilization, view.capacity - desired, 0.0)
+        per_gpu = np.maximum(view.tokens_per_installed_gpu, 1e-300)
+        order.sell = np.where(excess > 0, np.floor(excess / per_gpu), 0.0)
+        return order
+
+
+def _fit(units: FloatArray, available: float, affordable: float) -> FloatArray:
+    """Scale a per-region order down to what is available and affordable (whole GPUs)."""
+    total = units.sum()
+    limit = min(available, np.floor(affordable))
+    if total <= limit or total == 0:
+        return units
+    return np.floor(units * (limit / total))
+
+
+INVESTMENT_STRATEGIES: dict[str, type[InvestmentStrategy]] = {
+    cls.name: cls for cls in (NoInvestmentStrategy, UtilizationTargetStrategy)
+}
+"""Registry of investment strategies by config name."""
+
+
+def make_investment_strategy(params: NoInvestment | UtilizationTargetInvestment) -> InvestmentStrategy:
+    """Instantiate the strategy named by ``params.strategy``."""
+    try:
+        cls = INVESTMENT_STRATEGIES[params.strategy]
+    except KeyError:
+        known = ", ".join(sorted(INVESTMENT_STRATEGIES))
+        raise KeyError(f"unknown investment strategy '{params.strategy}' (choose from {known})") from None
+    return cls(params)  # type: ignore[arg-type]

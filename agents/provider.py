@@ -1,0 +1,141 @@
+"""Inference providers: hyperscalers, specialized providers and decentralized operators.
+
+A provider holds its balance sheet and its strategies; its GPUs are lots in the model's GPU ledger. It
+decides prices and fleet changes; the model clears the market and settles the books.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+import mesa
+import numpy as np
+from numpy.typing import NDArray
+
+from agents.investment import FleetOrder, InvestmentView, make_investment_strategy
+from agents.pricing import PricingView, make_pricing_strategy
+from market.config import ProviderConfig
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+FloatArray = NDArray[np.float64]
+
+
+class Provider(mesa.Agent):
+    """Common state and decisions of every provider kind.
+
+    Attributes:
+        name: Provider name.
+        holder_id: Its id in the GPU ledger and in provider-level arrays.
+        regions: Region ids it serves (one offer per region).
+        price: Current price per region, $/Mtok.
+        cash: Cash, $ (negative means borrowing, down to ``-credit_limit``).
+        owner_id: Holder id of its ultimate owner (itself unless acquired).
+        active: False once it has exited.
+    """
+
+    kind: ClassVar[str] = "provider"
+
+    def __init__(self, model: mesa.Model, *, name: str, holder_id: int, config: ProviderConfig,
+                 regions: Sequence[int]) -> None:
+        super().__init__(model)
+        self.name = name
+        self.holder_id = holder_id
+        self.config = config
+        self.regions = np.asarray(regions, dtype=np.int64)
+        self.quality_mode = config.quality
+        self.quality_factor = config.quality_factor
+        self.serving_efficiency = config.serving_efficiency
+        self.privacy_risk = config.privacy_risk
+        self.lock_in = config.lock_in
+        self.reliability = config.reliability
+        self.cash = float(config.cash_usd)
+        self.credit_limit = float(config.credit_limit_usd)
+        self.cost_of_capital_per_year = config.cost_of_capital_per_year
+        self.opex_usd_per_gpu_month = config.opex_usd_per_gpu_month
+        self.pue = config.pue
+        self.owner_id = holder_id
+        self.active = True
+        self.pricing = make_pricing_strategy(config.pricing)
+        self.investment = make_investment_strategy(config.investment)
+        self.price = np.zeros(len(self.regions))
+        self.last_profit = 0.0
+        self.monthly_operating_cost = 0.0
+
+    # -- characteristics the market reads ------------------------------------------------------------------
+    def quality(self, frontier: float, open_weight: float) -> float:
+        """Capability index of what it serves this step."""
+        if self.quality_mode == "frontier":
+            base = frontier
+        elif self.quality_mode == "open":
+            base = open_weight
+        else:
+            base = float(self.quality_mode)
+        return base * self.quality_factor
+
+    @property
+    def unverified_fraction(self) -> float:
+        """Fraction of capacity buyers cannot verify (only decentralized operators have one)."""
+        return 0.0
+
+    @property
+    def capacity_factor(self) -> float:
+        """Fraction of raw capacity that serves buyers (verification costs capacity)."""
+        return 1.0
+
+    # -- decisions -----------------------------------------------------------------------------------------
+    def post_prices(self, view: PricingView) -> FloatArray:
+        """Prices for its offers this step (its pricing strategy's decision)."""
+        prices = np.asarray(self.pricing.decide(view), dtype=np.float64)
+        if prices.shape != self.price.shape or not np.all(np.isfinite(prices)) or np.any(prices <= 0):
+            raise ValueError(f"{self.name}: pricing strategy '{self.pricing.name}' returned invalid prices {prices}")
+        self.price = prices
+        return prices
+
+    def plan_fleet(self, view: InvestmentView) -> FleetOrder:
+        """GPUs to buy and sell this step (its investment strategy's decision)."""
+        return self.investment.decide(view)
+
+    def generations_to_retire(self, new_generations: Sequence[int], held: Sequence[int]) -> list[int]:
+        """Generations to retire when ``new_generations`` are released (none, except hyperscalers)."""
+        return []
+
+
+class Hyperscaler(Provider):
+    """A cloud with deep capital, frontier models and ecosystem lock-in; retires its oldest GPUs on upgrades."""
+
+    kind = "hyperscaler"
+
+    def generations_to_retire(self, new_generations: Sequence[int], held: Sequence[int]) -> list[int]:
+        """On a new generation's release, retire the oldest generation it holds (if it holds more than one)."""
+        held = sorted(set(held))
+        if len(new_generations) == 0 or len(held) < 2:
+            return []
+        return [held[0]]
+
+
+class SpecializedProvider(Provider):
+    """An inference specialist: efficient serving of open-weight models, thin balance sheet."""
+
+    kind = "specialized"
+
+
+class DecentralizedOperator(Provider):
+    """A network of small GPU owners; verification costs capacity but removes the buyers' trust discount."""
+
+    kind = "decentralized"
+
+    @property
+    def unverified_fraction(self) -> float:
+        return 0.0 if self.config.verification else 1.0
+
+    @property
+    def capacity_factor(self) -> float:
+        return 1.0 - self.config.verification_overhead if self.config.verification else 1.0
+
+
+PROVIDER_KINDS: dict[str, type[Provider]] = {
+    cls.kind: cls for cls in (Hyperscaler, SpecializedProvider, DecentralizedOperator)
+}
+"""Provider classes by config ``kind``."""

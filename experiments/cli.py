@@ -1,0 +1,138 @@
+"""The ``ieco`` command line: validate, run, sweep and evaluate theses.
+
+Every command accepts ``--set key.path=value`` overrides. Bad input (a missing file, invalid TOML, an unknown
+key, a wrong type or value, an unknown strategy) ends with exit code 2 and one message naming the key, without
+a traceback and without writing anything.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from market.config_io import ConfigError, load_scenario
+
+app = typer.Typer(
+    name="ieco",
+    help="Agent-based simulation of the AI inference economy.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True, soft_wrap=True)
+
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", "-s", help="Override a config value: key.path=value (repeatable).", metavar="KEY=VALUE"),
+]
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print an error without a traceback and return the exit to raise."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    return typer.Exit(code)
+
+
+@app.command()
+def validate(
+    config: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
+    set_: SetOption = None,
+) -> None:
+    """Check a scenario file against the schema."""
+    try:
+        scenario = load_scenario(config, set_ or [])
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    n_providers = sum(p.count for p in scenario.providers)
+    n_agents = sum(s.n_agents for s in scenario.segments)
+    console.print(
+        f"[green]ok[/] {config}: scenario '{scenario.name}', {scenario.simulation.steps} steps, "
+        f"{n_providers} providers, {n_agents} enterprise agents, {len(scenario.regions)} regions"
+    )
+
+
+@app.command()
+def run(
+    config: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
+    seed: Annotated[int | None, typer.Option(help="Root seed (default: simulation.seed).", min=0)] = None,
+    steps: Annotated[int | None, typer.Option(help="Steps to run (default: simulation.steps).", min=1)] = None,
+    out: Annotated[Path | None, typer.Option(help="Output directory (default: results/<scenario>).")] = None,
+    figures: Annotated[bool, typer.Option("--figures/--no-figures", help="Also draw summary figures.")] = False,
+    set_: SetOption = None,
+) -> None:
+    """Run one scenario and write its tables (Parquet) and manifest (JSON) to OUT."""
+    from experiments.run import run_scenario, write_run
+
+    try:
+        scenario = load_scenario(config, set_ or [])
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    out_dir = out or Path("results") / scenario.name
+    if out_dir.exists() and not out_dir.is_dir():
+        raise fail(f"--out {out_dir}: exists and is not a directory")
+    total = steps or scenario.simulation.steps
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TimeRemainingColumn(), console=err_console, transient=True,
+    ) as progress:
+        task = progress.add_task(f"{scenario.name} (seed {seed if seed is not None else scenario.simulation.seed})",
+                                 total=total)
+        result = run_scenario(scenario, seed, steps=total, on_step=lambda done, _: progress.update(task, completed=done))
+    write_run(result, out_dir)
+    console.print(summary_table(result.model, result.providers))
+    console.print(f"results: {out_dir.resolve()}  (wall time {result.manifest['wall_time_s']:.1f} s)")
+    if figures:
+        from analysis.plots import plot_run
+
+        paths = plot_run(out_dir, out_dir / "figures")
+        console.print(f"figures: {(out_dir / 'figures').resolve()}  ({len(paths)} files)")
+
+
+def summary_table(model_frame, providers_frame) -> Table:  # type: ignore[no-untyped-def]
+    """A short table of the first and last step's key metrics, and final prices by provider kind."""
+    first, last = model_frame.iloc[0], model_frame.iloc[-1]
+    table = Table(title="Run summary", show_lines=False)
+    table.add_column("metric")
+    table.add_column(f"step {int(first['step'])}", justify="right")
+    table.add_column(f"step {int(last['step'])}", justify="right")
+    rows = [
+        ("price index ($/Mtok)", "price_index", "{:.4g}"),
+        ("quality-adjusted price index", "quality_adjusted_price_index", "{:.4g}"),
+        ("HHI (by owner, revenue)", "hhi", "{:.0f}"),
+        ("share hyperscaler", "share_hyperscaler", "{:.1%}"),
+        ("share specialized", "share_specialized", "{:.1%}"),
+        ("share decentralized", "share_decentralized", "{:.1%}"),
+        ("active providers", "n_active_providers", "{:.0f}"),
+        ("tokens served (Mtok)", "tokens_served", "{:.4g}"),
+        ("total spend ($)", "total_spend", "{:.4g}"),
+        ("unmet demand (Mtok)", "unmet_demand", "{:.4g}"),
+        ("secondary GPU price ($)", "secondary_gpu_price", "{:.4g}"),
+    ]
+    for label, col, fmt in rows:
+        a, b = first[col], last[col]
+        table.add_row(label, "-" if a != a else fmt.format(a), "-" if b != b else fmt.format(b))
+    final = providers_frame[providers_frame["step"] == providers_frame["step"].max()]
+    for _, row in final.iterrows():
+        if len(final) <= 8:
+            table.add_row(f"price {row['provider']}", "", f"{row['price']:.4f}")
+    return table
+
+
+def main() -> None:
+    """Entry point of the ``ieco`` script."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,170 @@
+"""Running one scenario: ``run_scenario(config, seed) -> RunResult`` and writing it atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from market.config import ScenarioConfig
+from market.model import InferenceMarket
+
+TABLES: tuple[str, ...] = ("model", "providers", "enterprises", "gpu_market", "events")
+"""Tables a run writes, each as ``<name>.parquet``."""
+
+PACKAGES: tuple[str, ...] = ("mesa", "numpy", "scipy", "pandas", "pyarrow", "networkx", "pydantic", "ray")
+
+
+@dataclass
+class RunResult:
+    """The outcome of one run: tidy frames plus a manifest.
+
+    Attributes:
+        model: One row per step (market metrics).
+        providers: One row per step and provider.
+        enterprises: Enterprise outcomes by (step, region, segment), or per agent on request.
+        gpu_market: One row per step and GPU generation (secondary price, units by holder type).
+        events: Entries, exits, acquisitions, GPU sales and the like.
+        manifest: Config, seed, versions, git commit, wall time.
+    """
+
+    model: pd.DataFrame
+    providers: pd.DataFrame
+    enterprises: pd.DataFrame
+    gpu_market: pd.DataFrame
+    events: pd.DataFrame
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The frames by table name."""
+        return {name: getattr(self, name) for name in TABLES}
+
+
+def run_scenario(
+    config: ScenarioConfig,
+    seed: int | None = None,
+    *,
+    steps: int | None = None,
+    on_step: Callable[[int, int], None] | None = None,
+    run_id: str | None = None,
+) -> RunResult:
+    """Build the model from ``config`` and run it.
+
+    Args:
+        config: A validated scenario.
+        seed: Root seed (default: ``config.simulation.seed``).
+        steps: Number of steps (default: ``config.simulation.steps``).
+        on_step: Called as ``on_step(done, total)`` after every step (progress display).
+        run_id: Identifier written to every row (default: ``seed-<seed>``).
+
+    Returns:
+        The run's frames and manifest; every row carries ``run_id`` and ``seed``.
+    """
+    seed = config.simulation.seed if seed is None else int(seed)
+    total = config.simulation.steps if steps is None else int(steps)
+    if total < 1:
+        raise ValueError(f"steps must be at least 1, got {total}")
+    run_id = run_id or f"seed-{seed}"
+    started = time.perf_counter()
+    model = InferenceMarket(config, seed=seed)
+    for done in range(1, total + 1):
+        model.step()
+        if on_step is not None:
+            on_step(done, total)
+    frames = model.recorder.frames()
+    for frame in frames.values():
+        frame.insert(0, "seed", seed)
+        frame.insert(0, "run_id", run_id)
+    wall = time.perf_counter() - started
+    manifest = build_manifest(config, seed=seed, steps=total, run_id=run_id, wall_time_s=wall)
+    return RunResult(**frames, manifest=manifest)
+
+
+def build_manifest(config: ScenarioConfig, *, seed: int, steps: int, run_id: str, wall_time_s: float) -> dict[str, Any]:
+    """Provenance of a run: config, seed, package versions, git commit, wall time."""
+    return {
+        "run_id": run_id,
+        "scenario": config.name,
+        "seed": seed,
+        "steps": steps,
+        "config": config.model_dump(mode="json"),
+        "versions": package_versions(),
+        "python": platform.python_version(),
+        "git_commit": git_commit(),
+        "wall_time_s": round(wall_time_s, 3),
+    }
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of this package and its main dependencies."""
+    out: dict[str, str] = {}
+    for name in ("ieco", *PACKAGES):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def git_commit() -> str:
+    """Commit of the source tree this package runs from, or 'unknown'."""
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    commit = out.stdout.strip()
+    if out.returncode != 0 or not commit:
+        return "unknown"
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"], cwd=here, capture_output=True, text=True,
+        timeout=5, check=False,
+    ).stdout.strip()
+    return commit + ("-dirty" if dirty else "")
+
+
+def write_run(result: RunResult, out_dir: str | Path) -> Path:
+    """Write a run's Parquet tables and ``manifest.json`` to ``out_dir``, atomically.
+
+    Everything is first written to a temporary sibling directory, which then replaces ``out_dir`` in one
+    rename: readers see either the previous complete result or the new complete result, never a mix.
+
+    Returns:
+        The output directory.
+    """
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        for name, frame in result.tables().items():
+            frame.to_parquet(tmp / f"{name}.parquet", index=False)
+        (tmp / "manifest.json").write_text(json.dumps(result.manifest, indent=2, sort_keys=True) + "\n")
+        replace_dir(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def replace_dir(src: Path, dst: Path) -> None:
+    """Move directory ``src`` to ``dst``, replacing an existing ``dst`` with a near-atomic swap."""
+    if dst.exists():
+        old = dst.with_name(f".{dst.name}.old-{os.getpid()}")
+        os.replace(dst, old)
+        os.replace(src, dst)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(src, dst)

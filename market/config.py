@@ -1,0 +1,453 @@
+"""Scenario configuration: one typed schema, defaults in one place.
+
+A scenario is a TOML document validated by :class:`ScenarioConfig`. Every field carries its unit in its
+name or description, and its default is defined here and nowhere else; ``docs/parameters.md`` is generated
+from this module (``python -m market.config_docs``).
+
+Units used throughout the product:
+
+* one step is one month;
+* token volumes are in millions of tokens (Mtok), prices in US dollars per Mtok ($/Mtok);
+* money in US dollars; power in kW per GPU and MW per region; power prices in $/kWh;
+* quality is a capability index on which the frontier model starts at ``technology.frontier_quality_start``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+ProviderKind = Literal["hyperscaler", "specialized", "decentralized"]
+UtilityForm = Literal["linear", "log"]
+
+NonNegFloat = Annotated[float, Field(ge=0.0)]
+PosFloat = Annotated[float, Field(gt=0.0)]
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class _Section(BaseModel):
+    """Base of every config section: unknown keys are errors, values are checked on assignment."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, ser_json_inf_nan="strings")
+
+
+# --------------------------------------------------------------------------------------------------------
+# Simulation, logit and outside option
+# --------------------------------------------------------------------------------------------------------
+
+
+class SimulationConfig(_Section):
+    """How long a run lasts and how the market is cleared."""
+
+    steps: int = Field(60, ge=1, le=100_000, description="Number of monthly steps to simulate.")
+    seed: int = Field(0, ge=0, description="Default root seed of a run (the CLI's --seed overrides it).")
+    rationing_rounds: int = Field(
+        3,
+        ge=0,
+        le=50,
+        description="Rounds in which demand rationed at full offers is re-offered to offers with spare capacity.",
+    )
+    enterprise_output: Literal["aggregate", "agent"] = Field(
+        "aggregate",
+        description="enterprises.parquet by (region, segment) ('aggregate') or one row per agent and step ('agent').",
+    )
+
+
+class LogitConfig(_Section):
+    """The enterprises' discrete-choice model (multinomial logit with an outside option)."""
+
+    mu: PosFloat = Field(0.25, description="Logit scale (utility units): larger means noisier, less price-driven choice.")
+    utility_form: UtilityForm = Field(
+        "log",
+        description=(
+            "'linear': utility = quality_weight*q - price_sensitivity*p (Calvano et al. 2020); "
+            "'log': utility = quality_weight*ln(q) - price_sensitivity*ln(p), scale-free as prices fall."
+        ),
+    )
+    offer_shock_sd: NonNegFloat = Field(
+        0.0, description="Std. dev. of a per-step utility shock to each offer, common to all buyers (utility units)."
+    )
+
+
+class OutsideOptionConfig(_Section):
+    """The outside option: not buying (utility a0) or self-hosting open-weight models on own GPUs."""
+
+    value: float = Field(0.0, description="Utility a0 of not buying inference at all.")
+    self_hosting: bool = Field(True, description="Whether buyers may self-host open-weight models on their own GPUs.")
+    self_host_quality_factor: PosFloat = Field(
+        0.9, description="Quality of a self-hosted model as a fraction of open-weight quality."
+    )
+    self_host_utilization: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
+        0.3, description="Average utilization of self-hosted GPUs (fraction); low utilization raises self-host cost."
+    )
+    self_host_efficiency: PosFloat = Field(
+        0.6, description="Serving efficiency of self-hosting relative to a reference stack (tokens per GPU multiplier)."
+    )
+    self_host_penalty: NonNegFloat = Field(
+        1.0, description="Utility cost of running one's own inference (staff, operations), utility units."
+    )
+    self_host_gpu_premium: PosFloat = Field(
+        1.0, description="Multiplier on the secondary GPU price a self-hoster pays (retail premium)."
+    )
+
+
+# --------------------------------------------------------------------------------------------------------
+# Technology and regions
+# --------------------------------------------------------------------------------------------------------
+
+
+class GenerationConfig(_Section):
+    """One GPU generation (vintage)."""
+
+    name: str = Field(..., min_length=1, description="Generation name, e.g. 'H100'.")
+    release_step: int = Field(0, description="Step at which the generation can be bought new (negative: already out).")
+    list_price_usd: PosFloat = Field(..., description="New price per GPU, $.")
+    throughput_tokens_per_s: PosFloat = Field(
+        ..., description="Tokens per second one GPU serves on the reference model with a reference stack."
+    )
+    power_kw: PosFloat = Field(..., description="Power draw per GPU including its share of the server, kW.")
+    lifetime_months: int = Field(60, ge=1, description="Physical/accounting life; GPUs are scrapped at this age.")
+    vendor_supply_per_month: float = Field(
+        math.inf,
+        ge=0.0,
+        description="New GPUs the vendor can ship per month (inf: unconstrained). Scarce supply is allocated by priority.",
+    )
+
+
+class TechnologyConfig(_Section):
+    """Exogenous technology: model quality and GPU generations."""
+
+    frontier_quality_start: PosFloat = Field(1.0, description="Frontier capability index at step 0.")
+    frontier_growth_per_year: NonNegFloat = Field(
+        0.0, description="Yearly growth rate of the frontier capability index (0.5 = +50% a year)."
+    )
+    open_lag_months_start: NonNegFloat = Field(
+        6.0, description="Months by which open-weight quality trails the frontier at step 0."
+    )
+    distillation_speed: NonNegFloat = Field(
+        0.0, description="Months of parity lag closed per year (open models catch up faster when larger)."
+    )
+    open_lag_months_min: NonNegFloat = Field(1.0, description="Smallest parity lag, months.")
+    generations: list[GenerationConfig] = Field(default_factory=list, description="GPU generations, any order.")
+    reference_generation: str | None = Field(
+        None, description="Generation whose secondary price is reported as secondary_gpu_price (default: the first)."
+    )
+
+    @model_validator(mode="after")
+    def _check_generations(self) -> TechnologyConfig:
+        names = [g.name for g in self.generations]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate generation name(s): {', '.join(dupes)}")
+        if self.reference_generation is not None and self.reference_generation not in names:
+            raise ValueError(
+                f"reference_generation '{self.reference_generation}' is not a generation (have: {', '.join(names)})"
+            )
+        return self
+
+
+class RegionConfig(_Section):
+    """A geographic region with its own power market, demand and data-residency rules."""
+
+    name: str = Field(..., min_length=1, description="Region name, e.g. 'na'.")
+    demand_share: NonNegFloat = Field(1.0, description="Relative weight of enterprises located here (normalized).")
+    power_price_usd_per_kwh: NonNegFloat = Field(0.08, description="Base industrial power price, $/kWh.")
+    power_capacity_mw: float = Field(
+        math.inf, gt=0.0, description="Grid capacity available to data centres, MW (inf: unconstrained)."
+    )
+    power_price_congestion: NonNegFloat = Field(
+        1.0, description="Power price rises by this fraction times (load/capacity)^2 as the region fills."
+    )
+    residency_strictness: Fraction = Field(
+        0.0, description="Probability scale that an enterprise here must keep data in-region (times its propensity)."
+    )
+    latency_penalty: NonNegFloat = Field(
+        0.2, description="Utility penalty for being served from another region."
+    )
+
+
+# --------------------------------------------------------------------------------------------------------
+# Enterprises (demand)
+# --------------------------------------------------------------------------------------------------------
+
+
+class SegmentConfig(_Section):
+    """A demand segment: a population of weighted representative enterprise agents."""
+
+    name: str = Field(..., min_length=1, description="Segment name, e.g. 'performance_first'.")
+    n_agents: int = Field(1000, ge=1, description="Number of enterprise agents in the segment.")
+    firms_per_agent: PosFloat = Field(1.0, description="Real firms each agent stands for (its weight).")
+    base_demand_mtok_per_month: PosFloat = Field(
+        100.0, description="Median monthly token need of one firm at the reference price at step 0, Mtok."
+    )
+    demand_dispersion: NonNegFloat = Field(1.0, description="Log-normal sigma of firm size across agents.")
+    demand_growth_per_year: float = Field(
+        0.0, ge=-0.99, description="Yearly growth of base demand at constant price (1.0 = doubling)."
+    )
+    price_elasticity: NonNegFloat = Field(
+        0.0, description="Elasticity of token volume to the effective price paid (0: fixed volume)."
+    )
+    reference_price_usd_per_mtok: PosFloat = Field(
+        1.0, description="Price at which base demand is quoted, $/Mtok (volume = base*(p/p_ref)^-elasticity)."
+    )
+    price_sensitivity: PosFloat = Field(1.0, description="Utility weight on price (b); mean across agents.")
+    price_sensitivity_dispersion: NonNegFloat = Field(
+        0.0, description="Log-normal sigma of price sensitivity across agents."
+    )
+    quality_weight: NonNegFloat = Field(1.0, description="Utility weight on quality.")
+    quality_floor: Fraction = Field(
+        0.0, description="Offers below this fraction of current frontier quality are not considered."
+    )
+    privacy_sensitivity: NonNegFloat = Field(0.0, description="Utility weight on a provider's privacy risk (mean).")
+    residency_propensity: Fraction = Field(
+        0.0, description="Probability an agent must keep data in its region (times region strictness)."
+    )
+    lockin_aversion: NonNegFloat = Field(0.0, description="Utility weight on a provider's lock-in strength.")
+    trust_weight: NonNegFloat = Field(
+        0.0, description="Utility penalty per unit of unverified capacity fraction (decentralized trust problem)."
+    )
+    reliability_weight: NonNegFloat = Field(0.0, description="Utility weight on a provider's unreliability (1-r).")
+    switching_cost: NonNegFloat = Field(
+        0.0, description="Utility cost of buying from a provider other than the current main one."
+    )
+    switching_cost_growth_per_year: NonNegFloat = Field(
+        0.0, description="Added switching cost per year of tenure with the current provider (utility/year)."
+    )
+    switching_cost_max: NonNegFloat = Field(10.0, description="Cap on the switching cost (utility units).")
+
+
+# --------------------------------------------------------------------------------------------------------
+# Strategies (parameters; implementations are registered in agents/)
+# --------------------------------------------------------------------------------------------------------
+
+
+class CostPlusPricing(_Section):
+    """Post price = unit cost x (1 + markup)."""
+
+    strategy: Literal["cost_plus"] = "cost_plus"
+    markup: NonNegFloat = Field(0.3, description="Markup over unit cost (0.3 = +30%).")
+
+
+class BestResponsePricing(_Section):
+    """Myopic best response to the logit demand given rivals' last prices."""
+
+    strategy: Literal["best_response"] = "best_response"
+    objective: Literal["owner", "industry"] = Field(
+        "owner",
+        description="'owner': maximize the profit of the ultimate owner's offers; 'industry': joint profit of all.",
+    )
+    damping: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
+        1.0, description="Weight on the new best response (1: jump to it; <1: partial adjustment)."
+    )
+    respect_capacity: bool = Field(True, description="Raise price to the market-clearing level when capacity binds.")
+
+
+class ShareAcquisitionPricing(_Section):
+    """Price below cost while the cash runway allows, then recover with a markup."""
+
+    strategy: Literal["share_acquisition"] = "share_acquisition"
+    discount: Fraction = Field(0.3, description="Price = unit cost x (1 - discount) while acquiring share.")
+    runway_months: NonNegFloat = Field(
+        12.0, description="Keep subsidizing while cash + credit covers this many months of the current loss."
+    )
+    max_months: int = Field(36, ge=0, description="Stop subsidizing after this many months in any case.")
+    recovery_markup: NonNegFloat = Field(0.4, description="Markup over unit cost after the acquisition phase.")
+
+
+class AdaptivePricing(_Section):
+    """Profit hill-climbing: keep moving the price in the direction that raised profit."""
+
+    strategy: Literal["adaptive"] = "adaptive"
+    step: Annotated[float, Field(gt=0.0, lt=1.0)] = Field(0.05, description="Relative price step per month.")
+    step_decay: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
+        0.8, description="Step multiplier after a move that lowered profit."
+    )
+    min_step: Annotated[float, Field(gt=0.0)] = Field(0.005, description="Smallest relative step.")
+    floor_markup: float = Field(-0.2, ge=-1.0, description="Never price below unit cost x (1 + floor_markup).")
+
+
+PricingConfig = Annotated[
+    CostPlusPricing | BestResponsePricing | ShareAcquisitionPricing | AdaptivePricing,
+    Field(discriminator="strategy"),
+]
+
+
+class NoInvestment(_Section):
+    """Keep the fleet as it is (pure pricing games)."""
+
+    strategy: Literal["none"] = "none"
+
+
+class UtilizationTargetInvestment(_Section):
+    """Grow or shrink the fleet toward a utilization target, buying new or used GPUs."""
+
+    strategy: Literal["utilization_target"] = "utilization_target"
+    target_utilization: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
+        0.75, description="Utilization the provider plans its fleet for."
+    )
+    max_growth_per_month: PosFloat = Field(0.15, description="Largest fleet growth in one month (fraction).")
+    divest_below_utilization: Fraction = Field(
+        0.4, description="Sell GPUs to resellers when utilization falls below this."
+    )
+    cash_reserve_months: NonNegFloat = Field(
+        3.0, description="Months of operating cost kept in reserve before buying GPUs."
+    )
+    buy_new: bool = Field(True, description="Whether the provider buys new GPUs from the vendor.")
+    buy_used: bool = Field(True, description="Whether the provider buys used GPUs from resellers.")
+    demand_growth_expectation_per_year: NonNegFloat = Field(
+        0.0, description="Yearly demand growth the provider extrapolates when sizing its fleet."
+    )
+
+
+InvestmentConfig = Annotated[NoInvestment | UtilizationTargetInvestment, Field(discriminator="strategy")]
+
+
+# --------------------------------------------------------------------------------------------------------
+# Providers and resellers
+# --------------------------------------------------------------------------------------------------------
+
+
+class FleetLotConfig(_Section):
+    """GPUs a provider holds at step 0."""
+
+    generation: str = Field(..., description="Generation name (must exist in technology.generations).")
+    region: str = Field(..., description="Region the GPUs are installed in.")
+    gpus: Annotated[int, Field(ge=0)] = Field(..., description="Number of GPUs.")
+    age_months: Annotated[int, Field(ge=0)] = Field(0, description="Age of the GPUs at step 0, months.")
+
+
+class ProviderConfig(_Section):
+    """A group of identical providers (hyperscaler, specialized provider or decentralized operator)."""
+
+    name: str = Field(..., min_length=1, description="Name; with count > 1 providers are named name_1, name_2, ...")
+    kind: ProviderKind = Field(..., description="hyperscaler, specialized or decentralized.")
+    count: int = Field(1, ge=1, description="How many identical providers this entry creates.")
+    regions: list[str] = Field(default_factory=list, description="Regions the provider serves (default: its fleet's).")
+    quality: Literal["frontier", "open"] | PosFloat = Field(
+        "open", description="'frontier', 'open' (open-weight) or a fixed capability index."
+    )
+    quality_factor: PosFloat = Field(1.0, description="Multiplier on the quality the provider serves.")
+    serving_efficiency: PosFloat = Field(1.0, description="Tokens per GPU relative to a reference stack.")
+    privacy_risk: NonNegFloat = Field(0.0, description="Privacy risk buyers perceive (0 none, 1 high).")
+    lock_in: NonNegFloat = Field(0.0, description="Lock-in strength of the ecosystem (0 none, 1 strong).")
+    reliability: Fraction = Field(0.99, description="Availability the provider delivers (fraction).")
+    verification: bool = Field(False, description="Decentralized: verify computation (costs overhead, earns trust).")
+    verification_overhead: Fraction = Field(0.1, description="Fraction of capacity spent on verification when on.")
+    cash_usd: float = Field(1e8, description="Cash at step 0, $.")
+    credit_limit_usd: NonNegFloat = Field(5e7, description="How far cash may go below zero (borrowing), $.")
+    cost_of_capital_per_year: NonNegFloat = Field(0.10, description="Interest rate on debt (negative cash), per year.")
+    opex_usd_per_gpu_month: NonNegFloat = Field(300.0, description="Operating cost per installed GPU and month, $.")
+    pue: Annotated[float, Field(ge=1.0)] = Field(1.3, description="Power usage effectiveness of its data centres.")
+    cost_basis_utilization: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
+        0.7, description="Utilization at which unit cost per Mtok is computed for pricing."
+    )
+    unit_cost_usd_per_mtok: PosFloat | None = Field(
+        None, description="Fixed unit cost, $/Mtok, replacing fleet-based cost (pure pricing games)."
+    )
+    capacity_mtok_per_month: float | None = Field(
+        None, gt=0.0, description="Fixed capacity per offer, Mtok/month, replacing the fleet's (inf: unlimited)."
+    )
+    initial_price_usd_per_mtok: PosFloat | None = Field(
+        None, description="Price posted at step 0 (default: unit cost x 1.3)."
+    )
+    fleet: list[FleetLotConfig] = Field(default_factory=list, description="GPUs held at step 0 (per provider).")
+    pricing: PricingConfig = Field(default_factory=CostPlusPricing, description="Pricing strategy and parameters.")
+    investment: InvestmentConfig = Field(
+        default_factory=UtilizationTargetInvestment, description="Investment strategy and parameters."
+    )
+
+    @model_validator(mode="after")
+    def _check_supply(self) -> ProviderConfig:
+        if not self.fleet and self.capacity_mtok_per_month is None:
+            raise ValueError("a provider needs a fleet or a fixed capacity_mtok_per_month")
+        if not self.fleet and self.unit_cost_usd_per_mtok is None:
+            raise ValueError("a provider without a fleet needs a fixed unit_cost_usd_per_mtok")
+        if not self.fleet and not self.regions:
+            raise ValueError("a provider without a fleet needs 'regions'")
+        return self
+
+
+class ResellerConfig(_Section):
+    """A group of identical hardware resellers (the secondary GPU market)."""
+
+    name: str = Field(..., min_length=1, description="Name; with count > 1 named name_1, name_2, ...")
+    count: int = Field(1, ge=1, description="How many identical resellers this entry creates.")
+    cash_usd: NonNegFloat = Field(5e8, description="Cash at step 0, $.")
+    margin: Fraction = Field(0.15, description="Spread between the resale price and the price paid to sellers.")
+    demand_pressure: NonNegFloat = Field(
+        0.5, description="Elasticity of the resale price to (buyer orders / inventory): price rises with demand."
+    )
+    obsolescence: NonNegFloat = Field(
+        1.0, description="How strongly a newer generation's better tokens-per-dollar lowers an old one's value."
+    )
+
+
+class ScenarioConfig(_Section):
+    """A whole scenario: the root of a TOML scenario file."""
+
+    name: str = Field("scenario", description="Scenario name, written to the manifest.")
+    description: str = Field("", description="Free text describing the scenario.")
+    simulation: SimulationConfig = Field(default_factory=SimulationConfig)
+    logit: LogitConfig = Field(default_factory=LogitConfig)
+    outside_option: OutsideOptionConfig = Field(default_factory=OutsideOptionConfig)
+    technology: TechnologyConfig = Field(default_factory=TechnologyConfig)
+    regions: list[RegionConfig] = Field(
+        default_factory=lambda: [RegionConfig(name="global")], min_length=1, description="Regions (at least one)."
+    )
+    segments: list[SegmentConfig] = Field(..., min_length=1, description="Demand segments (at least one).")
+    providers: list[ProviderConfig] = Field(..., min_length=1, description="Provider groups (at least one).")
+    resellers: list[ResellerConfig] = Field(default_factory=list, description="Hardware reseller groups.")
+
+    @field_validator("regions")
+    @classmethod
+    def _unique_regions(cls, regions: list[RegionConfig]) -> list[RegionConfig]:
+        names = [r.name for r in regions]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate region name(s): {', '.join(dupes)}")
+        return regions
+
+    @model_validator(mode="after")
+    def _check_references(self) -> ScenarioConfig:
+        regions = {r.name for r in self.regions}
+        generations = {g.name for g in self.technology.generations}
+        names: list[str] = []
+        for i, p in enumerate(self.providers):
+            names.append(p.name)
+            for r in p.regions:
+                if r not in regions:
+                    raise ValueError(f"providers[{i}].regions: unknown region '{r}' (have: {', '.join(sorted(regions))})")
+            for j, lot in enumerate(p.fleet):
+                if lot.region not in regions:
+                    raise ValueError(
+                        f"providers[{i}].fleet[{j}].region: unknown region '{lot.region}' "
+                        f"(have: {', '.join(sorted(regions))})"
+                    )
+                if lot.generation not in generations:
+                    raise ValueError(
+                        f"providers[{i}].fleet[{j}].generation: unknown generation '{lot.generation}' "
+                        f"(have: {', '.join(sorted(generations)) or 'none'})"
+                    )
+        names += [r.name for r in self.resellers]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate provider/reseller name(s): {', '.join(dupes)}")
+        seg_names = [s.name for s in self.segments]
+        seg_dupes = sorted({n for n in seg_names if seg_names.count(n) > 1})
+        if seg_dupes:
+            raise ValueError(f"duplicate segment name(s): {', '.join(seg_dupes)}")
+        if self.outside_option.self_hosting and not self.technology.generations:
+            raise ValueError(
+                "outside_option.self_hosting = true needs at least one GPU generation in technology.generations "
+                "(or set outside_option.self_hosting = false)"
+            )
+        if sum(r.demand_share for r in self.regions) <= 0:
+            raise ValueError("regions: demand_share must be positive in at least one region")
+        return self
+
+    @property
+    def region_names(self) -> list[str]:
+        """Region names in configuration order (their index is the region id)."""
+        return [r.name for r in self.regions]

@@ -1,0 +1,245 @@
+"""Reading scenario files: TOML parsing, ``--set`` overrides and readable validation errors.
+
+Configs are data: TOML is parsed with :mod:`tomllib`, never evaluated. Every error is raised as
+:class:`ConfigError`, whose message names the key path and the offending value.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import tomllib
+import typing
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from market.config import ScenarioConfig
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+class ConfigError(ValueError):
+    """An invalid scenario or sweep file, or an invalid override. The message is meant for the user."""
+
+
+def format_path(loc: Iterable[str | int]) -> str:
+    """Render a location tuple as a key path, e.g. ``providers[0].pricing.markup``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "<root>"
+
+
+def _field_names_at(model: type[BaseModel], loc: Sequence[str | int], data: Any) -> list[str]:
+    """Field names of the pydantic model that owns ``loc`` (used for did-you-mean on unknown keys)."""
+    current: Any = model
+    node: Any = data
+    for part in loc:
+        if isinstance(part, int):
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+            continue
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(part)
+            node = node.get(part) if isinstance(node, Mapping) else None
+            if field is None:
+                return list(current.model_fields)
+            current = _resolve_model(field.annotation, node)
+        else:
+            # A discriminated-union tag appears in the location (e.g. 'cost_plus'): stay on the chosen model.
+            continue
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _resolve_model(annotation: Any, node: Any) -> Any:
+    """The BaseModel class behind an annotation (list[X], X | None, discriminated unions)."""
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return _resolve_model(args[0], node)
+    if origin in (list, tuple):
+        return _resolve_model(args[0], node)
+    if args and origin is not None:
+        models = [_resolve_model(a, node) for a in args]
+        models = [m for m in models if isinstance(m, type) and issubclass(m, BaseModel)]
+        if isinstance(node, Mapping) and "strategy" in node:
+            for m in models:
+                tag = m.model_fields.get("strategy")
+                if tag is not None and tag.default == node["strategy"]:
+                    return m
+        return models[0] if models else annotation
+    return annotation
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def format_validation_error(
+    exc: ValidationError, data: Mapping[str, Any], model: type[BaseModel] = ScenarioConfig, source: str = ""
+) -> str:
+    """Turn a pydantic ValidationError into one line per problem naming the key path and the bad value."""
+    prefix = f"{source}: " if source else ""
+    lines: list[str] = []
+    for err in exc.errors():
+        loc = [p for p in err["loc"] if not (isinstance(p, str) and p in _UNION_TAGS)]
+        path = format_path(loc)
+        etype = err["type"]
+        if etype == "extra_forbidden":
+            key = str(loc[-1])
+            known = _field_names_at(model, loc[:-1], data)
+            hint = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+            msg = f"unknown key '{path}'"
+            msg += f"; did you mean '{hint[0]}'?" if hint else f" (allowed here: {', '.join(sorted(known))})"
+        elif etype == "union_tag_invalid":
+            ctx = err.get("ctx", {})
+            tag = ctx.get("tag", "?")
+            expected = ctx.get("expected_tags", "")
+            hint = difflib.get_close_matches(str(tag), [t.strip(" '") for t in str(expected).split(",")], n=1)
+            msg = f"{path}.strategy = {tag!r}: unknown strategy (choose from {expected})"
+            if hint:
+                msg += f"; did you mean '{hint[0]}'?"
+        elif etype == "missing":
+            msg = f"missing required key '{path}'"
+        elif etype in ("value_error", "assertion_error") and not loc:
+            msg = err["msg"].removeprefix("Value error, ")
+        else:
+            text = err["msg"].removeprefix("Value error, ")
+            if "input" in err and etype != "value_error":
+                msg = f"{path} = {_describe(err['input'])}: {text}"
+            else:
+                msg = f"{path}: {text}"
+        lines.append(prefix + msg)
+    return "\n".join(dict.fromkeys(lines))
+
+
+_UNION_TAGS = {
+    "cost_plus",
+    "best_response",
+    "share_acquisition",
+    "adaptive",
+    "none",
+    "utilization_target",
+    "float",
+    "literal['frontier','open']",
+}
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """Parse a TOML file into a dict, with a clear error when it is missing or malformed."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{p}: no such file")
+    try:
+        with p.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{p}: not a UTF-8 text file") from None
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Split ``a.b.c=value`` into a key path and a TOML-typed value (``inf``, ``true``, ``"x"``, ``[1, 2]``).
+
+    A value that is not valid TOML is taken as a bare string, so ``--set providers.0.pricing.strategy=adaptive``
+    works without quotes.
+    """
+    if "=" not in text:
+        raise ConfigError(f"override '{text}' is not of the form key.path=value")
+    key, _, raw = text.partition("=")
+    key = key.strip()
+    if not key or any(not part for part in key.split(".")):
+        raise ConfigError(f"override '{text}': empty key")
+    raw = raw.strip()
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return key.split("."), value
+
+
+def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
+    """Return a copy of ``data`` with each ``key.path=value`` override applied.
+
+    List items are addressed by index (``providers.0.markup``) or by their ``name`` (``providers.acme.markup``).
+    """
+    out = copy.deepcopy(data)
+    for text in overrides:
+        path, value = parse_override(text)
+        node: Any = out
+        for depth, part in enumerate(path[:-1]):
+            node = _step_into(node, part, path[: depth + 1], text)
+        last = path[-1]
+        if isinstance(node, list):
+            idx = _list_index(node, last, path, text)
+            node[idx] = value
+        elif isinstance(node, dict):
+            node[last] = value
+        else:
+            raise ConfigError(f"override '{text}': '{'.'.join(path[:-1])}' is a value, not a table")
+    return out
+
+
+def _list_index(node: list[Any], part: str, path: list[str], text: str) -> int:
+    if part.lstrip("-").isdigit():
+        idx = int(part)
+        if not -len(node) <= idx < len(node):
+            raise ConfigError(f"override '{text}': index {idx} out of range at '{'.'.join(path)}' (length {len(node)})")
+        return idx
+    names = [item.get("name") for item in node if isinstance(item, dict)]
+    if part in names:
+        return names.index(part)
+    hint = difflib.get_close_matches(part, [n for n in names if n], n=1)
+    extra = f"; did you mean '{hint[0]}'?" if hint else ""
+    raise ConfigError(f"override '{text}': no item named '{part}' at '{'.'.join(path)}'{extra}")
+
+
+def _step_into(node: Any, part: str, path: list[str], text: str) -> Any:
+    if isinstance(node, list):
+        return node[_list_index(node, part, path, text)]
+    if isinstance(node, dict):
+        if part not in node or not isinstance(node[part], dict | list):
+            node[part] = {}
+        return node[part]
+    raise ConfigError(f"override '{text}': '{'.'.join(path[:-1])}' is a value, not a table")
+
+
+def validate_data(
+    data: Mapping[str, Any], model: type[ModelT] = ScenarioConfig, source: str = ""  # type: ignore[assignment]
+) -> ModelT:
+    """Validate a parsed document against ``model``, raising :class:`ConfigError` with readable messages."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, data, model, source)) from None
+
+
+def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> ScenarioConfig:
+    """Read, override and validate a scenario TOML file.
+
+    Args:
+        path: Scenario file.
+        overrides: ``key.path=value`` strings applied before validation.
+
+    Returns:
+        The validated scenario.
+
+    Raises:
+        ConfigError: The file is missing, is not TOML, or does not validate; the message names the key.
+    """
+    data = apply_overrides(read_toml(path), overrides)
+    return validate_data(data, ScenarioConfig, str(path))
+
+
+def scenario_from_dict(data: Mapping[str, Any], overrides: Iterable[str] = ()) -> ScenarioConfig:
+    """Validate a scenario given as a dict (from a notebook or a sweep), after applying overrides."""
+    return validate_data(apply_overrides(dict(data), overrides), ScenarioConfig)

@@ -1,0 +1,189 @@
+"""Pricing mechanics of the logit market: demand slopes, diversion and the best-response solver.
+
+These are the market-side computations a pricing strategy uses; the strategies themselves live in
+``agents.pricing``.
+
+**Demand slopes.** With logit shares ``s[e, o]``, volume ``V[e]``, price sensitivity ``b[e]`` and scale ``mu``,
+the own-price slope of offer ``i``'s demand and the cross slopes are (volume held fixed)::
+
+    dD_i/dp_i = -g'(p_i) * sum_e V_e (b_e / mu) s_ei (1 - s_ei)
+    dD_j/dp_i = +g'(p_i) * sum_e V_e (b_e / mu) s_ei s_ej        (j != i)
+
+where ``g'(p)`` is 1 for linear utility and ``1/p`` for log utility.
+
+**Best response.** Offer ``i`` maximizes ``(p_i - c_i) D_i(p_i) + sum_{j in G, j != i} (p_j - c_j) D_j(p_i)``
+over its own price, where ``G`` holds the offers of the same ultimate owner (or all offers for joint-profit
+maximization). Holding the partners' margins fixed, logit's independence of irrelevant alternatives turns this
+into an own-profit problem with the effective cost ``c'_i = c_i + sum_j m_j DR_ij``, ``DR_ij`` the diversion ratio
+``(dD_j/dp_i) / |dD_i/dp_i|`` (the upward-pricing-pressure form of merger simulation).
+
+The solver fits a homogeneous logit ``s(p) = 1 / (1 + K exp(beta (g(p) - g(p0))))`` to the offer's observed
+demand and slope at the last price and solves its first-order condition ``(p - c') beta g'(p) (1 - s(p)) = 1``
+by bisection. In a homogeneous market this is the exact best response; in a heterogeneous one its fixed
+points satisfy the exact first-order conditions, so iterating it converges to the Bertrand-Nash equilibrium
+(for ``objective='owner'``) or the joint-profit optimum (``'industry'``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from market.demand import price_term_derivative, utility_transform
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class DemandSlopes:
+    """What the last clearing says about each offer's demand curve.
+
+    Attributes:
+        demand: Unconstrained demand per offer at the last prices, Mtok (O).
+        own_slope: ``-dD_i/dp_i`` >= 0, Mtok per $/Mtok (O).
+        beta: Demand-weighted mean of ``b_e / mu`` over the offer's buyers (O).
+        market_volume: Volume of the buyers who can reach the offer, Mtok (O).
+    """
+
+    demand: FloatArray
+    own_slope: FloatArray
+    beta: FloatArray
+    market_volume: FloatArray
+
+
+def demand_slopes(
+    shares: FloatArray, volume: FloatArray, price_sensitivity: FloatArray, mu: float, price: FloatArray, form: str
+) -> DemandSlopes:
+    """Own-price slopes of every offer's logit demand (see the module docstring)."""
+    weight = volume * price_sensitivity / mu
+    demand = volume @ shares
+    weighted = weight @ shares
+    weighted_sq = weight @ (shares * shares)
+    reachable = volume @ (shares > 0.0)
+    own_slope = price_term_derivative(price, form) * np.maximum(weighted - weighted_sq, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        beta = np.where(demand > 0.0, weighted / demand, 0.0)
+    return DemandSlopes(demand=demand, own_slope=own_slope, beta=beta, market_volume=reachable)
+
+
+def diversion_margin(
+    shares: FloatArray,
+    volume: FloatArray,
+    price_sensitivity: FloatArray,
+    mu: float,
+    price: FloatArray,
+    margin: FloatArray,
+    own_slope: FloatArray,
+    groups: list[IntArray],
+    form: str,
+) -> FloatArray:
+    """``sum_{j in G, j != i} m_j * DR_ij`` for each offer ``i``: the margin its partners recapture.
+
+    Args:
+        shares: Logit shares (E x O).
+        volume: Volume per enterprise (E).
+        price_sensitivity: ``b_e`` (E).
+        mu: Logit scale.
+        price: Prices (O).
+        margin: ``p_j - c_j`` (O).
+        own_slope: ``-dD_i/dp_i`` (O) from :func:`demand_slopes`.
+        groups: Index arrays of offers priced jointly (same owner); singletons may be omitted.
+        form: Utility form.
+
+    Returns:
+        Recaptured partner margin per offer (O); zero for offers priced alone.
+    """
+    out = np.zeros(shares.shape[1])
+    weight = volume * price_sensitivity / mu
+    gprime = price_term_derivative(price, form)
+    for idx in groups:
+        if len(idx) < 2:
+            continue
+        block = shares[:, idx]
+        cross = (block * weight[:, None]).T @ block  # sum_e w_e s_ei s_ej
+        np.fill_diagonal(cross, 0.0)
+        slope_ij = cross * gprime[idx][:, None]  # dD_j/dp_i, rows i
+        with np.errstate(divide="ignore", invalid="ignore"):
+            recapture = np.where(own_slope[idx] > 0, (slope_ij @ margin[idx]) / own_slope[idx], 0.0)
+        out[idx] = recapture
+    return out
+
+
+def logit_best_response(
+    *,
+    cost: FloatArray,
+    price: FloatArray,
+    demand: FloatArray,
+    own_slope: FloatArray,
+    beta: FloatArray,
+    form: str,
+    capacity: FloatArray | None = None,
+    max_price_ratio: float = 1e3,
+) -> FloatArray:
+    """Best-response prices under a logit demand fitted to each offer's demand and slope (module docstring).
+
+    Args:
+        cost: Effective marginal cost ``c'`` per offer, $/Mtok.
+        price: Last price per offer, $/Mtok.
+        demand: Demand at the last price, Mtok.
+        own_slope: ``-dD/dp`` at the last price.
+        beta: Buyers' mean ``b / mu``.
+        form: ``linear`` or ``log``.
+        capacity: If given, the price never leaves demand above capacity (scarcity pricing).
+        max_price_ratio: Cap on price / cost where demand is too inelastic for an interior optimum.
+
+    Returns:
+        Best-response prices; the last price where the offer had no demand.
+    """
+    cost = np.asarray(cost, dtype=np.float64)
+    price = np.asarray(price, dtype=np.float64)
+    valid = (demand > 0) & (own_slope > 0) & (beta > 0)
+    out = price.copy()
+    if not valid.any():
+        return out
+    c = cost[valid]
+    p0 = price[valid]
+    b = beta[valid]
+    gprime0 = price_term_derivative(p0, form)
+    share0 = np.clip(1.0 - own_slope[valid] / (b * gprime0 * demand[valid]), 1e-12, 1.0 - 1e-12)
+    odds0 = (1.0 - share0) / share0  # K in s(p) = 1/(1 + K exp(beta (g(p) - g(p0))))
+    g0 = utility_transform(p0, form)
+
+    def share_at(p: FloatArray) -> FloatArray:
+        z = np.clip(b * (utility_transform(p, form) - g0), -700.0, 700.0)
+        return 1.0 / (1.0 + odds0 * np.exp(z))
+
+    if form == "linear":
+        lo = c.copy()
+        hi = c + (1.0 / (1.0 - share_at(c)) + 1.0) / b
+    else:
+        c = np.maximum(c, 1e-12)
+        lo = c.copy()
+        room = b * (1.0 - share_at(c))
+        hi = np.where(room > 1.0, c / np.maximum(1.0 - 1.0 / room, 1e-12) * 1.01, c * max_price_ratio)
+        hi = np.minimum(hi, c * max_price_ratio)
+
+    def foc(p: FloatArray) -> FloatArray:
+        return (p - c) * b * price_term_derivative(p, form) * (1.0 - share_at(p)) - 1.0
+
+    for _ in range(80):
+        mid = 0.5 * (lo + hi)
+        positive = foc(mid) > 0.0
+        hi = np.where(positive, mid, hi)
+        lo = np.where(positive, lo, mid)
+    best = 0.5 * (lo + hi)
+
+    if capacity is not None:
+        cap = np.asarray(capacity, dtype=np.float64)[valid]
+        market = demand[valid] / share0
+        binding = np.isfinite(cap) & (market * share_at(best) > cap)
+        if binding.any():
+            s_cap = np.clip(cap[binding] / market[binding], 1e-12, 1.0 - 1e-12)
+            g_cap = g0[binding] + np.log(((1.0 - s_cap) / s_cap) / odds0[binding]) / b[binding]
+            p_cap = g_cap if form == "linear" else np.exp(g_cap)
+            best[binding] = np.maximum(best[binding], p_cap)
+    out[valid] = best
+    return out
