@@ -130,6 +130,13 @@ class TechnologyConfig(_Section):
         0.0, description="Months of parity lag closed per year (open models catch up faster when larger)."
     )
     open_lag_months_min: NonNegFloat = Field(1.0, description="Smallest parity lag, months.")
+    algorithmic_efficiency_growth_per_year: NonNegFloat = Field(
+        0.0,
+        description=(
+            "Yearly growth of tokens served per GPU at a given quality from software and model efficiency "
+            "(quantization, distillation, batching); applies to every installed GPU."
+        ),
+    )
     generations: list[GenerationConfig] = Field(default_factory=list, description="GPU generations, any order.")
     reference_generation: str | None = Field(
         None, description="Generation whose secondary price is reported as secondary_gpu_price (default: the first)."

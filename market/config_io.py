@@ -172,21 +172,41 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str,
 
     List items are addressed by index (``providers.0.markup``) or by their ``name`` (``providers.acme.markup``).
     """
-    out = copy.deepcopy(data)
+    out = copy.deepcopy(dict(data))
     for text in overrides:
         path, value = parse_override(text)
-        node: Any = out
-        for depth, part in enumerate(path[:-1]):
-            node = _step_into(node, part, path[: depth + 1], text)
-        last = path[-1]
-        if isinstance(node, list):
-            idx = _list_index(node, last, path, text)
-            node[idx] = value
-        elif isinstance(node, dict):
-            node[last] = value
-        else:
-            raise ConfigError(f"override '{text}': '{'.'.join(path[:-1])}' is a value, not a table")
+        set_path(out, ".".join(path), value)
     return out
+
+
+def apply_settings(data: Mapping[str, Any], settings: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a copy of ``data`` with ``{"key.path": value}`` settings applied (same paths as ``--set``)."""
+    out = copy.deepcopy(dict(data))
+    for key, value in settings.items():
+        set_path(out, key, value)
+    return out
+
+
+def set_path(data: dict[str, Any], key: str, value: Any) -> None:
+    """Set ``value`` at dotted ``key`` in ``data`` in place, creating tables as needed.
+
+    Raises:
+        ConfigError: The path runs through a value, or names a list item that does not exist.
+    """
+    path = key.split(".")
+    if not key or any(not part for part in path):
+        raise ConfigError(f"setting '{key}': empty key")
+    text = f"{key}={value!r}"
+    node: Any = data
+    for depth, part in enumerate(path[:-1]):
+        node = _step_into(node, part, path[: depth + 1], text)
+    last = path[-1]
+    if isinstance(node, list):
+        node[_list_index(node, last, path, text)] = value
+    elif isinstance(node, dict):
+        node[last] = value
+    else:
+        raise ConfigError(f"setting '{text}': '{'.'.join(path[:-1])}' is a value, not a table")
 
 
 def _list_index(node: list[Any], part: str, path: list[str], text: str) -> int:

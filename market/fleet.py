@@ -58,9 +58,16 @@ class FleetEconomics:
 
 
 def fleet_economics(
-    ledger: GpuLedger, generations: GenerationTable, holders: HolderTechnology, power_price: FloatArray
+    ledger: GpuLedger,
+    generations: GenerationTable,
+    holders: HolderTechnology,
+    power_price: FloatArray,
+    efficiency_multiplier: float = 1.0,
 ) -> FleetEconomics:
-    """Capacity and costs per (holder, region); see the module docstring for the equations."""
+    """Capacity and costs per (holder, region); see the module docstring for the equations.
+
+    ``efficiency_multiplier`` scales every GPU's tokens (algorithmic efficiency, ``market.technology``).
+    """
     n_holders = len(holders.efficiency)
     n_regions = len(power_price)
     gen = ledger.view("generation")
@@ -76,7 +83,7 @@ def fleet_economics(
     tokens = per(count * tokens_per_gpu_month(generations.throughput_tokens_per_s[gen]) if len(gen) else count)
     kw = per(count * (generations.power_kw[gen] if len(gen) else count) * pue_lot)
     depreciation = per(count * ledger.depreciation_per_gpu_month())
-    capacity = tokens * (holders.efficiency * holders.capacity_factor)[:, None]
+    capacity = tokens * (holders.efficiency * holders.capacity_factor)[:, None] * efficiency_multiplier
     power_cost = power_cost_per_gpu_month(kw, power_price[None, :], 1.0)
     opex = gpus * holders.opex_per_gpu[:, None]
     installed = holders.installs[:, None]
@@ -94,12 +101,12 @@ def fleet_economics(
 
     fixed_cost = ~np.isnan(holders.fixed_unit_cost)
     unit_cost = np.where(fixed_cost[:, None], holders.fixed_unit_cost[:, None], unit_cost)
-    variable_cost = np.where(fixed_cost[:, None], holders.fixed_unit_cost[:, None], 0.0)
+    variable_cost = np.where(fixed_cost[:, None], holders.fixed_unit_cost[:, None], np.zeros_like(unit_cost))
     depreciation = np.where(fixed_cost[:, None], 0.0, depreciation)
     power_cost = np.where(fixed_cost[:, None], 0.0, power_cost)
     opex = np.where(fixed_cost[:, None], 0.0, opex)
     fixed_cap = ~np.isnan(holders.fixed_capacity)
-    capacity = np.where(fixed_cap[:, None], holders.fixed_capacity[:, None], capacity)
+    capacity = np.where(fixed_cap[:, None], holders.fixed_capacity[:, None], capacity)  # (H, R)
     load_mw = np.where(installed, kw, 0.0).sum(axis=0) / 1000.0
     return FleetEconomics(
         gpus=gpus,

@@ -31,6 +31,7 @@ from market.pricing import demand_slopes, diversion_margin
 from market.recording import Recorder
 from market.technology import (
     GenerationTable,
+    algorithmic_efficiency,
     frontier_quality,
     open_weight_quality,
     power_cost_per_gpu_month,
@@ -105,6 +106,7 @@ class InferenceMarket(mesa.Model):
         self.step_index = 0
         self.frontier = self.reference_quality
         self.open_weight = open_weight_quality(0, config.technology)
+        self.algorithmic_efficiency = 1.0
         self.power_price = self.region_base_power.copy()
         self.offers: OfferBook | None = None
         self.clearing: Clearing | None = None
@@ -181,6 +183,7 @@ class InferenceMarket(mesa.Model):
         tech = self.config.technology
         self.frontier = frontier_quality(t, tech.frontier_quality_start, tech.frontier_growth_per_year)
         self.open_weight = open_weight_quality(t, tech)
+        self.algorithmic_efficiency = algorithmic_efficiency(t, tech.algorithmic_efficiency_growth_per_year)
         scrapped = self.ledger.scrap_expired(t)
         for g, n in zip(scrapped.generation, scrapped.count, strict=True):
             self.record_event("gpu_scrapped", holder=-1, generation=int(g), units=int(n))
@@ -190,7 +193,8 @@ class InferenceMarket(mesa.Model):
         self.power_price = regional_power_price(
             self.region_base_power, load, self.region_power_capacity, self.region_congestion
         )
-        self.fleet = fleet_economics(self.ledger, self.generations, technology, self.power_price)
+        self.fleet = fleet_economics(self.ledger, self.generations, technology, self.power_price,
+                                     self.algorithmic_efficiency)
         self.secondary_quotes = self._reseller_quotes()
 
     def grow_demand(self) -> None:
@@ -279,7 +283,8 @@ class InferenceMarket(mesa.Model):
         self._execute_sales(orders)
         self._execute_used_purchases(orders)
         self._execute_new_purchases(orders)
-        self.fleet = fleet_economics(self.ledger, self.generations, self._holder_technology(), self.power_price)
+        self.fleet = fleet_economics(self.ledger, self.generations, self._holder_technology(), self.power_price,
+                                     self.algorithmic_efficiency)
 
     def collect(self) -> None:
         """Append this step's rows to the recorder."""
@@ -366,7 +371,10 @@ class InferenceMarket(mesa.Model):
         capital = np.where(released, price / life_left, np.inf)
         if new_id >= 0:
             capital[new_id] = min(capital[new_id], gens.list_price_usd[new_id] / gens.lifetime_months[new_id])
-        tokens = tokens_per_gpu_month(gens.throughput_tokens_per_s, cfg.self_host_efficiency) * cfg.self_host_utilization
+        tokens = (
+            tokens_per_gpu_month(gens.throughput_tokens_per_s, cfg.self_host_efficiency * self.algorithmic_efficiency)
+            * cfg.self_host_utilization
+        )
         power = power_cost_per_gpu_month(gens.power_kw[None, :], self.power_price[:, None], 1.3)
         per_mtok = (capital[None, :] + power) / tokens[None, :]
         best = per_mtok.min(axis=1)
@@ -385,9 +393,15 @@ class InferenceMarket(mesa.Model):
         assert self.fleet is not None
         regions = p.regions
         obs = np.array([self._observations.get((p.holder_id, int(r)), (0.0, 0.0, 0.0, 0.0, 0.0)) for r in regions])
+        unit_cost = self.fleet.unit_cost[p.holder_id, regions]
+        finite = np.isfinite(unit_cost)
+        if not finite.all():
+            # Regions without GPUs yet: price at the provider's cost elsewhere (or its last price's implied cost).
+            fallback = unit_cost[finite].min() if finite.any() else np.nanmax(p.price) / 1.3
+            unit_cost = np.where(finite, unit_cost, fallback)
         return PricingView(
             step=self.step_index,
-            unit_cost=self.fleet.unit_cost[p.holder_id, regions],
+            unit_cost=unit_cost,
             last_price=p.price.copy(),
             demand=obs[:, 0],
             own_slope=obs[:, 1],
@@ -527,7 +541,7 @@ class InferenceMarket(mesa.Model):
         mine = np.nonzero(offers.holder == p.holder_id)[0]
         for o in mine:
             demand[np.nonzero(regions == offers.region[o])[0]] += c.offer_demand[o]
-        per_gpu_factor = p.serving_efficiency * p.capacity_factor
+        per_gpu_factor = p.serving_efficiency * p.capacity_factor * self.algorithmic_efficiency
         new_id = gens.newest(t)
         held = self.ledger.units_by_holder_generation(len(self.holders))
         reseller_ids = [r.holder_id for r in self.resellers]

@@ -22,6 +22,11 @@ def frontier_quality(step: float, start: float, growth_per_year: float) -> float
     return start * (1.0 + growth_per_year) ** (step / 12.0)
 
 
+def algorithmic_efficiency(step: float, growth_per_year: float) -> float:
+    """Multiplier on tokens per GPU from software progress: ``(1 + g) ** (step / 12)``."""
+    return (1.0 + growth_per_year) ** (step / 12.0)
+
+
 def open_weight_lag_months(step: float, lag_start: float, distillation_speed: float, lag_min: float) -> float:
     """Parity lag of open-weight models, months: ``max(lag_min, lag_start - speed * step / 12)``."""
     return max(lag_min, lag_start - distillation_speed * step / 12.0)
