@@ -31,6 +31,7 @@ class InvestmentView:
         used_life_left: Months of life left on used GPUs of that generation.
         used_available: GPUs of it resellers hold.
         tokens_per_installed_gpu: Mean Mtok/month per installed GPU per region (for sizing sales).
+        installed_gpus: GPUs installed per region.
         cash: Cash, $.
         credit_limit: Credit limit, $.
         monthly_operating_cost: Power + opex + interest last month, $.
@@ -49,6 +50,7 @@ class InvestmentView:
     used_life_left: float
     used_available: int
     tokens_per_installed_gpu: FloatArray
+    installed_gpus: FloatArray
     cash: float
     credit_limit: float
     monthly_operating_cost: float
@@ -99,7 +101,8 @@ class UtilizationTargetStrategy(InvestmentStrategy):
     Per region: ``gap = demand * (1 + g) ** (1/12) / target - capacity``. A positive gap is filled with the
     cheaper of new and used GPUs per Mtok of lifetime capacity, limited by ``max_growth_per_month`` and by
     cash + credit above a reserve of ``cash_reserve_months`` of operating cost. Below
-    ``divest_below_utilization`` the provider sells enough GPUs to bring utilization back to the target.
+    ``divest_below_utilization`` the provider sells GPUs to bring utilization back to the target, at most
+    ``max_divest_per_month`` of its GPUs in a region per month.
     """
 
     name = "utilization_target"
@@ -137,7 +140,8 @@ class UtilizationTargetStrategy(InvestmentStrategy):
         utilization = np.where(view.capacity > 0, view.demand / np.maximum(view.capacity, 1e-300), 1.0)
         excess = np.where(utilization < p.divest_below_utilization, view.capacity - desired, 0.0)
         per_gpu = np.maximum(view.tokens_per_installed_gpu, 1e-300)
-        order.sell = np.where(excess > 0, np.floor(excess / per_gpu), 0.0)
+        cap = np.floor(view.installed_gpus * p.max_divest_per_month)
+        order.sell = np.minimum(np.where(excess > 0, np.floor(excess / per_gpu), 0.0), cap)
         return order
 
 

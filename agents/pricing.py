@@ -128,7 +128,10 @@ class ShareAcquisitionStrategy(PricingStrategy):
 
 
 class AdaptiveStrategy(PricingStrategy):
-    """Profit hill-climbing: move all prices by a relative step; reverse and shrink the step when profit falls."""
+    """Profit hill-climbing: move all prices by a relative step; reverse and shrink the step when profit falls.
+
+    When the provider sold nothing last month the price moves down (a flat zero profit gives no gradient).
+    """
 
     name = "adaptive"
 
@@ -140,7 +143,9 @@ class AdaptiveStrategy(PricingStrategy):
 
     def decide(self, view: PricingView) -> FloatArray:
         p = self.params
-        if view.observed:
+        if view.observed and view.demand.sum() <= 0:
+            self.direction = -1.0  # nothing sells: profit is flat at zero, so the only way up is a lower price
+        elif view.observed:
             if self.previous_profit is not None and view.last_profit < self.previous_profit:
                 self.direction = -self.direction
                 self.step = max(p.min_step, self.step * p.step_decay)

@@ -15,6 +15,8 @@ from numpy.typing import NDArray
 from agents.investment import FleetOrder, InvestmentView, make_investment_strategy
 from agents.pricing import PricingView, make_pricing_strategy
 from market.config import ProviderConfig
+from market.corporate import flywheel_gain
+from market.pricing import capacity_clearing_price
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -47,32 +49,82 @@ class Provider(mesa.Agent):
         self.quality_mode = config.quality
         self.quality_factor = config.quality_factor
         self.serving_efficiency = config.serving_efficiency
-        self.privacy_risk = config.privacy_risk
+        self.base_privacy_risk = config.privacy_risk
         self.lock_in = config.lock_in
         self.reliability = config.reliability
-        self.cash = float(config.cash_usd)
-        self.credit_limit = float(config.credit_limit_usd)
+        self._cash = float(config.cash_usd)
+        self._credit_limit = float(config.credit_limit_usd)
         self.cost_of_capital_per_year = config.cost_of_capital_per_year
         self.opex_usd_per_gpu_month = config.opex_usd_per_gpu_month
         self.pue = config.pue
-        self.owner_id = holder_id
+        self.parent: Provider | None = None
         self.active = True
+        self.cumulative_served_mtok = 0.0
+        self.months_distressed = 0
+        self.months_idle = 0
         self.pricing = make_pricing_strategy(config.pricing)
         self.investment = make_investment_strategy(config.investment)
         self.price = np.zeros(len(self.regions))
         self.last_profit = 0.0
         self.monthly_operating_cost = 0.0
 
+    # -- ownership and balance sheet -----------------------------------------------------------------------
+    @property
+    def owner(self) -> Provider:
+        """Its ultimate owner (itself unless acquired)."""
+        node = self
+        while node.parent is not None:
+            node = node.parent
+        return node
+
+    @property
+    def owner_id(self) -> int:
+        """Holder id of its ultimate owner."""
+        return self.owner.holder_id
+
+    @property
+    def cash(self) -> float:
+        """Cash of its balance sheet, $: a subsidiary's treasury is its ultimate owner's."""
+        return self.owner._cash
+
+    @cash.setter
+    def cash(self, value: float) -> None:
+        self.owner._cash = float(value)
+
+    @property
+    def credit_limit(self) -> float:
+        """Credit limit of its balance sheet (the ultimate owner's for a subsidiary), $."""
+        return self.owner._credit_limit
+
+    def consolidate_into(self, acquirer: Provider) -> None:
+        """Become a subsidiary of ``acquirer``: its cash and debt join the acquirer's balance sheet, and it
+        adopts the acquirer's data practices (privacy risk at least the acquirer's)."""
+        acquirer.owner._cash += self._cash
+        self._cash = 0.0
+        self.parent = acquirer
+        self.base_privacy_risk = max(self.base_privacy_risk, acquirer.base_privacy_risk)
+
     # -- characteristics the market reads ------------------------------------------------------------------
+    @property
+    def flywheel_gain(self) -> float:
+        """Quality gain from the data it has served (0 without a flywheel)."""
+        cfg = self.config
+        return flywheel_gain(self.cumulative_served_mtok, cfg.flywheel_scale_mtok, cfg.flywheel_learning_rate)
+
+    @property
+    def privacy_risk(self) -> float:
+        """Privacy risk buyers perceive: base risk plus the cost of its data flywheel."""
+        return self.base_privacy_risk + self.config.flywheel_privacy_cost * self.flywheel_gain
+
     def quality(self, frontier: float, open_weight: float) -> float:
-        """Capability index of what it serves this step."""
+        """Capability index of what it serves this step (flywheel gain included)."""
         if self.quality_mode == "frontier":
             base = frontier
         elif self.quality_mode == "open":
             base = open_weight
         else:
             base = float(self.quality_mode)
-        return base * self.quality_factor
+        return base * self.quality_factor * (1.0 + self.flywheel_gain)
 
     @property
     def unverified_fraction(self) -> float:
@@ -86,8 +138,14 @@ class Provider(mesa.Agent):
 
     # -- decisions -----------------------------------------------------------------------------------------
     def post_prices(self, view: PricingView) -> FloatArray:
-        """Prices for its offers this step (its pricing strategy's decision)."""
+        """Prices for its offers this step: its pricing strategy's decision, never below the price at which
+        last month's demand would just fill its capacity (no provider sells scarce capacity below its
+        market-clearing price)."""
         prices = np.asarray(self.pricing.decide(view), dtype=np.float64)
+        if view.observed:
+            scarcity = capacity_clearing_price(price=view.last_price, demand=view.demand, own_slope=view.own_slope,
+                                               beta=view.beta, capacity=view.capacity, form=view.utility_form)
+            prices = np.maximum(prices, scarcity)
         if prices.shape != self.price.shape or not np.all(np.isfinite(prices)) or np.any(prices <= 0):
             raise ValueError(f"{self.name}: pricing strategy '{self.pricing.name}' returned invalid prices {prices}")
         self.price = prices

@@ -19,6 +19,7 @@ import pandas as pd
 
 from market.config import ScenarioConfig
 from market.model import InferenceMarket
+from market.networks import graph_tables
 
 TABLES: tuple[str, ...] = ("model", "providers", "enterprises", "gpu_market", "events")
 """Tables a run writes, each as ``<name>.parquet``."""
@@ -37,6 +38,8 @@ class RunResult:
         gpu_market: One row per step and GPU generation (secondary price, units by holder type).
         events: Entries, exits, acquisitions, GPU sales and the like.
         manifest: Config, seed, versions, git commit, wall time.
+        networks: Final networks as node/edge tables (``contracts_nodes``, ``contracts_edges``, ...), when
+            ``simulation.save_networks`` is on; written under ``networks/``.
     """
 
     model: pd.DataFrame
@@ -45,6 +48,7 @@ class RunResult:
     gpu_market: pd.DataFrame
     events: pd.DataFrame
     manifest: dict[str, Any] = field(default_factory=dict)
+    networks: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The frames by table name."""
@@ -83,12 +87,16 @@ def run_scenario(
         if on_step is not None:
             on_step(done, total)
     frames = model.recorder.frames()
+    networks: dict[str, pd.DataFrame] = {}
+    if config.simulation.save_networks:
+        for name, graph in model.networks.items():
+            networks[f"{name}_nodes"], networks[f"{name}_edges"] = graph_tables(graph)
     for frame in frames.values():
         frame.insert(0, "seed", seed)
         frame.insert(0, "run_id", run_id)
     wall = time.perf_counter() - started
     manifest = build_manifest(config, seed=seed, steps=total, run_id=run_id, wall_time_s=wall)
-    return RunResult(**frames, manifest=manifest)
+    return RunResult(**frames, manifest=manifest, networks=networks)
 
 
 def build_manifest(config: ScenarioConfig, *, seed: int, steps: int, run_id: str, wall_time_s: float) -> dict[str, Any]:
@@ -151,6 +159,10 @@ def write_run(result: RunResult, out_dir: str | Path) -> Path:
     try:
         for name, frame in result.tables().items():
             frame.to_parquet(tmp / f"{name}.parquet", index=False)
+        if result.networks:
+            (tmp / "networks").mkdir()
+            for name, frame in result.networks.items():
+                frame.to_parquet(tmp / "networks" / f"{name}.parquet", index=False)
         (tmp / "manifest.json").write_text(json.dumps(result.manifest, indent=2, sort_keys=True) + "\n")
         replace_dir(tmp, out)
     except BaseException:

@@ -49,6 +49,9 @@ class SimulationConfig(_Section):
         le=50,
         description="Rounds in which demand rationed at full offers is re-offered to offers with spare capacity.",
     )
+    save_networks: bool = Field(
+        False, description="Write the final contract, ownership and GPU-flow networks as node/edge Parquet tables."
+    )
     enterprise_output: Literal["aggregate", "agent"] = Field(
         "aggregate",
         description="enterprises.parquet by (region, segment) ('aggregate') or one row per agent and step ('agent').",
@@ -58,7 +61,9 @@ class SimulationConfig(_Section):
 class LogitConfig(_Section):
     """The enterprises' discrete-choice model (multinomial logit with an outside option)."""
 
-    mu: PosFloat = Field(0.25, description="Logit scale (utility units): larger means noisier, less price-driven choice.")
+    mu: PosFloat = Field(
+        0.25, description="Logit scale (utility units): larger means noisier, less price-driven choice."
+    )
     utility_form: UtilityForm = Field(
         "log",
         description=(
@@ -112,7 +117,10 @@ class GenerationConfig(_Section):
     vendor_supply_per_month: float = Field(
         math.inf,
         ge=0.0,
-        description="New GPUs the vendor can ship per month (inf: unconstrained). Scarce supply is allocated by priority.",
+        description=(
+            "New GPUs the vendor can ship per month (inf: unconstrained); scarce supply is allocated by "
+            "technology.vendor_allocation."
+        ),
     )
 
 
@@ -138,6 +146,13 @@ class TechnologyConfig(_Section):
         ),
     )
     generations: list[GenerationConfig] = Field(default_factory=list, description="GPU generations, any order.")
+    vendor_allocation: Literal["deepest_pockets", "pro_rata"] = Field(
+        "deepest_pockets",
+        description=(
+            "How scarce new GPUs are shared: 'deepest_pockets' fills buyers in order of cash + credit; "
+            "'pro_rata' scales every order by the same fraction."
+        ),
+    )
     reference_generation: str | None = Field(
         None, description="Generation whose secondary price is reported as secondary_gpu_price (default: the first)."
     )
@@ -298,6 +313,9 @@ class UtilizationTargetInvestment(_Section):
     divest_below_utilization: Fraction = Field(
         0.4, description="Sell GPUs to resellers when utilization falls below this."
     )
+    max_divest_per_month: Fraction = Field(
+        0.05, description="Largest fraction of its GPUs in a region a provider sells in one month."
+    )
     cash_reserve_months: NonNegFloat = Field(
         3.0, description="Months of operating cost kept in reserve before buying GPUs."
     )
@@ -359,6 +377,18 @@ class ProviderConfig(_Section):
     initial_price_usd_per_mtok: PosFloat | None = Field(
         None, description="Price posted at step 0 (default: unit cost x 1.3)."
     )
+    retire_age_months: int | None = Field(
+        None, ge=1, description="Upgrade cycle: GPUs older than this are sold to resellers (None: kept to end of life)."
+    )
+    flywheel_learning_rate: NonNegFloat = Field(
+        0.0, description="Data flywheel: quality gain per e-fold of cumulative tokens served (0: none)."
+    )
+    flywheel_scale_mtok: PosFloat = Field(
+        1e9, description="Cumulative Mtok at which the flywheel gain is learning_rate * ln(2)."
+    )
+    flywheel_privacy_cost: NonNegFloat = Field(
+        0.0, description="Added privacy risk per unit of flywheel quality gain (customers' data trains its models)."
+    )
     fleet: list[FleetLotConfig] = Field(default_factory=list, description="GPUs held at step 0 (per provider).")
     pricing: PricingConfig = Field(default_factory=CostPlusPricing, description="Pricing strategy and parameters.")
     investment: InvestmentConfig = Field(
@@ -391,6 +421,88 @@ class ResellerConfig(_Section):
     )
 
 
+# --------------------------------------------------------------------------------------------------------
+# Corporate dynamics: exit, entry, M&A under antitrust
+# --------------------------------------------------------------------------------------------------------
+
+
+class EntrantConfig(_Section):
+    """A kind of firm that enters when incumbents of its kind earn high enough margins (free entry)."""
+
+    name: str = Field(..., min_length=1, description="Name stem of entrants (numbered name_1, name_2, ...).")
+    margin_threshold: float = Field(
+        0.2, description="Enter when incumbents of this kind earned a mean margin (profit/revenue) above this."
+    )
+    lookback_months: int = Field(6, ge=1, description="Months over which incumbents' margin is averaged.")
+    sunk_cost_usd: NonNegFloat = Field(5e7, description="Entry cost paid from the entrant's initial cash, $.")
+    cooldown_months: int = Field(6, ge=0, description="Months between two entries of this kind.")
+    max_entries: int = Field(5, ge=0, description="Most entries of this kind in a run.")
+    provider: ProviderConfig = Field(..., description="The entrant's provider settings (its 'count' is ignored).")
+
+
+class AcquisitionConfig(_Section):
+    """Acquisitions of small or distressed providers by capital-rich ones."""
+
+    enabled: bool = Field(False, description="Whether acquisitions happen.")
+    acquirer_kinds: list[ProviderKind] = Field(["hyperscaler"], description="Kinds that acquire.")
+    target_kinds: list[ProviderKind] = Field(
+        ["specialized", "decentralized"], description="Kinds that can be acquired."
+    )
+    small_share_threshold: Fraction = Field(
+        0.05, description="A target is 'small' below this revenue share of the whole market."
+    )
+    revenue_multiple: NonNegFloat = Field(3.0, description="Value of a year's gross profit in a deal (multiple).")
+    synergy: NonNegFloat = Field(
+        0.3, description="Extra value the acquirer gets from the target's customers and serving efficiency (fraction)."
+    )
+    premium: NonNegFloat = Field(0.2, description="Control premium over the target's standalone value (fraction).")
+    distress_discount: Fraction = Field(
+        0.5, description="Discount on the price of a distressed target (cash below zero), fraction."
+    )
+    deal_probability: Fraction = Field(
+        0.2, description="Chance per month that an acquirer with a paying deal in view closes one."
+    )
+    cooldown_months: int = Field(6, ge=0, description="Months an acquirer waits between two deals.")
+
+
+class AntitrustConfig(_Section):
+    """Merger control: block deals that leave the market too concentrated."""
+
+    policy: Literal["none", "hhi_2023", "hhi_2010", "custom"] = Field(
+        "hhi_2023",
+        description=(
+            "'hhi_2023': block if post-merger HHI > 1,800 and the change > 100 (2023 US merger guidelines); "
+            "'hhi_2010': > 2,500 and > 200 (2010 guidelines); 'custom': the thresholds below; 'none': allow all."
+        ),
+    )
+    post_merger_hhi: NonNegFloat = Field(1800.0, description="Custom policy: post-merger HHI threshold (0-10,000).")
+    hhi_delta: NonNegFloat = Field(100.0, description="Custom policy: threshold on the HHI change.")
+    scope: Literal["global", "regional"] = Field(
+        "global", description="Test the whole market ('global') or every buyer region ('regional': block if any fails)."
+    )
+
+    @property
+    def thresholds(self) -> tuple[float, float] | None:
+        """(post-merger HHI, change) above both of which a merger is blocked; None for no control."""
+        return {
+            "none": None,
+            "hhi_2023": (1800.0, 100.0),
+            "hhi_2010": (2500.0, 200.0),
+            "custom": (self.post_merger_hhi, self.hhi_delta),
+        }[self.policy]
+
+
+class CorporateConfig(_Section):
+    """Exit, entry and M&A."""
+
+    exit_after_months: int = Field(
+        3, ge=1, description="A provider goes bankrupt after this many consecutive months below its credit limit."
+    )
+    entrants: list[EntrantConfig] = Field(default_factory=list, description="Kinds of firms that may enter.")
+    acquisitions: AcquisitionConfig = Field(default_factory=AcquisitionConfig)
+    antitrust: AntitrustConfig = Field(default_factory=AntitrustConfig)
+
+
 class ScenarioConfig(_Section):
     """A whole scenario: the root of a TOML scenario file."""
 
@@ -406,6 +518,7 @@ class ScenarioConfig(_Section):
     segments: list[SegmentConfig] = Field(..., min_length=1, description="Demand segments (at least one).")
     providers: list[ProviderConfig] = Field(..., min_length=1, description="Provider groups (at least one).")
     resellers: list[ResellerConfig] = Field(default_factory=list, description="Hardware reseller groups.")
+    corporate: CorporateConfig = Field(default_factory=CorporateConfig)
 
     @field_validator("regions")
     @classmethod
@@ -425,7 +538,8 @@ class ScenarioConfig(_Section):
             names.append(p.name)
             for r in p.regions:
                 if r not in regions:
-                    raise ValueError(f"providers[{i}].regions: unknown region '{r}' (have: {', '.join(sorted(regions))})")
+                    have = ", ".join(sorted(regions))
+                    raise ValueError(f"providers[{i}].regions: unknown region '{r}' (have: {have})")
             for j, lot in enumerate(p.fleet):
                 if lot.region not in regions:
                     raise ValueError(
@@ -437,6 +551,16 @@ class ScenarioConfig(_Section):
                         f"providers[{i}].fleet[{j}].generation: unknown generation '{lot.generation}' "
                         f"(have: {', '.join(sorted(generations)) or 'none'})"
                     )
+        for i, entrant in enumerate(self.corporate.entrants):
+            for j, lot in enumerate(entrant.provider.fleet):
+                if lot.region not in regions or lot.generation not in generations:
+                    raise ValueError(
+                        f"corporate.entrants[{i}].provider.fleet[{j}]: unknown region '{lot.region}' or "
+                        f"generation '{lot.generation}'"
+                    )
+            for r in entrant.provider.regions:
+                if r not in regions:
+                    raise ValueError(f"corporate.entrants[{i}].provider.regions: unknown region '{r}'")
         names += [r.name for r in self.resellers]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:

@@ -92,7 +92,8 @@ class GpuLedger:
         self.produced[generation] += count
 
     def move(self, *, holder: int, to_holder: int, count: int | None, step: int, price_per_gpu: float | None,
-             generation: int | None = None, region: int | None = None, to_region: int | None = None) -> Transfer:
+             generation: int | None = None, region: int | None = None, to_region: int | None = None,
+             built_before: int | None = None) -> Transfer:
         """Move up to ``count`` GPUs (oldest first) from ``holder`` to ``to_holder``.
 
         Args:
@@ -104,6 +105,7 @@ class GpuLedger:
             generation: Only GPUs of this generation.
             region: Only GPUs in this region.
             to_region: Region the GPUs are installed in afterwards (default: unchanged).
+            built_before: Only GPUs built before this step.
 
         Returns:
             What moved, with the book value it left the seller's books at.
@@ -114,6 +116,8 @@ class GpuLedger:
             mask &= self.generation[:n] == generation
         if region is not None:
             mask &= self.region[:n] == region
+        if built_before is not None:
+            mask &= self.built_step[:n] < built_before
         mask &= self.count[:n] > 0
         lots = np.nonzero(mask)[0]
         lots = lots[np.argsort(self.built_step[lots], kind="stable")]
@@ -225,20 +229,28 @@ def secondary_price(
     return fundamental * remaining * np.clip(pressure, 0.25, 2.0)
 
 
-def allocate_supply(orders: FloatArray, priority: FloatArray, supply: float) -> FloatArray:
-    """Allocate scarce vendor supply: buyers with the highest priority (deepest pockets) are filled first.
+def allocate_supply(
+    orders: FloatArray, priority: FloatArray, supply: float, rule: str = "deepest_pockets"
+) -> FloatArray:
+    """Allocate scarce vendor supply among buyers (whole units).
 
     Args:
         orders: Units each buyer orders.
         priority: Priority per buyer (higher first; ties keep buyer order).
         supply: Units available (``inf`` fills every order).
+        rule: ``deepest_pockets``: fill buyers in order of priority; ``pro_rata``: every order gets the same
+            fraction ``supply / sum(orders)``.
 
     Returns:
-        Units each buyer gets.
+        Units each buyer gets; their sum never exceeds ``supply``.
     """
     orders = np.asarray(orders, dtype=np.float64)
-    if not np.isfinite(supply):
+    if not np.isfinite(supply) or orders.sum() <= supply:
         return orders.copy()
+    if rule == "pro_rata":
+        return np.floor(orders * (supply / orders.sum()))
+    if rule != "deepest_pockets":
+        raise ValueError(f"unknown vendor allocation rule '{rule}' (choose 'deepest_pockets' or 'pro_rata')")
     order = np.argsort(-np.asarray(priority, dtype=np.float64), kind="stable")
     filled = np.zeros_like(orders)
     cumulative = np.cumsum(orders[order])

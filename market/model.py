@@ -13,20 +13,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import mesa
+import networkx as nx
 import numpy as np
 from numpy.typing import NDArray
 
 from agents.enterprise import Enterprise, EnterprisePopulation
-from agents.investment import FleetOrder, InvestmentView
+from agents.investment import InvestmentView
 from agents.pricing import BestResponseStrategy, PricingView
 from agents.provider import PROVIDER_KINDS, Provider
 from agents.reseller import HardwareReseller
-from market import metrics
 from market.clearing import Clearing, clear_logit_market, logit_shares
-from market.config import ScenarioConfig
+from market.config import EntrantConfig, ProviderConfig, ScenarioConfig
 from market.demand import choice_class_penalties, choice_utilities, effective_volume, utility_transform
 from market.fleet import FleetEconomics, HolderTechnology, fleet_economics
-from market.hardware import SCRAPPED, GpuLedger, allocate_supply
+from market.hardware import GpuLedger
+from market.industry import CorporateDynamics
+from market.networks import contract_graph, gpu_flow_graph, ownership_graph
 from market.pricing import demand_slopes, diversion_margin
 from market.recording import Recorder
 from market.technology import (
@@ -38,6 +40,7 @@ from market.technology import (
     regional_power_price,
     tokens_per_gpu_month,
 )
+from market.trading import HardwareTrading
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -63,7 +66,7 @@ class OfferBook:
         return len(self.holder)
 
 
-class InferenceMarket(mesa.Model):
+class InferenceMarket(HardwareTrading, CorporateDynamics, mesa.Model):
     """Agent-based model of the inference market.
 
     Args:
@@ -73,8 +76,9 @@ class InferenceMarket(mesa.Model):
 
     def __init__(self, config: ScenarioConfig, seed: int | None = None) -> None:
         root = np.random.SeedSequence(config.simulation.seed if seed is None else seed)
-        setup_seq, shock_seq = root.spawn(2)
+        setup_seq, shock_seq, corporate_seq = root.spawn(3)
         super().__init__(rng=np.random.default_rng(setup_seq))
+        self.corporate_rng = np.random.default_rng(corporate_seq)
         self.seed = int(root.entropy)  # type: ignore[arg-type]
         self.config = config
         self.shock_rng = np.random.default_rng(shock_seq)
@@ -116,6 +120,7 @@ class InferenceMarket(mesa.Model):
         self.secondary_quotes = np.full((len(self.resellers), len(self.generations)), np.nan)
         self._observations: dict[tuple[int, int], tuple[float, float, float, float, float]] = {}
         self._events: list[dict[str, object]] = []
+        self.event_counts: dict[str, int] = {}
 
     # ------------------------------------------------------------------------------------------------------
     # set-up
@@ -123,14 +128,7 @@ class InferenceMarket(mesa.Model):
     def _create_providers(self) -> None:
         for cfg in self.config.providers:
             for k in range(cfg.count):
-                name = cfg.name if cfg.count == 1 else f"{cfg.name}_{k + 1}"
-                regions = [self.region_names.index(r) for r in cfg.regions] or sorted(
-                    {self.region_names.index(lot.region) for lot in cfg.fleet}
-                )
-                provider = PROVIDER_KINDS[cfg.kind](
-                    self, name=name, holder_id=len(self.holders), config=cfg, regions=regions
-                )
-                self.holders.append(provider)
+                provider = self._new_provider(cfg, cfg.name if cfg.count == 1 else f"{cfg.name}_{k + 1}")
                 for lot in cfg.fleet:
                     g = self.generations.index(lot.generation)
                     built = -lot.age_months
@@ -139,10 +137,38 @@ class InferenceMarket(mesa.Model):
                         count=lot.gpus, built_step=built, lifetime=int(self.generations.lifetime_months[g]),
                         step=built, basis=float(self.generations.list_price_usd[g]),
                     )
-                if cfg.initial_price_usd_per_mtok is not None:
-                    provider.price[:] = cfg.initial_price_usd_per_mtok
-                else:
-                    provider.price[:] = np.nan  # set from unit cost on the first offers stage
+
+    def _new_provider(self, cfg: ProviderConfig, name: str) -> Provider:
+        """Create a provider agent (at set-up or on entry) and give it a holder id."""
+        regions = [self.region_names.index(r) for r in cfg.regions] or sorted(
+            {self.region_names.index(lot.region) for lot in cfg.fleet}
+        )
+        provider = PROVIDER_KINDS[cfg.kind](self, name=name, holder_id=len(self.holders), config=cfg, regions=regions)
+        self.holders.append(provider)
+        provider.price[:] = np.nan if cfg.initial_price_usd_per_mtok is None else cfg.initial_price_usd_per_mtok
+        return provider
+
+    def _enter(self, entrant: EntrantConfig, name: str) -> Provider:
+        """A new provider enters: it pays the sunk cost and brings its fleet, bought at today's prices (the
+        secondary price for generations resellers quote, otherwise the list price scaled by remaining life)."""
+        provider = self._new_provider(entrant.provider, name)
+        provider.cash -= entrant.sunk_cost_usd
+        t = self.step_index
+        for lot in entrant.provider.fleet:
+            g = self.generations.index(lot.generation)
+            life = int(self.generations.lifetime_months[g])
+            quote = np.nanmin(self.secondary_quotes[:, g]) if len(self.resellers) else np.nan
+            remaining = max(1.0 - lot.age_months / life, 0.0)
+            price = float(quote) if np.isfinite(quote) else float(self.generations.list_price_usd[g]) * remaining
+            self.ledger.add(holder=provider.holder_id, generation=g, region=self.region_names.index(lot.region),
+                            count=lot.gpus, built_step=t - lot.age_months, lifetime=life, step=t, basis=price)
+            provider.cash -= price * lot.gpus
+            if lot.gpus:
+                self.record_event("gpu_purchase", holder=provider.holder_id, generation=g, units=lot.gpus,
+                                  amount_usd=price * lot.gpus, detail="entry")
+        self.fleet = fleet_economics(self.ledger, self.generations, self._holder_technology(), self.power_price,
+                                     self.algorithmic_efficiency)
+        return provider
 
     def _create_resellers(self) -> None:
         for cfg in self.config.resellers:
@@ -174,6 +200,7 @@ class InferenceMarket(mesa.Model):
         self.clear_market()
         self.settle()
         self.invest()
+        self.corporate_events()
         self.collect()
         self.step_index += 1
 
@@ -262,19 +289,23 @@ class InferenceMarket(mesa.Model):
             if not p.active:
                 continue
             h = p.holder_id
-            interest = max(-p.cash, 0.0) * p.cost_of_capital_per_year / 12.0
+            # A subsidiary's treasury is its owner's: interest is charged once, on the owner's balance sheet.
+            interest = max(-p.cash, 0.0) * p.cost_of_capital_per_year / 12.0 if p.parent is None else 0.0
             profit = revenue[h] - cash_cost[h] - depreciation[h] - interest
             p.cash += revenue[h] - cash_cost[h] - interest
             p.last_profit = profit
             p.monthly_operating_cost = cash_cost[h] + interest
+            p.cumulative_served_mtok += served[h]
             self.settlement["interest"][h] = interest
             self.settlement["profit"][h] = profit
+        self.record_margins()
 
     def invest(self) -> None:
         """Hyperscaler retirements, then every provider's fleet order: vendor and reseller trades."""
         released = self.generations.released_at(self.step_index)
         if len(released):
             self._retire_generations(released)
+        self._retire_aged_gpus()
         self.secondary_quotes = self._reseller_quotes()
         orders = [(p, p.plan_fleet(view)) for p in self.providers if p.active
                   for view in [self._investment_view(p)] if view is not None]
@@ -287,7 +318,7 @@ class InferenceMarket(mesa.Model):
                                      self.algorithmic_efficiency)
 
     def collect(self) -> None:
-        """Append this step's rows to the recorder."""
+        """Append this step's rows to the recorder (corporate events ran in ``corporate_events``)."""
         self.recorder.collect()
 
     # ------------------------------------------------------------------------------------------------------
@@ -482,44 +513,6 @@ class InferenceMarket(mesa.Model):
                 tech.fixed_capacity[h] = p.config.capacity_mtok_per_month if p.active else 0.0
         return tech
 
-    def _best_reseller(self, generation: int, *, buying: bool) -> HardwareReseller | None:
-        """The reseller with the lowest quote holding ``generation`` (buying), or the highest bid (selling)."""
-        resellers = self.resellers
-        if not resellers:
-            return None
-        quotes = self.secondary_quotes[:, generation]
-        if buying:
-            held = self.ledger.units_by_holder_generation(len(self.holders))[[r.holder_id for r in resellers],
-                                                                              generation]
-            candidates = np.nonzero(held > 0)[0]
-            if candidates.size == 0:
-                return None
-            return resellers[int(candidates[np.argmin(quotes[candidates])])]
-        bids = [r.bid(self.secondary_quotes[i])[generation] for i, r in enumerate(resellers)]
-        return resellers[int(np.argmax(bids))]
-
-    def _sell_to_reseller(self, seller: Provider, count: int | None, *, generation: int, region: int | None,
-                          event: str) -> int:
-        """Move GPUs from a provider to the best-bidding reseller (or scrap them if there is none)."""
-        reseller = self._best_reseller(generation, buying=False)
-        if reseller is None:
-            moved = self.ledger.move(holder=seller.holder_id, to_holder=SCRAPPED, count=count, step=self.step_index,
-                                     price_per_gpu=0.0, generation=generation, region=region)
-            if moved.units:
-                self.record_event("gpu_scrapped", holder=seller.holder_id, generation=generation, units=moved.units)
-            return moved.units
-        i = self.resellers.index(reseller)
-        price = float(reseller.bid(self.secondary_quotes[i])[generation])
-        moved = self.ledger.move(holder=seller.holder_id, to_holder=reseller.holder_id, count=count,
-                                 step=self.step_index, price_per_gpu=price, generation=generation, region=region)
-        if moved.units:
-            amount = price * moved.units
-            seller.cash += amount
-            reseller.cash -= amount
-            self.record_event(event, holder=seller.holder_id, counterparty=reseller.holder_id,
-                              generation=generation, units=moved.units, amount_usd=amount)
-        return moved.units
-
     def _retire_generations(self, released: IntArray) -> None:
         held = self.ledger.units_by_holder_generation(len(self.holders))
         for p in self.providers:
@@ -528,6 +521,14 @@ class InferenceMarket(mesa.Model):
             gens = [int(g) for g in np.nonzero(held[p.holder_id])[0]]
             for g in p.generations_to_retire([int(x) for x in released], gens):
                 self._sell_to_reseller(p, None, generation=g, region=None, event="gpu_retired")
+
+    def _retire_aged_gpus(self) -> None:
+        """Upgrade cycle: providers with ``retire_age_months`` sell GPUs older than that to resellers."""
+        for p in self.providers:
+            age = p.config.retire_age_months
+            if not p.active or age is None:
+                continue
+            self._sell_aged(p, built_before=self.step_index - age)
 
     def _investment_view(self, p: Provider) -> InvestmentView | None:
         f, offers, c = self.fleet, self.offers, self.clearing
@@ -567,88 +568,16 @@ class InferenceMarket(mesa.Model):
             used_life_left=float(life_left[used_id]) if used_id >= 0 else 0.0,
             used_available=int(inventory[used_id]) if used_id >= 0 else 0,
             tokens_per_installed_gpu=np.where(gpus > 0, capacity / np.maximum(gpus, 1.0), tokens.max()),
+            installed_gpus=gpus,
             cash=p.cash,
             credit_limit=p.credit_limit,
             monthly_operating_cost=p.monthly_operating_cost,
         )
 
-    def _power_headroom_mw(self) -> FloatArray:
-        assert self.fleet is not None
-        return np.maximum(self.region_power_capacity - self.fleet.load_mw, 0.0)
-
-    def _execute_sales(self, orders: list[tuple[Provider, FleetOrder]]) -> None:
-        """Providers sell GPUs they no longer need, oldest generation first."""
-        oldest_first = [int(g) for g in np.argsort(self.generations.release_step, kind="stable")]
-        for p, order in orders:
-            for j, units in enumerate(order.sell):
-                left = int(units)
-                for g in oldest_first:
-                    if left <= 0:
-                        break
-                    left -= self._sell_to_reseller(p, left, generation=g, region=int(p.regions[j]),
-                                                   event="gpu_sale")
-
-    def _execute_used_purchases(self, orders: list[tuple[Provider, FleetOrder]]) -> None:
-        requested = np.zeros(len(self.generations))
-        headroom = self._power_headroom_mw()
-        for p, order in sorted(orders, key=lambda po: -(po[0].cash + po[0].credit_limit)):
-            g = order.used_generation
-            if g < 0:
-                continue
-            mw_per_gpu = self.generations.power_kw[g] * p.pue / 1000.0
-            for j, units in enumerate(order.buy_used):
-                want = int(min(units, headroom[p.regions[j]] // mw_per_gpu)) if units > 0 else 0
-                requested[g] += units
-                while want > 0:
-                    reseller = self._best_reseller(g, buying=True)
-                    if reseller is None:
-                        break
-                    price = float(self.secondary_quotes[self.resellers.index(reseller)][g])
-                    moved = self.ledger.move(holder=reseller.holder_id, to_holder=p.holder_id, count=want,
-                                             step=self.step_index, price_per_gpu=price, generation=g,
-                                             to_region=int(p.regions[j]))
-                    if moved.units == 0:
-                        break
-                    amount = price * moved.units
-                    p.cash -= amount
-                    reseller.cash += amount
-                    headroom[p.regions[j]] -= moved.units * mw_per_gpu
-                    want -= moved.units
-                    self.record_event("gpu_sale", holder=reseller.holder_id, counterparty=p.holder_id,
-                                      generation=g, units=moved.units, amount_usd=amount)
-        for r in self.resellers:
-            r.last_orders = requested.copy()
-
-    def _execute_new_purchases(self, orders: list[tuple[Provider, FleetOrder]]) -> None:
-        g = self.generations.newest(self.step_index)
-        if g < 0:
-            return
-        buyers = [(p, o) for p, o in orders if o.buy_new.sum() > 0]
-        if not buyers:
-            return
-        wanted = np.array([o.buy_new.sum() for _, o in buyers])
-        priority = np.array([p.cash + p.credit_limit for p, _ in buyers])
-        granted = allocate_supply(wanted, priority, float(self.generations.vendor_supply_per_month[g]))
-        headroom = self._power_headroom_mw()
-        price = float(self.generations.list_price_usd[g])
-        life = int(self.generations.lifetime_months[g])
-        for (p, o), total, grant in zip(buyers, wanted, granted, strict=True):
-            mw_per_gpu = self.generations.power_kw[g] * p.pue / 1000.0
-            for j, units in enumerate(o.buy_new):
-                r = int(p.regions[j])
-                n = int(min(np.floor(units * grant / total), headroom[r] // mw_per_gpu))
-                if n <= 0:
-                    continue
-                self.ledger.add(holder=p.holder_id, generation=g, region=r, count=n, built_step=self.step_index,
-                                lifetime=life, step=self.step_index, basis=price)
-                p.cash -= n * price
-                headroom[r] -= n * mw_per_gpu
-                self.record_event("gpu_purchase", holder=p.holder_id, generation=g, units=n, amount_usd=n * price,
-                                  detail="vendor")
-
     def record_event(self, event: str, *, holder: int, counterparty: int = -1, generation: int = -1,
                      units: int = 0, amount_usd: float = 0.0, detail: str = "") -> None:
         """Append a row to the events table (entry, exit, acquisition, GPU sale, ...)."""
+        self.event_counts[event] = self.event_counts.get(event, 0) + 1
         self._events.append({
             "step": self.step_index,
             "event": event,
@@ -665,10 +594,38 @@ class InferenceMarket(mesa.Model):
         """Events recorded so far."""
         return self._events
 
-    def hhi_by_owner(self, revenue: FloatArray) -> float:
-        """HHI (0-10,000) of revenue per offer, by ultimate owner."""
-        assert self.offers is not None
-        return metrics.hhi(revenue, self.offers.owner)
+    @property
+    def networks(self) -> dict[str, nx.Graph]:
+        """Current networks: ``contracts`` (this month), ``ownership`` and ``gpu_flows`` (``market.networks``)."""
+        names = [h.name for h in self.holders]
+        kinds = [h.kind for h in self.holders]
+        graphs: dict[str, nx.Graph] = {}
+        if self.clearing is not None and self.offers is not None:
+            pop = self.population
+            graphs["contracts"] = contract_graph(
+                allocation=self.clearing.allocation, offer_holder=self.offers.holder, offer_price=self.offers.price,
+                holder_names=names, holder_kinds=kinds,
+                enterprise_segment=np.array([s.name for s in self.config.segments], dtype=object)[pop.segment],
+                enterprise_region=np.array(self.region_names, dtype=object)[pop.region],
+                enterprise_firms=pop.weight, incumbent_provider=pop.incumbent_provider,
+                tenure_months=pop.tenure_months,
+            )
+        parents = [h.parent.holder_id if isinstance(h, Provider) and h.parent is not None else None
+                   for h in self.holders]
+        graphs["ownership"] = ownership_graph(names, kinds, parents, self._events)
+        graphs["gpu_flows"] = gpu_flow_graph(self._events)
+        return graphs
+
+    def revenue_by_buyer_region_and_holder(self) -> FloatArray:
+        """This month's revenue per (buyer region, holder id), $."""
+        c, offers = self.clearing, self.offers
+        assert c is not None and offers is not None
+        onehot = np.zeros((self.n_regions, self.population.size))
+        onehot[self.population.region, np.arange(self.population.size)] = 1.0
+        by_offer = (onehot @ c.allocation) * offers.price[None, :]
+        out = np.zeros((self.n_regions, len(self.holders)))
+        np.add.at(out, (slice(None), offers.holder), by_offer)
+        return out
 
     def run(self, steps: int | None = None) -> None:
         """Run ``steps`` steps (default: the scenario's)."""

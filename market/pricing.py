@@ -178,12 +178,42 @@ def logit_best_response(
 
     if capacity is not None:
         cap = np.asarray(capacity, dtype=np.float64)[valid]
-        market = demand[valid] / share0
-        binding = np.isfinite(cap) & (market * share_at(best) > cap)
-        if binding.any():
-            s_cap = np.clip(cap[binding] / market[binding], 1e-12, 1.0 - 1e-12)
-            g_cap = g0[binding] + np.log(((1.0 - s_cap) / s_cap) / odds0[binding]) / b[binding]
-            p_cap = g_cap if form == "linear" else np.exp(g_cap)
-            best[binding] = np.maximum(best[binding], p_cap)
+        floor = _clearing_price(cap, demand[valid] / share0, odds0, b, g0, form)
+        best = np.maximum(best, floor)
     out[valid] = best
+    return out
+
+
+def _clearing_price(
+    capacity: FloatArray, market: FloatArray, odds0: FloatArray, beta: FloatArray, g0: FloatArray, form: str
+) -> FloatArray:
+    """Price at which the fitted logit demand ``market * s(p)`` equals capacity (0 where capacity is slack)."""
+    out = np.zeros_like(market)
+    binding = np.isfinite(capacity) & (capacity < market)
+    if binding.any():
+        s_cap = np.clip(capacity[binding] / market[binding], 1e-12, 1.0 - 1e-12)
+        g_cap = g0[binding] + np.log(((1.0 - s_cap) / s_cap) / odds0[binding]) / beta[binding]
+        out[binding] = g_cap if form == "linear" else np.exp(g_cap)
+    return out
+
+
+def capacity_clearing_price(
+    *, price: FloatArray, demand: FloatArray, own_slope: FloatArray, beta: FloatArray, capacity: FloatArray, form: str
+) -> FloatArray:
+    """Lowest price at which an offer's demand no longer exceeds its capacity, $/Mtok.
+
+    Uses the same fitted logit as :func:`logit_best_response`. Returns 0 where demand at the last price was
+    within capacity (no scarcity) or where the offer had no demand.
+    """
+    price = np.asarray(price, dtype=np.float64)
+    valid = (demand > 0) & (own_slope > 0) & (beta > 0) & (demand > capacity)
+    out = np.zeros_like(price)
+    if not valid.any():
+        return out
+    p0 = price[valid]
+    b = beta[valid]
+    share0 = np.clip(1.0 - own_slope[valid] / (b * price_term_derivative(p0, form) * demand[valid]), 1e-12,
+                     1.0 - 1e-12)
+    out[valid] = _clearing_price(np.asarray(capacity, dtype=np.float64)[valid], demand[valid] / share0,
+                                 (1.0 - share0) / share0, b, utility_transform(p0, form), form)
     return out

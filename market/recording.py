@@ -24,7 +24,8 @@ MODEL_COLUMNS: tuple[str, ...] = (
     "share_hyperscaler", "share_specialized", "share_decentralized", "n_active_providers", "tokens_demanded",
     "tokens_served", "total_spend", "unmet_demand", "outside_share", "utilization", "total_capacity",
     "secondary_gpu_price", "consumer_surplus", "self_host_cost", "margin_hyperscaler", "margin_specialized",
-    "margin_decentralized", "total_gpus",
+    "margin_decentralized", "total_gpus", "cumulative_entries", "cumulative_exits", "cumulative_acquisitions",
+    "cumulative_blocked_mergers",
 )
 """Model-level columns present in every run (``hhi_<region>`` columns follow them)."""
 
@@ -102,6 +103,10 @@ def model_row(m: InferenceMarket) -> dict[str, Any]:
         "consumer_surplus": float(surplus.sum()),
         "self_host_cost": float(np.mean(m.self_host_cost())) if m.config.outside_option.self_hosting else np.nan,
         "total_gpus": float(f.gpus.sum()),
+        "cumulative_entries": m.event_counts.get("entry", 0),
+        "cumulative_exits": m.event_counts.get("exit", 0),
+        "cumulative_acquisitions": m.event_counts.get("acquisition", 0),
+        "cumulative_blocked_mergers": m.event_counts.get("merger_blocked", 0),
     }
     for k, name in enumerate(KIND_NAMES):
         row[f"share_{name}"] = float(by_kind[k] / tokens) if tokens > 0 else 0.0

@@ -46,12 +46,16 @@ def regional_power_price(
     return base_price * (1.0 + congestion * np.minimum(utilization, 1.0) ** 2)
 
 
-def tokens_per_gpu_month(throughput_tokens_per_s: FloatArray | float, efficiency: FloatArray | float = 1.0) -> FloatArray:
+def tokens_per_gpu_month(
+    throughput_tokens_per_s: FloatArray | float, efficiency: FloatArray | float = 1.0
+) -> FloatArray:
     """Mtok one GPU serves in a month at full utilization."""
     return np.asarray(throughput_tokens_per_s, dtype=np.float64) * efficiency * SECONDS_PER_MONTH / 1e6
 
 
-def power_cost_per_gpu_month(power_kw: FloatArray | float, price_usd_per_kwh: FloatArray | float, pue: float) -> FloatArray:
+def power_cost_per_gpu_month(
+    power_kw: FloatArray | float, price_usd_per_kwh: FloatArray | float, pue: float
+) -> FloatArray:
     """Power bill of one GPU running a month, $."""
     return np.asarray(power_kw, dtype=np.float64) * pue * HOURS_PER_MONTH * price_usd_per_kwh
 
