@@ -1,0 +1,150 @@
+"""The result store of a sweep: one directory per finished run, written atomically, plus a manifest.
+
+The driver writes everything (workers only return bytes), so a sweep on a cluster needs no shared file
+system. Every write is atomic: a run's files go to a hidden temporary directory that is renamed into place
+in one step, and JSON files are written to a temporary file and moved with :func:`os.replace`. A driver
+killed at any moment leaves complete runs and, at worst, hidden temporary files that the next
+``--resume`` removes. The layout is described in :mod:`analysis.results`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from analysis.results import (
+    FAILED_DIR,
+    MANIFEST_FILE,
+    PLAN_FILE,
+    RUN_MANIFEST,
+    RUNS_DIR,
+    finished_run_dirs,
+)
+from experiments.evaluators import RunOutcome
+from experiments.run import replace_dir
+from experiments.sweep_config import RunTask
+
+
+def write_json_atomic(path: Path, document: Any) -> None:
+    """Write ``document`` as JSON to ``path`` through a temporary file and :func:`os.replace`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(document, fh, indent=2, sort_keys=True, default=str)
+            fh.write("\n")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def now_iso() -> str:
+    """The current UTC time, ISO 8601, to the second."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class ResultStore:
+    """Reads and writes one sweep directory.
+
+    Args:
+        root: The sweep directory.
+    """
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.runs_dir = self.root / RUNS_DIR
+        self.failed_dir = self.root / FAILED_DIR
+        self.manifest_path = self.root / MANIFEST_FILE
+        self._manifest: dict[str, Any] = {}
+        self._last_flush = 0.0
+
+    def exists(self) -> bool:
+        """Whether the directory already holds a sweep."""
+        return self.manifest_path.is_file()
+
+    def read_manifest(self) -> dict[str, Any]:
+        """The stored manifest."""
+        return json.loads(self.manifest_path.read_text())
+
+    def create(self, manifest: dict[str, Any], plan: pd.DataFrame) -> None:
+        """Start a new sweep: write the plan and the manifest."""
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        self.failed_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{PLAN_FILE}.", dir=self.root)
+        os.close(fd)
+        plan.to_parquet(tmp, index=False)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, self.root / PLAN_FILE)
+        self._manifest = dict(manifest)
+        self.flush()
+
+    def reopen(self, updates: dict[str, Any]) -> None:
+        """Continue a stored sweep: drop partial writes of an interrupted driver, refresh the manifest."""
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        self.failed_dir.mkdir(parents=True, exist_ok=True)
+        for leftover in [*self.runs_dir.glob(".*"), *self.failed_dir.glob(".*"), *self.root.glob(".*")]:
+            if leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
+        self._manifest = {**self.read_manifest(), **updates}
+        self.flush()
+
+    def finished_ids(self) -> set[str]:
+        """Run ids whose results are complete on disk."""
+        return set(finished_run_dirs(self.root))
+
+    def failed_ids(self) -> set[str]:
+        """Run ids recorded as failed (and not finished since)."""
+        if not self.failed_dir.is_dir():
+            return set()
+        failed = {p.stem for p in self.failed_dir.glob("*.json") if not p.name.startswith(".")}
+        return failed - self.finished_ids()
+
+    def write_outcome(self, outcome: RunOutcome, task: RunTask) -> None:
+        """Record a finished run's tables, or a failed run's error, atomically."""
+        if outcome.status == "finished":
+            self._write_run(outcome)
+            (self.failed_dir / f"{outcome.run_id}.json").unlink(missing_ok=True)
+        else:
+            record = {"run_id": task.run_id, "point": task.point, "replication": task.replication,
+                      "seed": task.seed, "params": task.params, "error": outcome.error,
+                      "traceback": outcome.traceback, "host": outcome.host, "wall_time_s": outcome.wall_time_s,
+                      "recorded": now_iso()}
+            write_json_atomic(self.failed_dir / f"{outcome.run_id}.json", record)
+
+    def _write_run(self, outcome: RunOutcome) -> None:
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{outcome.run_id}.", dir=self.runs_dir))
+        try:
+            tmp.chmod(0o755)
+            for name, payload in outcome.tables.items():
+                (tmp / f"{name}.parquet").write_bytes(payload)
+            manifest = {**outcome.manifest, "wall_time_s": outcome.wall_time_s}
+            (tmp / RUN_MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
+            replace_dir(tmp, self.runs_dir / outcome.run_id)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    def update(self, *, force: bool = False, **fields: Any) -> None:
+        """Update manifest fields; written at most once a second unless ``force``."""
+        self._manifest.update(fields)
+        if force or time.monotonic() - self._last_flush >= 1.0:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the manifest now."""
+        self._manifest["updated"] = now_iso()
+        write_json_atomic(self.manifest_path, self._manifest)
+        self._last_flush = time.monotonic()
