@@ -125,9 +125,11 @@ def open_store(out: str | Path, document: dict[str, Any], plan: pd.DataFrame, *,
     if store.exists():
         stored = store.read_manifest()
         if stored.get("fingerprint") != digest:
+            differ = [key for key in document if fingerprint(stored.get(key)) != fingerprint(document[key])]
             raise ConfigError(
-                f"{root} holds a different {stored.get('kind', 'sweep')} ('{stored.get('name')}'); "
-                "choose another --out, or resume with the config it was made from"
+                f"{root} holds a {stored.get('kind', 'sweep')} ('{stored.get('name')}') made from a different "
+                f"{' and '.join(differ) or 'config'}; choose another --out, or resume with the config it was "
+                "made from"
             )
         if not resume:
             raise ConfigError(f"{root} already holds this {kind}; pass --resume to continue it")

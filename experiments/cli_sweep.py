@@ -1,0 +1,138 @@
+"""The ``ieco sweep`` and ``ieco theses`` commands (registered on the app in :mod:`experiments.cli`)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from market.config_io import ConfigError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from experiments.sweep import SweepProgress
+
+console = Console()
+err_console = Console(stderr=True, soft_wrap=True)
+
+WorkersOption = Annotated[
+    int | None,
+    typer.Option(help="Runs in parallel; 1 runs them one by one in this process (default: all CPUs, on Ray).",
+                 min=1),
+]
+AddressOption = Annotated[
+    str | None,
+    typer.Option(help="Ray cluster to join: 'auto' or HOST:PORT (default: start a local Ray).",
+                 metavar="auto|HOST:PORT"),
+]
+ResumeOption = Annotated[
+    bool, typer.Option("--resume", help="Continue the sweep stored in --out: skip finished runs, retry failed ones.")
+]
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    return typer.Exit(code)
+
+
+@contextmanager
+def progress_bar(label: str) -> Iterator[Callable[[SweepProgress], None]]:
+    """A progress bar of runs done and failed with the time left; yields the sweep's progress callback.
+
+    The bar appears at the first report, so errors found before any run starts print alone.
+    """
+    columns = (
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("[red]{task.fields[failed]} failed"), TimeElapsedColumn(), TextColumn("left"),
+        TimeRemainingColumn(),
+    )
+    progress = Progress(*columns, console=err_console)
+    task_ids: list[TaskID] = []
+
+    def update(state: SweepProgress) -> None:
+        if not task_ids:
+            progress.start()
+            task_ids.append(progress.add_task(label, total=state.total, completed=state.done, failed=state.failed))
+        progress.update(task_ids[0], completed=state.done, failed=state.failed)
+
+    try:
+        yield update
+    finally:
+        if task_ids:
+            progress.stop()
+
+
+def sweep(
+    config: Annotated[Path, typer.Argument(help="Sweep TOML file.", metavar="SWEEP.toml")],
+    out: Annotated[Path, typer.Option(help="Sweep directory for results and manifest.")],
+    workers: WorkersOption = None,
+    address: AddressOption = None,
+    resume: ResumeOption = False,
+) -> None:
+    """Run every design point and replication of a sweep; results go to OUT/runs/<run_id>/."""
+    from experiments.sweep import run_sweep
+    from experiments.sweep_config import load_sweep_config
+
+    try:
+        spec, _ = load_sweep_config(config)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    started = time.perf_counter()
+    try:
+        with progress_bar(f"sweep {spec.name}") as update:
+            runs = run_sweep(config, out, workers=workers, address=address, resume=resume, progress=update)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    except ConnectionError as exc:
+        raise _fail(f"cannot reach the Ray cluster at {address}: {exc}", code=1) from None
+    console.print(runs_summary(runs, time.perf_counter() - started, out))
+
+
+def runs_summary(runs: pd.DataFrame, wall_time_s: float, out: Path) -> str:
+    """Counts of finished, failed and pending runs, and the first failures with their messages."""
+    counts = runs["status"].value_counts()
+    n = {status: int(counts.get(status, 0)) for status in ("finished", "failed", "pending")}
+    lines = [f"{len(runs)} runs: [green]{n['finished']} finished[/], "
+             f"{'[red]' if n['failed'] else ''}{n['failed']} failed{'[/]' if n['failed'] else ''}, "
+             f"{n['pending']} pending  ({wall_time_s:.1f} s)"]
+    failed = runs[runs["status"] == "failed"]
+    for _, row in failed.head(5).iterrows():
+        first = row["error"].splitlines()[0] if row["error"] else "unknown error"
+        lines.append(f"  [red]failed[/] {row['run_id']}: {escape(first)}")
+    if len(failed) > 5:
+        lines.append(f"  ... and {len(failed) - 5} more")
+    if len(failed):
+        lines.append(f"  errors and tracebacks: {out / 'failed'}/<run_id>.json")
+    lines.append(f"results: {Path(out).resolve()}  (load with analysis.results.load_sweep)")
+    return "\n".join(lines)
+
+
+def theses(
+    out: Annotated[Path, typer.Option(help="Directory for the runs and the verdict table.")],
+    replications: Annotated[int | None, typer.Option(help="Replications per scenario (default: each file's).",
+                                                     min=2)] = None,
+    only: Annotated[list[str] | None, typer.Option(help="Run only this thesis (repeatable).")] = None,
+    workers: WorkersOption = None,
+    address: AddressOption = None,
+    resume: ResumeOption = False,
+    theses_dir: Annotated[Path | None, typer.Option(help="Directory of thesis files (default: the shipped ones).")
+                          ] = None,
+) -> None:
+    """Test the theses: run each one's scenarios, then write a verdict table (Markdown and Parquet) to OUT."""
+    raise _fail("not available yet")
