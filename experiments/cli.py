@@ -125,6 +125,13 @@ def summary_table(model_frame, providers_frame) -> Table:  # type: ignore[no-unt
     return table
 
 
+# Sweeps and theses (experiments/cli_sweep.py).
+from experiments import cli_sweep  # noqa: E402
+
+app.command("sweep")(cli_sweep.sweep)
+app.command("theses")(cli_sweep.theses)
+
+
 def main() -> None:
     """Entry point of the ``ieco`` script."""
     try:
