@@ -93,3 +93,21 @@ def test_module_runs_as_a_script_and_imports_no_agent_code() -> None:
     imported = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
     imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
     assert not [m for m in imported if m == "agents" or m.startswith(("agents.", "experiments", "analysis"))]
+
+
+def test_odd_key_parameter_table_matches_the_schema() -> None:
+    """Every key cited in docs/ODD.md's key-parameter table exists, with the schema's default."""
+    odd = (ROOT / "docs" / "ODD.md").read_text(encoding="utf-8")
+    assert "(parameters.md)" in odd, "docs/ODD.md should link to the generated parameter reference"
+    table = odd.split("## 9. Key parameters", 1)[1].split("\n## ", 1)[0]
+    rows = {row.key: row for section in collect_sections() for row in section.rows}
+    cited = 0
+    for line in table.splitlines():
+        if not line.startswith("| `"):
+            continue
+        cells = [c.strip() for c in line.strip("|").split(" | ")]
+        key, default = cells[0].strip("`"), cells[3]
+        assert key in rows, f"docs/ODD.md cites unknown parameter {key}"
+        assert default == rows[key].default, f"docs/ODD.md: default of {key} is {rows[key].default}, not {default}"
+        cited += 1
+    assert cited >= 20
