@@ -1,0 +1,277 @@
+"""GPU accounting and hardware markets (market/hardware.py): ledger conservation, vintages, book values,
+vendor allocation and secondary prices."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from market.hardware import SCRAPPED, GpuLedger, allocate_supply, secondary_price
+
+N_HOLDERS = 4
+N_GENERATIONS = 3
+
+# ---------------------------------------------------------------------------------------------------------
+# GPU ledger: conservation under random flows
+# ---------------------------------------------------------------------------------------------------------
+
+add_op = st.tuples(
+    st.just("add"),
+    st.integers(0, N_HOLDERS - 1),  # holder
+    st.integers(0, N_GENERATIONS - 1),  # generation
+    st.integers(0, 1),  # region
+    st.integers(0, 50),  # count
+    st.integers(-20, 10),  # built step
+    st.integers(1, 30),  # lifetime
+)
+move_op = st.tuples(
+    st.just("move"),
+    st.integers(0, N_HOLDERS - 1),  # from
+    st.integers(SCRAPPED, N_HOLDERS - 1),  # to (may scrap)
+    st.one_of(st.none(), st.integers(0, 80)),  # count (None: all)
+    st.one_of(st.none(), st.integers(0, N_GENERATIONS - 1)),  # generation filter
+    st.one_of(st.none(), st.integers(0, 1)),  # region filter
+    st.one_of(st.none(), st.floats(0.0, 5e4)),  # price per GPU (None: book value)
+)
+scrap_op = st.tuples(st.just("scrap"), st.integers(0, 6))  # months to advance, then scrap expired
+compact_op = st.tuples(st.just("compact"))
+ledger_ops = st.lists(st.one_of(add_op, move_op, scrap_op, compact_op), max_size=40)
+
+
+def units(ledger: GpuLedger) -> np.ndarray:
+    return ledger.units_by_holder_generation(N_HOLDERS)
+
+
+def assert_conserved(ledger: GpuLedger) -> None:
+    """Per generation, GPUs held by holders plus scrapped equal GPUs produced; no lot is negative."""
+    np.testing.assert_array_equal(units(ledger).sum(axis=0) + ledger.scrapped_by_generation(), ledger.produced)
+    assert np.all(ledger.view("count") >= 0)
+
+
+@settings(max_examples=150)
+@given(ledger_ops)
+def test_ledger_conserves_gpus_under_any_sequence_of_flows(ops: list[tuple[Any, ...]]) -> None:
+    ledger = GpuLedger(N_GENERATIONS)
+    step = 0
+    produced = np.zeros(N_GENERATIONS, dtype=np.int64)
+    for op in ops:
+        kind = op[0]
+        if kind == "add":
+            _, holder, gen, region, count, built, lifetime = op
+            ledger.add(holder=holder, generation=gen, region=region, count=count, built_step=built,
+                       lifetime=lifetime, step=step, basis=1000.0)
+            produced[gen] += count
+        elif kind == "move":
+            _, src, dst, count, gen, region, price = op
+            before = units(ledger)
+            scrapped_before = ledger.scrapped_by_generation()
+            mask = (ledger.view("holder") == src) & (ledger.view("count") > 0)
+            if gen is not None:
+                mask &= ledger.view("generation") == gen
+            if region is not None:
+                mask &= ledger.view("region") == region
+            available = int(ledger.view("count")[mask].sum())
+            moved = ledger.move(holder=src, to_holder=dst, count=count, step=step, price_per_gpu=price,
+                                generation=gen, region=region)
+            expected = available if count is None else min(count, available)
+            assert moved.units == expected
+            after = units(ledger)
+            if dst != src:
+                assert before[src].sum() - after[src].sum() == expected
+                if dst == SCRAPPED:
+                    assert (ledger.scrapped_by_generation() - scrapped_before).sum() == expected
+                else:
+                    assert after[dst].sum() - before[dst].sum() == expected
+        elif kind == "scrap":
+            step += op[1]
+            ledger.scrap_expired(step)
+            live = (ledger.view("holder") >= 0) & (ledger.view("count") > 0)
+            assert np.all(ledger.view("end_step")[live] > step)
+        else:
+            ledger.compact()
+        np.testing.assert_array_equal(ledger.produced, produced)
+        assert_conserved(ledger)
+
+
+def test_compact_merges_scrapped_lots_and_drops_empty_ones() -> None:
+    ledger = GpuLedger(2)
+    ledger.add(holder=0, generation=0, region=0, count=5, built_step=0, lifetime=2, step=0, basis=1.0)
+    ledger.add(holder=1, generation=0, region=0, count=7, built_step=0, lifetime=3, step=0, basis=1.0)
+    ledger.add(holder=1, generation=1, region=1, count=4, built_step=0, lifetime=24, step=0, basis=1.0)
+    ledger.move(holder=1, to_holder=0, count=4, step=1, price_per_gpu=None, generation=1)  # empties a lot
+    scrapped = ledger.scrap_expired(3)
+    assert scrapped.units == 12
+    ledger.compact()
+    # One live lot (holder 0, generation 1, 4 GPUs) and one merged scrapped lot of generation 0.
+    assert len(ledger) == 2
+    np.testing.assert_array_equal(ledger.scrapped_by_generation(), [12, 0])
+    np.testing.assert_array_equal(ledger.units_by_holder_generation(2), [[0, 4], [0, 0]])
+    assert_conserved_small(ledger)
+
+
+def assert_conserved_small(ledger: GpuLedger) -> None:
+    n_holders = int(ledger.view("holder").max()) + 1
+    held = ledger.units_by_holder_generation(max(n_holders, 1)).sum(axis=0)
+    np.testing.assert_array_equal(held + ledger.scrapped_by_generation(), ledger.produced)
+
+
+def test_add_rejects_negative_counts() -> None:
+    with pytest.raises(ValueError, match="non-negative, got -3"):
+        GpuLedger(1).add(holder=0, generation=0, region=0, count=-3, built_step=0, lifetime=5, step=0, basis=1.0)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# vintages and book values
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_move_takes_oldest_gpus_first() -> None:
+    """Holder 0 holds lots built at steps 5 (3 GPUs), -10 (4) and 0 (5). Moving 6 takes the 4 built at -10
+    and 2 of those built at 0; it keeps 3 built at 5 and 3 built at 0."""
+    ledger = GpuLedger(1)
+    for built, count in [(5, 3), (-10, 4), (0, 5)]:
+        ledger.add(holder=0, generation=0, region=0, count=count, built_step=built, lifetime=60, step=built,
+                   basis=100.0)
+    moved = ledger.move(holder=0, to_holder=1, count=6, step=6, price_per_gpu=50.0)
+    np.testing.assert_array_equal(moved.count, [4, 2])
+    holder, built, count = ledger.view("holder"), ledger.view("built_step"), ledger.view("count")
+    got = sorted((int(h), int(b), int(c)) for h, b, c in zip(holder, built, count, strict=True) if c > 0)
+    assert got == [(0, 0, 3), (0, 5, 3), (1, -10, 4), (1, 0, 2)]
+
+
+def test_move_respects_generation_and_region_filters() -> None:
+    ledger = GpuLedger(2)
+    ledger.add(holder=0, generation=0, region=0, count=10, built_step=-5, lifetime=60, step=-5, basis=1.0)
+    ledger.add(holder=0, generation=1, region=0, count=10, built_step=-9, lifetime=60, step=-9, basis=1.0)
+    ledger.add(holder=0, generation=1, region=1, count=10, built_step=-12, lifetime=60, step=-12, basis=1.0)
+    moved = ledger.move(holder=0, to_holder=2, count=None, step=0, price_per_gpu=None, generation=1, region=0,
+                        to_region=1)
+    assert moved.units == 10
+    np.testing.assert_array_equal(moved.generation, [1])
+    per_region = ledger.by_holder_region(ledger.view("count").astype(float), 3, 2)
+    np.testing.assert_array_equal(per_region, [[10.0, 10.0], [0.0, 0.0], [0.0, 10.0]])
+
+
+def test_book_value_is_straight_line_to_end_of_life() -> None:
+    """$1,200 GPU, life 12 months from step 0: worth 900 at step 3, 0 at 12 and after; $100 a month.
+    Sold at step 6 at book value, the buyer's basis is 600 over the 6 months left: 300 at step 9, $100 a month.
+    Sold at step 6 for $500: the buyer depreciates 500 / 6 a month."""
+    ledger = GpuLedger(1)
+    ledger.add(holder=0, generation=0, region=0, count=2, built_step=0, lifetime=12, step=0, basis=1200.0)
+    np.testing.assert_allclose(ledger.book_value_per_gpu(3), [900.0], rtol=1e-15)
+    np.testing.assert_allclose(ledger.book_value_per_gpu(12), [0.0], atol=0)
+    np.testing.assert_allclose(ledger.book_value_per_gpu(20), [0.0], atol=0)
+    np.testing.assert_allclose(ledger.depreciation_per_gpu_month(), [100.0], rtol=1e-15)
+
+    at_book = ledger.move(holder=0, to_holder=1, count=1, step=6, price_per_gpu=None)
+    np.testing.assert_allclose(at_book.book_value, [600.0], rtol=1e-15)
+    at_price = ledger.move(holder=0, to_holder=2, count=1, step=6, price_per_gpu=500.0)
+    np.testing.assert_allclose(at_price.book_value, [600.0], rtol=1e-15)  # left the seller's books at 600
+
+    holder = ledger.view("holder")
+    live = ledger.view("count") > 0
+    book9 = ledger.book_value_per_gpu(9)
+    dep = ledger.depreciation_per_gpu_month()
+    buyer1 = live & (holder == 1)
+    buyer2 = live & (holder == 2)
+    np.testing.assert_allclose(book9[buyer1], [300.0], rtol=1e-15)
+    np.testing.assert_allclose(dep[buyer1], [100.0], rtol=1e-15)
+    np.testing.assert_allclose(dep[buyer2], [500.0 / 6.0], rtol=1e-15)
+    np.testing.assert_allclose(book9[buyer2], [250.0], rtol=1e-15)
+
+
+def test_scrap_expired_scraps_at_end_of_life_only() -> None:
+    ledger = GpuLedger(2)
+    ledger.add(holder=0, generation=0, region=0, count=3, built_step=-10, lifetime=12, step=-10, basis=1.0)
+    ledger.add(holder=1, generation=1, region=0, count=4, built_step=0, lifetime=12, step=0, basis=1.0)
+    assert ledger.scrap_expired(1).units == 0
+    gone = ledger.scrap_expired(2)
+    assert gone.units == 3
+    np.testing.assert_array_equal(gone.generation, [0])
+    assert ledger.scrap_expired(11).units == 0
+    assert ledger.scrap_expired(12).units == 4
+    np.testing.assert_array_equal(ledger.scrapped_by_generation(), [3, 4])
+    np.testing.assert_array_equal(ledger.produced, [3, 4])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# vendor allocation
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_allocate_supply_fills_highest_priority_first() -> None:
+    """Orders (10, 20, 30), priorities (1, 3, 2), supply 45: buyer 1 gets 20, buyer 2 gets 25, buyer 0 none."""
+    got = allocate_supply(np.array([10.0, 20.0, 30.0]), np.array([1.0, 3.0, 2.0]), 45.0)
+    np.testing.assert_array_equal(got, [0.0, 20.0, 25.0])
+
+
+def test_allocate_supply_ties_keep_buyer_order_and_unlimited_fills_all() -> None:
+    np.testing.assert_array_equal(allocate_supply(np.array([10.0, 10.0]), np.array([5.0, 5.0]), 15.0), [10.0, 5.0])
+    np.testing.assert_array_equal(allocate_supply(np.array([7.0, 9.0]), np.array([0.0, 1.0]), math.inf), [7.0, 9.0])
+
+
+@given(
+    orders=st.lists(st.integers(0, 100), min_size=1, max_size=8),
+    priority=st.lists(st.floats(0.0, 1e9), min_size=8, max_size=8),
+    supply=st.integers(0, 400),
+)
+def test_allocate_supply_properties(orders: list[int], priority: list[float], supply: int) -> None:
+    """Never more than supply in total nor than any order; whole units; a buyer gets something only when
+    every buyer of strictly higher priority is filled; nothing is withheld while orders are open."""
+    o = np.array(orders, dtype=np.float64)
+    pr = np.array(priority[: len(orders)])
+    got = allocate_supply(o, pr, float(supply))
+    assert got.sum() <= supply
+    assert np.all(got >= 0.0) and np.all(got <= o)
+    np.testing.assert_array_equal(got, np.floor(got))
+    assert got.sum() == min(float(supply), o.sum())
+    for i in range(len(o)):
+        if got[i] > 0:
+            higher = pr > pr[i]
+            np.testing.assert_array_equal(got[higher], o[higher])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# secondary price
+# ---------------------------------------------------------------------------------------------------------
+
+H100 = {"list_price": np.array([30000.0]), "throughput": np.array([1200.0]), "lifetime_months": np.array([66.0])}
+NEWEST = {"newest_list_price": 40000.0, "newest_throughput": 3600.0}
+
+
+def quote(age: float, inventory: float, orders: float, pressure: float = 0.5) -> float:
+    return float(secondary_price(**H100, **NEWEST, generation_age_months=np.array([age]),
+                                 inventory=np.array([inventory]), orders=np.array([orders]),
+                                 demand_pressure=pressure, obsolescence=1.0)[0])
+
+
+def test_secondary_price_hand_computed() -> None:
+    """H100 ($30,000, 1,200 tok/s) against B200 ($40,000, 3,600 tok/s): tokens per dollar 0.04 vs 0.09, so
+    fundamental 30,000 * 4/9; aged 30 of 66 months: x 36/66; 4 orders against 9 in stock at pressure 0.5:
+    x (5/10)^0.5. Price = 30,000 * 4/9 * 36/66 * sqrt(0.5) = 5,142.5..."""
+    expected = 30000.0 * (4.0 / 9.0) * (36.0 / 66.0) * math.sqrt(0.5)
+    assert quote(30.0, 9.0, 4.0) == pytest.approx(expected, rel=1e-13)
+
+
+def test_secondary_price_falls_with_age_and_inventory_and_rises_with_orders() -> None:
+    ages = [quote(a, 5.0, 5.0) for a in (0.0, 12.0, 24.0, 48.0)]
+    assert all(x > y for x, y in itertools.pairwise(ages))
+    stock = [quote(12.0, i, 2.0) for i in (0.0, 1.0, 3.0, 8.0)]
+    assert all(x > y for x, y in itertools.pairwise(stock))
+    demand = [quote(12.0, 3.0, o) for o in (0.0, 1.0, 2.0, 5.0)]
+    assert all(x < y for x, y in itertools.pairwise(demand))
+
+
+def test_secondary_price_of_the_newest_generation_is_not_discounted_for_obsolescence() -> None:
+    """The newest generation itself, new, balanced book: list price exactly."""
+    price = secondary_price(list_price=np.array([40000.0]), throughput=np.array([3600.0]),
+                            generation_age_months=np.array([0.0]), lifetime_months=np.array([60.0]),
+                            inventory=np.array([0.0]), orders=np.array([0.0]), demand_pressure=0.5,
+                            obsolescence=1.0, **NEWEST)
+    np.testing.assert_allclose(price, [40000.0], rtol=1e-15)
