@@ -20,6 +20,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.table import Table
 
 from market.config_io import ConfigError
 
@@ -135,4 +136,40 @@ def theses(
                           ] = None,
 ) -> None:
     """Test the theses: run each one's scenarios, then write a verdict table (Markdown and Parquet) to OUT."""
-    raise _fail("not available yet")
+    from experiments.verdicts import run_theses
+
+    started = time.perf_counter()
+    try:
+        with progress_bar("theses") as update:
+            table = run_theses(out, replications=replications, only=only, theses_dir=theses_dir, workers=workers,
+                               address=address, resume=resume, progress=update)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    except ConnectionError as exc:
+        raise _fail(f"cannot reach the Ray cluster at {address}: {exc}", code=1) from None
+    console.print(verdict_table(table))
+    console.print(f"verdicts: {(out / 'verdicts.md').resolve()} and verdicts.parquet  "
+                  f"({time.perf_counter() - started:.0f} s)")
+
+
+VERDICT_STYLE = {"supported": "green", "refuted": "red", "inconclusive": "yellow", "error": "magenta"}
+
+
+def verdict_table(table: pd.DataFrame) -> Table:
+    """The verdicts as a rich table: thesis, estimate, 95% interval, claim, verdict (statistics in a legend)."""
+    from experiments.verdicts import format_number
+
+    out = Table(title="Thesis verdicts (bootstrap 95% CI over replications)", caption_justify="left")
+    for name, justify in (("#", "right"), ("thesis", "left"), ("estimate", "right"), ("95% CI", "right"),
+                          ("claim", "left"), ("verdict", "left")):
+        out.add_column(name, justify=justify)  # type: ignore[arg-type]
+    legend = []
+    for _, row in table.iterrows():
+        style = VERDICT_STYLE.get(row["verdict"], "white")
+        verdict = row["verdict"] if not row["error"] else f"error: {row['error']}"
+        out.add_row(str(row["number"]), row["title"], format_number(row["estimate"]),
+                    f"[{format_number(row['ci_low'])}, {format_number(row['ci_high'])}]", row["claim"],
+                    f"[{style}]{escape(verdict)}[/]")
+        legend.append(f"{row['number']}: {row['statistic']} ({row['n']} replications)")
+    out.caption = "\n".join(legend)
+    return out

@@ -1,0 +1,227 @@
+"""Statistics of runs and their uncertainty: pure functions on DataFrames.
+
+A *run statistic* turns one run's table into one number. Tables are first reduced to a series by step:
+the named column(s) summed over the rows of each step that pass ``where`` (one row per step in the model
+table; several in the provider or enterprise tables), optionally divided by the sum of ``per`` columns::
+
+    x_t = sum_{rows at t, where} column / sum_{rows at t, where} per
+
+Statistics of that series (``STATISTICS``, chosen by name):
+
+* ``yearly_decline``: 1 - exp(k * b) where b is the OLS slope of ln x_t on t and k steps make a year; a
+  price that falls 90% a year has yearly_decline 0.9.
+* ``yearly_growth``: exp(k * b) - 1 (the same fit; 1.0 is a doubling a year).
+* ``change``: mean of the last ``window`` steps minus mean of the first ``window`` steps.
+* ``final``: mean of the last ``window`` steps; ``mean``: mean over all steps.
+
+``transform = "log"`` applies ln to x_t before ``change``, ``final`` or ``mean`` (a difference of logs is a
+log ratio). Across replications the estimate is the mean, with a bootstrap confidence interval
+(:func:`bootstrap_ci`), and a claim ``estimate > threshold`` is judged by :func:`verdict`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+Operator = Literal[">", "<"]
+Verdict = Literal["supported", "refuted", "inconclusive"]
+
+
+class StatisticError(ValueError):
+    """A statistic cannot be computed from the data (missing column, too few steps, bad values)."""
+
+
+def step_series(
+    run: pd.DataFrame,
+    column: str | Sequence[str],
+    *,
+    per: str | Sequence[str] | None = None,
+    where: Mapping[str, Any] | None = None,
+    transform: Literal["log"] | None = None,
+) -> pd.Series:
+    """One run's quantity by step: summed ``column`` (over rows passing ``where``), divided by summed ``per``.
+
+    Args:
+        run: Rows of one run with a ``step`` column.
+        column: Column or columns to sum.
+        per: Column or columns whose sum divides (a share or an average), or None.
+        where: Keep rows whose columns equal these values (a list value means any of them).
+        transform: ``"log"`` takes the natural logarithm of the result.
+
+    Raises:
+        StatisticError: A named column is missing, no row passes ``where``, or a log of a non-positive value.
+    """
+    columns = [column] if isinstance(column, str) else list(column)
+    per_columns = [] if per is None else [per] if isinstance(per, str) else list(per)
+    needed = ["step", *columns, *per_columns, *(where or {})]
+    missing = [c for c in dict.fromkeys(needed) if c not in run.columns]
+    if missing:
+        have = ", ".join(map(str, run.columns))
+        raise StatisticError(f"no column(s) {', '.join(missing)} in the table (have: {have})")
+    rows = run
+    for key, value in (where or {}).items():
+        allowed = value if isinstance(value, list | tuple) else [value]
+        rows = rows[rows[key].isin(allowed)]
+    if rows.empty:
+        raise StatisticError(f"no rows where {dict(where or {})}")
+    grouped = rows.groupby("step", sort=True)
+    series = grouped[columns].sum().sum(axis=1)
+    if per_columns:
+        denominator = grouped[per_columns].sum().sum(axis=1)
+        series = series / denominator.where(denominator != 0)
+    series = series.astype(float)
+    if transform == "log":
+        if (series <= 0).any():
+            raise StatisticError(f"log of a non-positive value of {columns} at step {int(series.idxmin())}")
+        series = np.log(series)
+    return series
+
+
+def log_linear_slope(series: pd.Series) -> float:
+    """OLS slope b of ln(x_t) = a + b t, with t the series index (steps).
+
+    Raises:
+        StatisticError: Fewer than two finite points, or a non-positive value.
+    """
+    values = series.dropna()
+    if len(values) < 2:
+        raise StatisticError(f"a log-linear fit needs at least two steps, got {len(values)}")
+    if (values <= 0).any():
+        raise StatisticError(f"a log-linear fit needs positive values; step {int(values.idxmin())} has {values.min()}")
+    t = values.index.to_numpy(dtype=float)
+    y = np.log(values.to_numpy(dtype=float))
+    return float(np.polyfit(t, y, 1)[0])
+
+
+def yearly_decline(series: pd.Series, steps_per_year: float = 12.0) -> float:
+    """1 - exp(steps_per_year * b): the fraction by which the fitted trend falls in a year."""
+    return float(1.0 - np.exp(steps_per_year * log_linear_slope(series)))
+
+
+def yearly_growth(series: pd.Series, steps_per_year: float = 12.0) -> float:
+    """exp(steps_per_year * b) - 1: the fitted trend's growth in a year."""
+    return float(np.exp(steps_per_year * log_linear_slope(series)) - 1.0)
+
+
+def change(series: pd.Series, window: int = 1) -> float:
+    """Mean of the last ``window`` steps minus mean of the first ``window`` steps."""
+    _check_window(series, window)
+    return float(series.iloc[-window:].mean() - series.iloc[:window].mean())
+
+
+def final(series: pd.Series, window: int = 1) -> float:
+    """Mean of the last ``window`` steps."""
+    _check_window(series, window)
+    return float(series.iloc[-window:].mean())
+
+
+def mean(series: pd.Series) -> float:
+    """Mean over all steps."""
+    return float(series.mean())
+
+
+def _check_window(series: pd.Series, window: int) -> None:
+    if window < 1 or window > len(series):
+        raise StatisticError(f"window = {window} must be between 1 and the number of steps ({len(series)})")
+
+
+STATISTICS: dict[str, Callable[..., float]] = {
+    "yearly_decline": yearly_decline,
+    "yearly_growth": yearly_growth,
+    "change": change,
+    "final": final,
+    "mean": mean,
+}
+"""Statistics of a run's series, by the name a thesis file uses."""
+
+
+def run_statistic(
+    run: pd.DataFrame,
+    name: str,
+    *,
+    column: str | Sequence[str],
+    per: str | Sequence[str] | None = None,
+    where: Mapping[str, Any] | None = None,
+    transform: Literal["log"] | None = None,
+    **params: Any,
+) -> float:
+    """Statistic ``name`` of one run: :func:`step_series` then ``STATISTICS[name](series, **params)``.
+
+    Raises:
+        StatisticError: Unknown statistic, bad parameters, or data it cannot be computed from.
+    """
+    if name not in STATISTICS:
+        raise StatisticError(f"unknown statistic '{name}' (choose from {', '.join(sorted(STATISTICS))})")
+    series = step_series(run, column, per=per, where=where, transform=transform)
+    try:
+        return STATISTICS[name](series, **params)
+    except TypeError as exc:
+        raise StatisticError(f"statistic '{name}': {exc}") from None
+
+
+def per_run(frame: pd.DataFrame, name: str, *, by: str = "run_id", **spec: Any) -> pd.Series:
+    """:func:`run_statistic` of every run in ``frame``, indexed by ``by`` (e.g. ``run_id`` or ``replication``)."""
+    if by not in frame.columns:
+        raise StatisticError(f"no column '{by}' to group runs by")
+    return pd.Series({key: run_statistic(group, name, **spec) for key, group in frame.groupby(by, sort=True)},
+                     name=name, dtype=float)
+
+
+def paired_difference(a: pd.Series, b: pd.Series) -> pd.Series:
+    """``a - b`` over the keys (replications) both have; unmatched keys are dropped.
+
+    Raises:
+        StatisticError: The two share no key.
+    """
+    common = a.index.intersection(b.index)
+    if common.empty:
+        raise StatisticError("the two scenarios have no replication in common")
+    return (a.loc[common] - b.loc[common]).rename("difference")
+
+
+def bootstrap_ci(
+    values: Sequence[float] | np.ndarray | pd.Series,
+    confidence: float = 0.95,
+    n_resamples: int = 9999,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Bootstrap confidence interval of the mean (BCa; percentile where BCa is undefined).
+
+    The resampling uses a generator seeded with ``seed``, so the interval is reproducible. All-equal values
+    give the degenerate interval (v, v); fewer than two values give (nan, nan).
+    """
+    x = np.asarray(values, dtype=float)
+    x = x[np.isfinite(x)]
+    if len(x) < 2:
+        return (float("nan"), float("nan"))
+    if np.all(x == x[0]):
+        return (float(x[0]), float(x[0]))
+    low, high = float("nan"), float("nan")
+    for method in ("BCa", "percentile"):
+        with np.errstate(all="ignore"):
+            result = stats.bootstrap((x,), np.mean, confidence_level=confidence, n_resamples=n_resamples,
+                                     method=method, rng=np.random.default_rng(seed))
+        low, high = float(result.confidence_interval.low), float(result.confidence_interval.high)
+        if np.isfinite(low) and np.isfinite(high):
+            break
+    return (low, high)
+
+
+def verdict(low: float, high: float, operator: Operator, threshold: float) -> Verdict:
+    """Judge the claim ``statistic <operator> threshold`` by its confidence interval [low, high].
+
+    ``supported`` if the whole interval lies on the claimed side (strictly), ``refuted`` if it lies wholly
+    on the other side (ties count against the claim), ``inconclusive`` otherwise or if it is undefined.
+    """
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return "inconclusive"
+    if operator == ">":
+        return "supported" if low > threshold else "refuted" if high <= threshold else "inconclusive"
+    if operator == "<":
+        return "supported" if high < threshold else "refuted" if low >= threshold else "inconclusive"
+    raise ValueError(f"operator must be '>' or '<', got {operator!r}")
