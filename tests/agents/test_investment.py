@@ -1,0 +1,145 @@
+"""Investment strategies (agents/investment.py): fleet orders on hand-built views, and the registry."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+
+from agents.investment import (
+    INVESTMENT_STRATEGIES,
+    InvestmentView,
+    NoInvestmentStrategy,
+    UtilizationTargetStrategy,
+    make_investment_strategy,
+)
+from market.config import NoInvestment, UtilizationTargetInvestment
+
+# Two regions. New GPUs: $30,000, 100 Mtok/month, 60 months -> $5 per lifetime Mtok.
+# Used GPUs: $6,000, 50 Mtok/month, 30 months left -> $4 per lifetime Mtok (cheaper).
+BASE_VIEW: dict[str, Any] = {
+    "step": 10,
+    "capacity": np.array([1000.0, 0.0]),
+    "demand": np.array([900.0, 100.0]),
+    "new_generation": 2,
+    "new_price": 30000.0,
+    "new_tokens_per_gpu": 100.0,
+    "new_lifetime": 60,
+    "used_generation": 1,
+    "used_price": 6000.0,
+    "used_tokens_per_gpu": 50.0,
+    "used_life_left": 30.0,
+    "used_available": 100,
+    "tokens_per_installed_gpu": np.array([10.0, 10.0]),
+    "installed_gpus": np.array([100.0, 0.0]),
+    "cash": 1e9,
+    "credit_limit": 0.0,
+    "monthly_operating_cost": 0.0,
+}
+
+TARGET = UtilizationTargetInvestment(target_utilization=0.75, max_growth_per_month=0.15, cash_reserve_months=3.0,
+                                     divest_below_utilization=0.4, max_divest_per_month=0.05)
+
+
+def view(**changes: Any) -> InvestmentView:
+    values = {**BASE_VIEW, **changes}
+    return InvestmentView(**{f.name: values[f.name] for f in fields(InvestmentView)})
+
+
+def test_no_investment_orders_nothing() -> None:
+    order = NoInvestmentStrategy(NoInvestment()).decide(view())
+    for part in (order.buy_new, order.buy_used, order.sell):
+        np.testing.assert_array_equal(part, [0.0, 0.0])
+
+
+def test_growth_toward_target_is_capped_and_bought_used_when_cheaper() -> None:
+    """Desired capacity = demand / 0.75 = (1200, 133.3); gap (200, 133.3); growth cap 15% of 1000 = 150 in
+    region 0 (none where there is no capacity yet) -> need (150, 133.3) Mtok. Used GPUs are cheaper per
+    lifetime Mtok ($4 vs $5): floor(need / 50) = (3, 2) used GPUs of generation 1."""
+    order = UtilizationTargetStrategy(TARGET).decide(view())
+    np.testing.assert_array_equal(order.buy_used, [3.0, 2.0])
+    np.testing.assert_array_equal(order.buy_new, [0.0, 0.0])
+    np.testing.assert_array_equal(order.sell, [0.0, 0.0])
+    assert order.used_generation == 1
+
+
+def test_new_gpus_when_used_are_dearer() -> None:
+    """Used at $9,000 is $6 per lifetime Mtok against $5 new: floor(need / 100) = (1, 1) new GPUs."""
+    order = UtilizationTargetStrategy(TARGET).decide(view(used_price=9000.0))
+    np.testing.assert_array_equal(order.buy_new, [1.0, 1.0])
+    np.testing.assert_array_equal(order.buy_used, [0.0, 0.0])
+
+
+def test_expected_demand_growth_raises_the_target() -> None:
+    """Expecting demand to double in a year scales desired capacity by 2^(1/12) = 1.0595: region 0 needs
+    900 * 1.0595 / 0.75 - 1000 = 271.3 Mtok, still capped at 150 (3 used GPUs); region 1, with demand 110,
+    needs 110 * 1.0595 / 0.75 = 155.4 Mtok -> 3 used GPUs, where 110 / 0.75 = 146.7 alone would buy 2."""
+    demand = np.array([900.0, 110.0])
+    flat = UtilizationTargetStrategy(TARGET).decide(view(demand=demand))
+    np.testing.assert_array_equal(flat.buy_used, [3.0, 2.0])
+    params = TARGET.model_copy(update={"demand_growth_expectation_per_year": 1.0})
+    growing = UtilizationTargetStrategy(params).decide(view(demand=demand))
+    np.testing.assert_array_equal(growing.buy_used, [3.0, 3.0])
+
+
+def test_orders_scale_down_to_what_resellers_hold() -> None:
+    """(3, 2) used GPUs wanted, 4 available: each region gets floor(x * 4/5) = (2, 1)."""
+    order = UtilizationTargetStrategy(TARGET).decide(view(used_available=4))
+    np.testing.assert_array_equal(order.buy_used, [2.0, 1.0])
+
+
+def test_orders_scale_down_to_what_the_budget_affords() -> None:
+    """Budget = cash + credit - 3 months x $10,000 = $20,000: 3 used GPUs at $6,000 -> (3, 2) x 3/5 = (1, 1);
+    no new GPU at $30,000."""
+    small = {"cash": 40_000.0, "credit_limit": 10_000.0, "monthly_operating_cost": 10_000.0}
+    used = UtilizationTargetStrategy(TARGET).decide(view(**small))
+    np.testing.assert_array_equal(used.buy_used, [1.0, 1.0])
+    new = UtilizationTargetStrategy(TARGET).decide(view(used_price=9000.0, **small))
+    np.testing.assert_array_equal(new.buy_new, [0.0, 0.0])
+
+
+def test_no_purchases_without_budget() -> None:
+    order = UtilizationTargetStrategy(TARGET).decide(view(cash=-5.0, credit_limit=0.0))
+    np.testing.assert_array_equal(order.buy_used, [0.0, 0.0])
+    np.testing.assert_array_equal(order.buy_new, [0.0, 0.0])
+
+
+def test_buy_flags_are_respected() -> None:
+    no_used = TARGET.model_copy(update={"buy_used": False})
+    order = UtilizationTargetStrategy(no_used).decide(view())
+    np.testing.assert_array_equal(order.buy_new, [1.0, 1.0])
+    neither = TARGET.model_copy(update={"buy_used": False, "buy_new": False})
+    order = UtilizationTargetStrategy(neither).decide(view())
+    np.testing.assert_array_equal(order.buy_new + order.buy_used, [0.0, 0.0])
+
+
+def test_divest_toward_target_at_most_the_monthly_limit() -> None:
+    """Utilization 300/1000 = 0.3 < 0.4: excess capacity 1000 - 300/0.75 = 600 Mtok = 60 GPUs of 10 Mtok;
+    at most 5% of the 1,000 installed GPUs (50) are sold in a month; with 2,000 installed, all 60."""
+    v = {"capacity": np.array([1000.0]), "demand": np.array([300.0]), "tokens_per_installed_gpu": np.array([10.0])}
+    order = UtilizationTargetStrategy(TARGET).decide(view(installed_gpus=np.array([1000.0]), **v))
+    np.testing.assert_array_equal(order.sell, [50.0])
+    np.testing.assert_array_equal(order.buy_new + order.buy_used, [0.0])
+    order = UtilizationTargetStrategy(TARGET).decide(view(installed_gpus=np.array([2000.0]), **v))
+    np.testing.assert_array_equal(order.sell, [60.0])
+
+
+def test_no_divestment_above_the_threshold() -> None:
+    v = {"capacity": np.array([1000.0]), "demand": np.array([450.0]), "tokens_per_installed_gpu": np.array([10.0]),
+         "installed_gpus": np.array([100.0])}
+    order = UtilizationTargetStrategy(TARGET).decide(view(**v))
+    np.testing.assert_array_equal(order.sell, [0.0])
+
+
+def test_registry() -> None:
+    assert set(INVESTMENT_STRATEGIES) >= {"none", "utilization_target"}
+    assert isinstance(make_investment_strategy(NoInvestment()), NoInvestmentStrategy)
+    assert isinstance(make_investment_strategy(TARGET), UtilizationTargetStrategy)
+    with pytest.raises(KeyError) as excinfo:
+        make_investment_strategy(SimpleNamespace(strategy="grow_fast"))  # type: ignore[arg-type]
+    message = excinfo.value.args[0]
+    assert "unknown investment strategy 'grow_fast'" in message
+    assert "none" in message and "utilization_target" in message

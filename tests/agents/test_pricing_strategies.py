@@ -1,0 +1,224 @@
+"""Pricing strategies (agents/pricing.py): each decision rule on hand-built views, and the registry."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import fields
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+from scipy.special import lambertw
+
+from agents.pricing import (
+    PRICING_STRATEGIES,
+    AdaptiveStrategy,
+    BestResponseStrategy,
+    CostPlusStrategy,
+    PricingView,
+    ShareAcquisitionStrategy,
+    make_pricing_strategy,
+)
+from market.config import AdaptivePricing, BestResponsePricing, CostPlusPricing, ShareAcquisitionPricing
+
+BASE_VIEW: dict[str, Any] = {
+    "step": 5,
+    "unit_cost": np.array([2.0]),
+    "last_price": np.array([3.0]),
+    "demand": np.array([1.0]),
+    "own_slope": np.array([0.0]),
+    "beta": np.array([0.0]),
+    "recapture_owner": np.array([0.0]),
+    "recapture_industry": np.array([0.0]),
+    "capacity": np.array([math.inf]),
+    "last_profit": 0.0,
+    "cash": 1e6,
+    "credit_limit": 0.0,
+    "utility_form": "linear",
+    "observed": True,
+}
+
+
+def view(**changes: Any) -> PricingView:
+    """A PricingView: BASE_VIEW with ``changes`` (every field of the dataclass must be known here)."""
+    values = {**BASE_VIEW, **changes}
+    return PricingView(**{f.name: values[f.name] for f in fields(PricingView)})
+
+
+# ---------------------------------------------------------------------------------------------------------
+# cost plus
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_cost_plus_is_exact_markup() -> None:
+    strategy = CostPlusStrategy(CostPlusPricing(markup=0.25))
+    prices = strategy.decide(view(unit_cost=np.array([2.0, 0.8, 4.4])))
+    np.testing.assert_array_equal(prices, [2.5, 1.0, 5.5])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# best response
+# ---------------------------------------------------------------------------------------------------------
+
+
+def homogeneous_observation(a: float, price: float, rest: float, mu: float) -> dict[str, Any]:
+    """Demand, slope and beta of one offer with utility a - p against rest = sum of other logit weights."""
+    w = math.exp((a - price) / mu)
+    s = w / (w + rest)
+    return {"last_price": np.array([price]), "demand": np.array([s]), "own_slope": np.array([s * (1 - s) / mu]),
+            "beta": np.array([1.0 / mu])}
+
+
+def lambert_w_price(a: float, cost: float, rest: float, mu: float) -> float:
+    """p = c + mu (1 + W(exp((a - c)/mu) / rest / e)): the exact linear-logit best response (b = 1)."""
+    return cost + mu * (1.0 + lambertw(math.exp((a - cost) / mu - 1.0) / rest).real)
+
+
+def test_best_response_holds_price_before_any_observation() -> None:
+    strategy = BestResponseStrategy(BestResponsePricing())
+    np.testing.assert_array_equal(strategy.decide(view(observed=False, last_price=np.array([4.2]))), [4.2])
+
+
+@pytest.mark.parametrize(("objective", "owner_term", "industry_term"), [("owner", 0.2, 0.5), ("industry", 0.2, 0.5)])
+def test_best_response_uses_the_recapture_of_its_objective(objective: str, owner_term: float,
+                                                           industry_term: float) -> None:
+    """The effective cost is unit cost plus the margin recaptured by partners (own group or whole industry);
+    with it the strategy returns the Lambert-W best response."""
+    a, mu, rest = 2.0, 0.25, 1.0 + math.exp(0.5 / 0.25)
+    strategy = BestResponseStrategy(BestResponsePricing(objective=objective))  # type: ignore[arg-type]
+    got = strategy.decide(view(unit_cost=np.array([1.0]), recapture_owner=np.array([owner_term]),
+                               recapture_industry=np.array([industry_term]),
+                               **homogeneous_observation(a, 1.6, rest, mu)))
+    extra = owner_term if objective == "owner" else industry_term
+    assert got[0] == pytest.approx(lambert_w_price(a, 1.0 + extra, rest, mu), rel=1e-9)
+
+
+def test_best_response_damping_is_partial_adjustment() -> None:
+    """Damping d: p = d * best response + (1 - d) * last price."""
+    a, mu, rest = 2.0, 0.25, 2.0
+    obs = homogeneous_observation(a, 1.2, rest, mu)
+    target = lambert_w_price(a, 1.0, rest, mu)
+    strategy = BestResponseStrategy(BestResponsePricing(damping=0.3))
+    got = strategy.decide(view(unit_cost=np.array([1.0]), **obs))
+    assert got[0] == pytest.approx(0.3 * target + 0.7 * 1.2, rel=1e-9)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# share acquisition
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_share_acquisition_recovers_after_max_months() -> None:
+    """Discount 0.3 for exactly max_months = 3 months while losses are affordable, then cost x 1.4 for good."""
+    strategy = ShareAcquisitionStrategy(ShareAcquisitionPricing(discount=0.3, max_months=3, recovery_markup=0.4))
+    prices = [strategy.decide(view(unit_cost=np.array([10.0]), last_profit=-1.0))[0] for _ in range(6)]
+    np.testing.assert_allclose(prices, [7.0, 7.0, 7.0, 14.0, 14.0, 14.0], rtol=1e-15)
+
+
+def test_share_acquisition_recovers_when_runway_runs_out() -> None:
+    """Loss 100 a month, runway 12 months: keep subsidizing while cash + credit > 1,200."""
+    strategy = ShareAcquisitionStrategy(ShareAcquisitionPricing(discount=0.2, runway_months=12, max_months=36,
+                                                                recovery_markup=0.5))
+    cost = np.array([1.0, 2.0])
+    first = strategy.decide(view(unit_cost=cost, last_profit=-100.0, cash=1000.0, credit_limit=500.0))
+    np.testing.assert_allclose(first, [0.8, 1.6], rtol=1e-15)
+    second = strategy.decide(view(unit_cost=cost, last_profit=-100.0, cash=600.0, credit_limit=500.0))
+    np.testing.assert_allclose(second, [1.5, 3.0], rtol=1e-15)
+    # Recovery is final: a cash windfall does not restart the subsidy.
+    third = strategy.decide(view(unit_cost=cost, last_profit=-100.0, cash=1e9, credit_limit=500.0))
+    np.testing.assert_allclose(third, [1.5, 3.0], rtol=1e-15)
+
+
+def test_share_acquisition_without_losses_is_limited_only_by_max_months() -> None:
+    strategy = ShareAcquisitionStrategy(ShareAcquisitionPricing(discount=0.5, max_months=2, recovery_markup=0.0))
+    got = [strategy.decide(view(unit_cost=np.array([4.0]), last_profit=50.0, cash=0.0))[0] for _ in range(3)]
+    assert got == [2.0, 2.0, 4.0]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# adaptive (profit hill-climbing)
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_adaptive_keeps_direction_while_profit_rises_and_reverses_when_it_falls() -> None:
+    """Step 0.05: up by e^0.05 while profit rises (10 -> 12); when profit falls (12 -> 11) the direction
+    reverses and the step shrinks by 0.8 to 0.04; it keeps going down while profit rises again."""
+    strategy = AdaptiveStrategy(AdaptivePricing(step=0.05, step_decay=0.8, min_step=0.005, floor_markup=-0.2))
+    cost = np.array([1.0])
+    p = np.array([3.0])
+    p1 = strategy.decide(view(unit_cost=cost, last_price=p, observed=False))
+    np.testing.assert_allclose(p1, 3.0 * math.exp(0.05), rtol=1e-15)
+    p2 = strategy.decide(view(unit_cost=cost, last_price=p1, last_profit=10.0))
+    np.testing.assert_allclose(p2, p1 * math.exp(0.05), rtol=1e-15)
+    p3 = strategy.decide(view(unit_cost=cost, last_price=p2, last_profit=12.0))
+    np.testing.assert_allclose(p3, p2 * math.exp(0.05), rtol=1e-15)
+    p4 = strategy.decide(view(unit_cost=cost, last_price=p3, last_profit=11.0))
+    np.testing.assert_allclose(p4, p3 * math.exp(-0.04), rtol=1e-15)
+    p5 = strategy.decide(view(unit_cost=cost, last_price=p4, last_profit=11.5))
+    np.testing.assert_allclose(p5, p4 * math.exp(-0.04), rtol=1e-15)
+    p6 = strategy.decide(view(unit_cost=cost, last_price=p5, last_profit=11.0))
+    np.testing.assert_allclose(p6, p5 * math.exp(0.032), rtol=1e-13)
+
+
+def test_adaptive_step_never_falls_below_min_step() -> None:
+    strategy = AdaptiveStrategy(AdaptivePricing(step=0.05, step_decay=0.5, min_step=0.01))
+    price = np.array([2.0])
+    profits = [10.0, 9.0, 8.0, 7.0, 6.0, 5.0, 4.0]
+    for profit in profits:
+        new = strategy.decide(view(unit_cost=np.array([0.1]), last_price=price, last_profit=profit))
+        step = abs(math.log(new[0] / price[0]))
+        assert step >= 0.01 - 1e-12
+        price = new
+    assert step == pytest.approx(0.01, rel=1e-12)
+
+
+def test_adaptive_moves_down_when_nothing_sells() -> None:
+    """Zero demand gives a flat zero profit and no gradient: the price moves down by the current step."""
+    strategy = AdaptiveStrategy(AdaptivePricing(step=0.05))
+    got = strategy.decide(view(unit_cost=np.array([1.0]), last_price=np.array([3.0]), demand=np.array([0.0])))
+    np.testing.assert_allclose(got, 3.0 * math.exp(-0.05), rtol=1e-15)
+    again = strategy.decide(view(unit_cost=np.array([1.0]), last_price=got, demand=np.array([0.0])))
+    np.testing.assert_allclose(again, 3.0 * math.exp(-0.1), rtol=1e-14)
+
+
+def test_adaptive_never_prices_below_its_floor() -> None:
+    """Floor = unit cost x (1 + floor_markup) = 2 x 0.8 = 1.6."""
+    strategy = AdaptiveStrategy(AdaptivePricing(step=0.05, floor_markup=-0.2))
+    strategy.direction = -1.0
+    got = strategy.decide(view(unit_cost=np.array([2.0]), last_price=np.array([1.61]), observed=False))
+    np.testing.assert_array_equal(got, [1.6])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# registry
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_registry_maps_config_names_to_strategies() -> None:
+    assert set(PRICING_STRATEGIES) >= {"cost_plus", "best_response", "share_acquisition", "adaptive"}
+    assert isinstance(make_pricing_strategy(CostPlusPricing()), CostPlusStrategy)
+    assert isinstance(make_pricing_strategy(BestResponsePricing()), BestResponseStrategy)
+    assert isinstance(make_pricing_strategy(ShareAcquisitionPricing()), ShareAcquisitionStrategy)
+    assert isinstance(make_pricing_strategy(AdaptivePricing()), AdaptiveStrategy)
+    for name, cls in PRICING_STRATEGIES.items():
+        assert cls.name == name
+
+
+def test_registry_names_unknown_strategy_and_the_known_ones() -> None:
+    with pytest.raises(KeyError) as excinfo:
+        make_pricing_strategy(SimpleNamespace(strategy="q_learning"))  # type: ignore[arg-type]
+    message = excinfo.value.args[0]
+    assert "unknown pricing strategy 'q_learning'" in message
+    for name in ("adaptive", "best_response", "cost_plus", "share_acquisition"):
+        assert name in message
+
+
+def test_strategies_keep_state_per_instance() -> None:
+    """Two providers with the same share_acquisition config do not share a subsidy clock."""
+    params = ShareAcquisitionPricing(discount=0.5, max_months=1, recovery_markup=0.0)
+    first, second = make_pricing_strategy(params), make_pricing_strategy(params)
+    v = view(unit_cost=np.array([2.0]))
+    assert first.decide(v)[0] == 1.0
+    assert first.decide(v)[0] == 2.0
+    assert second.decide(v)[0] == 1.0
