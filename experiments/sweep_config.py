@@ -291,8 +291,7 @@ def unit_sample(sweep: SweepConfig) -> np.ndarray:
         return sobol.sample(problem, n, calc_second_order=design.calc_second_order, seed=seed)
     from SALib.sample import morris
 
-    out = morris.sample(problem, n, num_levels=design.num_levels, seed=seed)
-    return np.clip(out, 0.0, 1.0 - 1e-12)
+    return morris.sample(problem, n, num_levels=design.num_levels, seed=seed)
 
 
 def design_seed(root_seed: int) -> int:
