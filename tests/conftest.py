@@ -167,3 +167,9 @@ def tiny_fleet_dict() -> dict[str, Any]:
 def tiny_fleet_config(tiny_fleet_dict: dict[str, Any]) -> ScenarioConfig:
     """:data:`TINY_FLEET_SCENARIO`, validated."""
     return scenario_from_dict(tiny_fleet_dict)
+
+
+@pytest.fixture(scope="session")
+def tiny_fleet_scenario() -> ScenarioConfig:
+    """:data:`TINY_FLEET_SCENARIO`, validated once per session (read-only: do not modify)."""
+    return scenario_from_dict(copy.deepcopy(TINY_FLEET_SCENARIO))
