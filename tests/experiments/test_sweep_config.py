@@ -82,7 +82,7 @@ def test_sobol_saltelli_size_and_morris_trajectories() -> None:
 
 def test_sampling_designs_need_samples_and_sobol_a_power_of_two() -> None:
     params = [{"name": "a", "path": "logit.mu", "low": 0.1, "high": 1.0}]
-    with pytest.raises(ConfigError, match="needs design.samples"):
+    with pytest.raises(ConfigError, match=r"needs design\.samples"):
         sweep(design={"method": "lhs"}, parameters=params)
     with pytest.raises(ConfigError, match="power of 2"):
         sweep(design={"method": "sobol", "samples": 6}, parameters=params)
@@ -120,11 +120,11 @@ def test_parameter_errors_are_readable(tmp_path: Path) -> None:
         sweep(parameters=[{"name": "x", "path": "logit.mu", "values": [1.0, "a"]}])
     with pytest.raises(ConfigError, match="below high"):
         sweep(parameters=[{"name": "x", "path": "logit.mu", "low": 2.0, "high": 1.0}])
-    with pytest.raises(ConfigError, match="unknown key 'sweep.replicatons'|did you mean 'replications'"):
+    with pytest.raises(ConfigError, match="did you mean 'replications'"):
         validate_data({"base": "baseline", "replicatons": 2}, SweepConfig, "f")
     bad_path = tmp_path / "bad.toml"
     bad_path.write_text('base = "baseline"\n[[parameters]]\nname = "mu"\npath = "logit.muu"\nvalues = [1.0]\n')
-    with pytest.raises(ConfigError, match="logit.muu"):
+    with pytest.raises(ConfigError, match=r"logit\.muu"):
         load_sweep_config(bad_path)
     relative = tmp_path / "rel.toml"
     relative.write_text('base = "missing.toml"\n')

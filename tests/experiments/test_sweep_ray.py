@@ -1,0 +1,106 @@
+"""Sweeps on a local Ray: identical files to a serial sweep, and worker deaths retried or recorded.
+
+One local Ray serves the whole module (starting Ray costs seconds and memory).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from analysis.results import sweep_failures, sweep_runs
+from experiments.evaluators import RayEvaluator, RunOutcome, execute_run
+from experiments.sweep import run_sweep
+from experiments.sweep_config import RunTask
+
+pytestmark = pytest.mark.slow
+
+SWEEP_TOML = """
+name = "ray_check"
+base = "baseline"
+replications = 3
+root_seed = 5
+
+[settings]
+"simulation.steps" = 3
+"segments.0.n_agents" = 40
+"segments.1.n_agents" = 40
+"segments.2.n_agents" = 40
+
+[[parameters]]
+name = "mu"
+path = "logit.mu"
+values = [0.3, -1.0]
+
+[[parameters]]
+name = "distillation"
+path = "technology.distillation_speed"
+values = [0.0, 2.0]
+"""
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[None]:
+    ray = pytest.importorskip("ray")
+    if ray.is_initialized():
+        ray.shutdown()
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def assert_same_results(a: Path, b: Path) -> None:
+    """Same finished runs with byte-identical Parquet files, same failed runs."""
+    runs_a, runs_b = sweep_runs(a), sweep_runs(b)
+    assert runs_a[["run_id", "seed", "status"]].equals(runs_b[["run_id", "seed", "status"]])
+    finished = runs_a.loc[runs_a["status"] == "finished", "run_id"]
+    assert len(finished) > 0
+    for run_id in finished:
+        files = sorted((a / "runs" / run_id).glob("*.parquet"))
+        assert [f.name for f in files] == sorted(f.name for f in (b / "runs" / run_id).glob("*.parquet"))
+        for f in files:
+            assert f.read_bytes() == (b / "runs" / run_id / f.name).read_bytes(), f"{run_id}/{f.name}"
+
+
+def test_local_ray_gives_the_serial_files(local_ray: None, tmp_path: Path) -> None:
+    path = tmp_path / "sweep.toml"
+    path.write_text(SWEEP_TOML)
+    serial = run_sweep(path, tmp_path / "serial", workers=1)
+    on_ray = run_sweep(path, tmp_path / "ray", workers=2)
+    assert serial["status"].value_counts().to_dict() == {"finished": 6, "failed": 6}
+    assert_same_results(tmp_path / "serial", tmp_path / "ray")
+    assert sweep_failures(tmp_path / "ray")["error"].str.contains("logit.mu = -1.0").all()
+    assert on_ray["status"].equals(serial["status"])
+
+
+def test_a_dead_worker_is_retried_and_a_run_that_keeps_killing_it_is_recorded(
+    local_ray: None, tmp_path: Path,
+) -> None:
+    path = tmp_path / "sweep.toml"
+    path.write_text(SWEEP_TOML.replace("values = [0.3, -1.0]", "values = [0.3]").replace("replications = 3",
+                                                                                          "replications = 2"))
+    markers = tmp_path / "markers"
+    markers.mkdir()
+
+    def crashing(task: RunTask) -> RunOutcome:
+        """Kill the worker process on the first attempt of every run; always for point 1, replication 1."""
+        marker = markers / task.run_id
+        if not marker.exists() or (task.point, task.replication) == (1, 1):
+            marker.touch()
+            os._exit(1)
+        return execute_run(task)
+
+    runs = run_sweep(path, tmp_path / "crashing", evaluator=RayEvaluator(workers=2, max_retries=1, run=crashing))
+    status = runs.set_index("run_id")["status"].to_dict()
+    assert status == {"p0000-r00": "finished", "p0000-r01": "finished", "p0001-r00": "finished",
+                      "p0001-r01": "failed"}
+    error = runs.set_index("run_id").loc["p0001-r01", "error"]
+    assert "after 1 retries" in error
+    serial = run_sweep(path, tmp_path / "serial", workers=1)
+    assert serial.loc[serial["run_id"] != "p0001-r01", "status"].eq("finished").all()
+    for run_id in ("p0000-r00", "p0001-r00"):
+        assert (tmp_path / "crashing" / "runs" / run_id / "model.parquet").read_bytes() == (
+            tmp_path / "serial" / "runs" / run_id / "model.parquet").read_bytes()
