@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 OUT    ?= results/baseline
 
-.PHONY: run test lint bench docs calibrate clean
+.PHONY: run test lint bench docs calibration clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; set PYTHON=/path/to/python3.11" >&2; exit 2; }
@@ -37,3 +37,7 @@ docs: $(STAMP)
 
 clean:
 	rm -rf $(VENV) results .pytest_cache .ruff_cache
+
+## Calibrate the baseline against the stylized facts (20 seeds) and rewrite docs/calibration.md.
+calibration: $(STAMP)
+	$(BIN)/python -m experiments.calibration

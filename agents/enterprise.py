@@ -108,6 +108,32 @@ class EnterprisePopulation:
         """Choice class id: ``(segment * n_regions + region) * 2 + residency_bound``."""
         return (self.segment * self.n_regions + self.region) * 2 + self.residency_bound.astype(np.int64)
 
+    def draw_initial_contracts(self, segments: Sequence[SegmentConfig], capacity: FloatArray,
+                               holder_ids: IntArray, rng: np.random.Generator) -> None:
+        """Give a share of agents a main provider at step 0, in proportion to capacity in their region.
+
+        Args:
+            segments: Segment configs (``initial_contract_share``, ``initial_tenure_months_max``).
+            capacity: Capacity per (provider, region), Mtok/month; rows follow ``holder_ids``.
+            holder_ids: Holder id of each row of ``capacity``.
+            rng: The model's generator.
+        """
+        share = np.array([s.initial_contract_share for s in segments])[self.segment]
+        tenure_max = np.array([s.initial_tenure_months_max for s in segments])[self.segment]
+        has = rng.uniform(0.0, 1.0, self.size) < share
+        u = rng.uniform(0.0, 1.0, self.size)
+        tenure = np.floor(rng.uniform(0.0, 1.0, self.size) * (tenure_max + 1)).astype(np.int64)
+        for r in range(self.n_regions):
+            total = capacity[:, r].sum()
+            rows = np.nonzero(has & (self.region == r))[0]
+            if total <= 0 or rows.size == 0:
+                continue
+            cdf = np.cumsum(capacity[:, r]) / total
+            pick = np.minimum(np.searchsorted(cdf, u[rows], side="right"), len(cdf) - 1)
+            self.incumbent_provider[rows] = holder_ids[pick]
+            self.incumbent_region[rows] = r
+            self.tenure_months[rows] = tenure[rows]
+
     def base_volume(self, step: int) -> FloatArray:
         """Token need at the reference price this step, Mtok (base demand grown at the segment's rate)."""
         return self.base_demand * (1.0 + self.growth_per_year) ** (step / 12.0)

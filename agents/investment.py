@@ -20,7 +20,8 @@ class InvestmentView:
     Attributes:
         step: Current step.
         capacity: Fleet capacity per region at full use, Mtok/month.
-        demand: Unconstrained demand for its offers per region this step, Mtok/month.
+        demand: Demand for its offers per region this step (the larger of its own unconstrained demand and
+            what it served, overflow from full rivals included), Mtok/month.
         new_generation: Generation id on sale new, or -1.
         new_price: List price of that generation, $ per GPU.
         new_tokens_per_gpu: Mtok/month one new GPU adds to this provider's capacity.

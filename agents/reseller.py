@@ -49,6 +49,7 @@ class HardwareReseller(mesa.Agent):
             orders=self.last_orders,
             demand_pressure=self.config.demand_pressure,
             obsolescence=self.config.obsolescence,
+            reference_units=self.config.reference_units,
         )
 
     def bid(self, quote: FloatArray) -> FloatArray:

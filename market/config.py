@@ -238,6 +238,16 @@ class SegmentConfig(_Section):
         0.0, description="Added switching cost per year of tenure with the current provider (utility/year)."
     )
     switching_cost_max: NonNegFloat = Field(10.0, description="Cap on the switching cost (utility units).")
+    initial_contract_share: Fraction = Field(
+        0.0,
+        description=(
+            "Share of agents that start with a main provider (drawn in proportion to providers' capacity in the "
+            "agent's region): the contracts a market already has at step 0."
+        ),
+    )
+    initial_tenure_months_max: int = Field(
+        24, ge=0, description="Tenure of initial contracts is drawn uniformly from 0 to this, months."
+    )
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -418,6 +428,9 @@ class ResellerConfig(_Section):
     )
     obsolescence: NonNegFloat = Field(
         1.0, description="How strongly a newer generation's better tokens-per-dollar lowers an old one's value."
+    )
+    reference_units: PosFloat = Field(
+        1000.0, description="GPUs of orders or inventory at which they start to move the resale price."
     )
 
 

@@ -215,17 +215,20 @@ def secondary_price(
     orders: FloatArray,
     demand_pressure: float,
     obsolescence: float,
+    reference_units: float = 1.0,
 ) -> FloatArray:
     """Resale price per GPU by generation, $: it falls with age and inventory and rises with buyers' orders.
 
-    ``price = list * min(1, r) ** obsolescence * max(0.02, 1 - age / lifetime) * ((orders + 1) / (inventory + 1))
-    ** pressure``, where ``r`` is the generation's tokens per dollar relative to the newest generation's: an old
-    GPU is worth only what makes its tokens competitive with new ones.
+    ``price = list * min(1, r) ** obsolescence * max(0.02, 1 - age / lifetime)
+    * clip(((orders + u) / (inventory + u)) ** pressure, 0.25, 2)``, where ``r`` is the generation's tokens per
+    dollar relative to the newest generation's (an old GPU is worth only what makes its tokens competitive with
+    new ones) and ``u`` (``reference_units``) sets the book size at which orders and inventory start to move the
+    price.
     """
     relative = (throughput / list_price) / (newest_throughput / newest_list_price)
     fundamental = list_price * np.minimum(1.0, relative) ** obsolescence
     remaining = np.maximum(0.02, 1.0 - generation_age_months / lifetime_months)
-    pressure = ((orders + 1.0) / (inventory + 1.0)) ** demand_pressure
+    pressure = ((orders + reference_units) / (inventory + reference_units)) ** demand_pressure
     return fundamental * remaining * np.clip(pressure, 0.25, 2.0)
 
 

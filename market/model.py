@@ -106,6 +106,7 @@ class InferenceMarket(HardwareTrading, CorporateDynamics, mesa.Model):
         Enterprise.create_agents(self, self.population.size, index=np.arange(self.population.size),
                                  population=self.population)
         self.recorder = Recorder(self)
+        self._draw_initial_contracts()
 
         self.step_index = 0
         self.frontier = self.reference_quality
@@ -179,6 +180,19 @@ class InferenceMarket(HardwareTrading, CorporateDynamics, mesa.Model):
                                      n_generations=len(self.generations))
                 )
 
+    def _draw_initial_contracts(self) -> None:
+        """Contracts the market starts with (``segments[].initial_contract_share``)."""
+        if not any(s.initial_contract_share > 0 for s in self.config.segments):
+            return
+        fleet = fleet_economics(self.ledger, self.generations, self._holder_technology(), self.region_base_power)
+        providers = [p for p in self.providers if p.active]
+        ids = np.array([p.holder_id for p in providers], dtype=np.int64)
+        capacity = np.zeros((len(providers), self.n_regions))
+        for i, p in enumerate(providers):
+            capacity[i, p.regions] = np.where(np.isfinite(fleet.capacity[p.holder_id, p.regions]),
+                                              fleet.capacity[p.holder_id, p.regions], 1.0)
+        self.population.draw_initial_contracts(self.config.segments, capacity, ids, self.rng)
+
     @property
     def providers(self) -> list[Provider]:
         """All providers ever created, in holder-id order (inactive ones included)."""
@@ -201,6 +215,7 @@ class InferenceMarket(HardwareTrading, CorporateDynamics, mesa.Model):
         self.settle()
         self.invest()
         self.corporate_events()
+        self._pad_settlement()
         self.collect()
         self.step_index += 1
 
@@ -299,6 +314,13 @@ class InferenceMarket(HardwareTrading, CorporateDynamics, mesa.Model):
             self.settlement["interest"][h] = interest
             self.settlement["profit"][h] = profit
         self.record_margins()
+
+    def _pad_settlement(self) -> None:
+        """Give providers that entered this month (after settlement) zero rows in the month's accounts."""
+        n = len(self.holders)
+        for key, values in self.settlement.items():
+            if len(values) < n:
+                self.settlement[key] = np.concatenate([values, np.zeros(n - len(values))])
 
     def invest(self) -> None:
         """Hyperscaler retirements, then every provider's fleet order: vendor and reseller trades."""
@@ -540,8 +562,8 @@ class InferenceMarket(HardwareTrading, CorporateDynamics, mesa.Model):
         regions = p.regions
         demand = np.zeros(len(regions))
         mine = np.nonzero(offers.holder == p.holder_id)[0]
-        for o in mine:
-            demand[np.nonzero(regions == offers.region[o])[0]] += c.offer_demand[o]
+        for o in mine:  # demand includes what it served of other offers' rationed overflow
+            demand[np.nonzero(regions == offers.region[o])[0]] += max(c.offer_demand[o], c.served[o])
         per_gpu_factor = p.serving_efficiency * p.capacity_factor * self.algorithmic_efficiency
         new_id = gens.newest(t)
         held = self.ledger.units_by_holder_generation(len(self.holders))
