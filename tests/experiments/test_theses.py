@@ -1,0 +1,194 @@
+"""Theses as data: the shipped files, the estimate and verdict, and a small end-to-end run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from analysis.statistics import bootstrap_ci
+from experiments.cli import app
+from experiments.theses import Thesis, discover_theses, estimate, load_thesis
+from experiments.verdicts import VERDICT_COLUMNS, run_theses
+from market.config_io import ConfigError, validate_data
+
+TINY_SETTINGS = """
+"simulation.steps" = 4
+"segments.0.n_agents" = 40
+"segments.1.n_agents" = 40
+"segments.2.n_agents" = 40
+"""
+
+SINGLE = """
+name = "spend_growth"
+number = 1
+title = "Spend grows"
+source_claim = "Spend rises."
+test = "Yearly growth of total spend."
+assumptions = ["Tiny scenario."]
+replications = 3
+root_seed = 4
+
+[scenarios.tiny]
+base = "baseline"
+[scenarios.tiny.settings]
+""" + TINY_SETTINGS + """
+[statistic]
+name = "yearly_growth"
+description = "yearly growth of total spend"
+column = "total_spend"
+scenario = "tiny"
+
+[claim]
+operator = ">"
+threshold = 0.0
+"""
+
+COMPARE = """
+name = "noise_share"
+number = 2
+title = "Noise changes shares"
+source_claim = "A noisier choice changes the hyperscalers' share."
+test = "Hyperscaler share, noisy minus sharp logit."
+assumptions = ["Tiny scenario.", "Same seeds in both scenarios."]
+replications = 3
+root_seed = 4
+
+[scenarios.noisy]
+base = "baseline"
+[scenarios.noisy.settings]
+"logit.mu" = 1.0
+""" + TINY_SETTINGS + """
+[scenarios.sharp]
+base = "baseline"
+[scenarios.sharp.settings]
+"logit.mu" = 0.2
+""" + TINY_SETTINGS + """
+[statistic]
+name = "final"
+description = "hyperscaler share at the end: noisy minus sharp"
+column = "share_hyperscaler"
+window = 2
+compare = ["noisy", "sharp"]
+
+[claim]
+operator = "<"
+threshold = 0.0
+"""
+
+MISSING_COLUMN = SINGLE.replace('name = "spend_growth"', 'name = "needs_column"').replace(
+    'column = "total_spend"', 'column = "cumulative_mergers_of_equals"').replace("number = 1", "number = 3")
+
+
+def test_the_nine_shipped_theses_load() -> None:
+    files = discover_theses()
+    theses = [load_thesis(f) for f in files]
+    assert sorted(t.number for t, _ in theses) == list(range(1, 10))
+    for (thesis, documents), path in zip(theses, files, strict=True):
+        assert thesis.name == path.stem
+        assert thesis.assumptions and thesis.source_claim and thesis.test
+        assert set(documents) == set(thesis.scenarios)
+        assert thesis.replications >= 10
+
+
+def test_thesis_schema_errors_are_readable() -> None:
+    base = {"name": "x", "number": 1, "title": "t", "source_claim": "s", "test": "t", "assumptions": ["a"],
+            "scenarios": {"one": {}}, "claim": {"operator": ">", "threshold": 0}}
+    with pytest.raises(ConfigError, match="unknown statistic 'median'"):
+        validate_data({**base, "statistic": {"name": "median", "description": "d", "column": "hhi",
+                                             "scenario": "one"}}, Thesis)
+    with pytest.raises(ConfigError, match="unknown scenario"):
+        validate_data({**base, "statistic": {"name": "final", "description": "d", "column": "hhi",
+                                             "compare": ["one", "two"]}}, Thesis)
+    with pytest.raises(ConfigError, match="exactly one of"):
+        validate_data({**base, "statistic": {"name": "final", "description": "d", "column": "hhi"}}, Thesis)
+
+
+def synthetic(values_by_replication: dict[int, list[float]], column: str = "x") -> pd.DataFrame:
+    rows = [{"replication": r, "step": t, column: v} for r, vs in values_by_replication.items()
+            for t, v in enumerate(vs)]
+    return pd.DataFrame(rows)
+
+
+def thesis_with(statistic: dict[str, object], operator: str = ">", threshold: float = 0.0) -> Thesis:
+    return validate_data({
+        "name": "t", "number": 1, "title": "t", "source_claim": "s", "test": "t", "assumptions": ["a"],
+        "scenarios": {"a": {}, "b": {}}, "statistic": {"description": "d", **statistic},
+        "claim": {"operator": operator, "threshold": threshold},
+    }, Thesis)
+
+
+def test_estimate_of_one_scenario() -> None:
+    # Changes by replication: 2, 4, 6 -> mean 4, interval from the bootstrap of [2, 4, 6].
+    frame = synthetic({0: [1, 3], 1: [1, 5], 2: [0, 6]})
+    result = estimate(thesis_with({"name": "change", "column": "x", "scenario": "a"}, ">", 1.0), {"a": frame})
+    assert result["estimate"] == 4.0 and result["n"] == 3
+    assert (result["ci_low"], result["ci_high"]) == bootstrap_ci([2.0, 4.0, 6.0], seed=0)
+    assert result["verdict"] == "supported"
+
+
+def test_estimate_of_a_paired_comparison() -> None:
+    # Final values a: 10, 20, 30; b: 11, 22, 33 -> paired differences -1, -2, -3.
+    a = synthetic({0: [0, 10], 1: [0, 20], 2: [0, 30]})
+    b = synthetic({0: [0, 11], 1: [0, 22], 2: [0, 33], 3: [0, 99]})
+    result = estimate(thesis_with({"name": "final", "column": "x", "compare": ["a", "b"]}, ">", 0.0),
+                      {"a": a, "b": b})
+    assert result["estimate"] == -2.0 and result["n"] == 3
+    assert result["ci_high"] < 0 and result["verdict"] == "refuted"
+    assert np.array_equal(result["values"].to_numpy(), [-1.0, -2.0, -3.0])
+
+
+@pytest.fixture(scope="module")
+def theses_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame]:
+    root = tmp_path_factory.mktemp("theses")
+    theses_dir = root / "theses"
+    theses_dir.mkdir()
+    for name, text in (("spend_growth", SINGLE), ("noise_share", COMPARE), ("needs_column", MISSING_COLUMN)):
+        (theses_dir / f"{name}.toml").write_text(text)
+    table = run_theses(root / "out", theses_dir=theses_dir, workers=1)
+    return root, table
+
+
+def test_run_theses_writes_the_verdict_table(theses_run: tuple[Path, pd.DataFrame]) -> None:
+    root, table = theses_run
+    assert list(table.columns) == list(VERDICT_COLUMNS)
+    assert table["thesis"].tolist() == ["spend_growth", "noise_share", "needs_column"]
+    judged = table.iloc[:2]
+    assert judged["verdict"].isin(["supported", "refuted", "inconclusive"]).all()
+    assert (judged["n"] == 3).all() and (judged["ci_low"] <= judged["estimate"]).all()
+    assert (judged["estimate"] <= judged["ci_high"]).all()
+    stored = pd.read_parquet(root / "out" / "verdicts.parquet")
+    assert stored["thesis"].tolist() == table["thesis"].tolist()
+    markdown = (root / "out" / "verdicts.md").read_text()
+    assert "| 2 | Noise changes shares |" in markdown and "Same seeds in both scenarios." in markdown
+
+
+def test_a_missing_column_is_an_error_row_not_a_crash(theses_run: tuple[Path, pd.DataFrame]) -> None:
+    _, table = theses_run
+    row = table.set_index("thesis").loc["needs_column"]
+    assert row["verdict"] == "error"
+    assert "cumulative_mergers_of_equals" in row["error"]
+
+
+def test_compared_scenarios_share_seeds(theses_run: tuple[Path, pd.DataFrame]) -> None:
+    root, _ = theses_run
+    plan = pd.read_parquet(root / "out" / "noise_share" / "plan.parquet")
+    seeds = plan.pivot(index="replication", columns="scenario", values="seed")
+    assert seeds["noisy"].equals(seeds["sharp"]) and seeds["noisy"].nunique() == 3
+
+
+def test_cli_theses(theses_run: tuple[Path, pd.DataFrame], tmp_path: Path) -> None:
+    root, table = theses_run
+    runner = CliRunner()
+    args = ["theses", "--theses-dir", str(root / "theses"), "--workers", "1"]
+    result = runner.invoke(app, [*args, "--only", "nope", "--out", str(tmp_path / "a")])
+    assert result.exit_code == 2 and "no such thesis" in result.output
+    assert not (tmp_path / "a").exists()
+    result = runner.invoke(app, [*args, "--only", "spend_growth", "--out", str(root / "out")])
+    assert result.exit_code == 2 and "--resume" in result.output
+    result = runner.invoke(app, [*args, "--only", "spend_growth", "--out", str(root / "out"), "--resume"])
+    assert result.exit_code == 0, result.output
+    assert "Spend grows" in result.output and table.iloc[0]["verdict"] in result.output
