@@ -138,3 +138,12 @@ def test_invalid_values_are_left_to_the_runs(tmp_path: Path) -> None:
     config, base = load_sweep_config(path)
     assert len(build_plan(config, base)) == 2
     assert math.isclose(build_plan(config, base)[1].scenario["logit"]["mu"], 0.3)
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[2] / "experiments" / "configs" / "sweeps")
+                                        .glob("*.toml")), ids=lambda p: p.stem)
+def test_shipped_sweeps_load_and_plan(path: Path) -> None:
+    config, base = load_sweep_config(path)
+    tasks = build_plan(config, base)
+    assert len(tasks) == len(design_points(config)) * config.replications
+    assert len({t.seed for t in tasks}) == len(tasks)
