@@ -192,3 +192,9 @@ def test_cli_theses(theses_run: tuple[Path, pd.DataFrame], tmp_path: Path) -> No
     result = runner.invoke(app, [*args, "--only", "spend_growth", "--out", str(root / "out"), "--resume"])
     assert result.exit_code == 0, result.output
     assert "Spend grows" in result.output and table.iloc[0]["verdict"] in result.output
+
+
+def test_every_shipped_thesis_is_documented() -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "theses.md").read_text()
+    for path in discover_theses():
+        assert f"`{path.name}`" in text, f"docs/theses.md does not explain {path.name}"
