@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ from scipy.special import lambertw
 from experiments.run import run_scenario
 from market.config import ScenarioConfig
 from market.config_io import apply_overrides, load_scenario, read_toml, scenario_from_dict
+from market.model import InferenceMarket
 from market.pricing import demand_slopes, diversion_margin, logit_best_response
 
 FloatArray = NDArray[np.float64]
@@ -543,3 +544,171 @@ def test_joint_profit_exceeds_nash_profit() -> None:
     nash_profit = float(((nash.price - cost) * nash.served).sum())
     joint_profit = float(((joint.price - cost) * joint.served).sum())
     assert joint_profit > nash_profit + 0.01
+
+
+# ---------------------------------------------------------------------------------------------------------
+# heterogeneous buyers, multi-product firms, capacity
+# ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HeterogeneousGame:
+    """Logit demand of many buyers: intercepts alpha[e, o] (quality term minus any latency penalty),
+    price weights b[e], volumes V[e], an outside option a0, and groups of offers priced jointly.
+
+    Offer i's owner maximizes sum_{j in G(i)} (p_j - c_j) D_j(p), whose FOC is
+    D_i + sum_{j in G(i)} m_j dD_j/dp_i = 0 with dD_j/dp_i = g'(p_i) sum_e V_e (b_e/mu) (s_ei s_ej - 1{i=j} s_ei).
+    The FOCs are divided by D_i so that the zero-demand limit (very high prices) is not a spurious root.
+    """
+
+    alpha: FloatArray
+    b: FloatArray
+    volume: FloatArray
+    cost: FloatArray
+    outside: float
+    mu: float
+    form: str
+    groups: tuple[tuple[int, ...], ...]
+
+    def g(self, p: FloatArray) -> FloatArray:
+        return p if self.form == "linear" else np.log(p)
+
+    def gprime(self, p: FloatArray) -> FloatArray:
+        return np.ones_like(p) if self.form == "linear" else 1.0 / p
+
+    def shares(self, p: FloatArray) -> FloatArray:
+        u = (self.alpha - self.b[:, None] * self.g(p)[None, :]) / self.mu
+        top = np.maximum(u.max(axis=1), self.outside / self.mu)
+        w = np.exp(u - top[:, None])
+        return w / (w.sum(axis=1) + np.exp(self.outside / self.mu - top))[:, None]
+
+    def demand(self, p: FloatArray) -> FloatArray:
+        return self.volume @ self.shares(p)
+
+    def normalized_foc(self, p: FloatArray) -> FloatArray:
+        s = self.shares(p)
+        demand = self.volume @ s
+        weight = self.volume * self.b / self.mu
+        slope = self.gprime(p)[:, None] * (np.einsum("e,ei,ej->ij", weight, s, s) - np.diag(weight @ s))
+        margin = p - self.cost
+        out = np.empty_like(p)
+        for group in self.groups:
+            idx = list(group)
+            out[idx] = demand[idx] + slope[np.ix_(idx, idx)] @ margin[idx]
+        return out / demand
+
+    def equilibrium(self) -> FloatArray:
+        start = self.cost + self.mu / float(np.mean(self.b)) * (1.0 if self.form == "linear" else self.cost)
+        sol = root(self.normalized_foc, start, method="hybr", options={"xtol": 1e-13})
+        assert np.abs(self.normalized_foc(sol.x)).max() < 1e-10, sol.message
+        assert np.all(sol.x > self.cost)
+        return sol.x
+
+
+def offer_prices(model: InferenceMarket) -> dict[tuple[int, int], float]:
+    """Posted price of each (holder, region) offer at the model's last step."""
+    offers = model.offers
+    assert offers is not None
+    return {(int(h), int(r)): float(p) for h, r, p in zip(offers.holder, offers.region, offers.price, strict=True)}
+
+
+@pytest.mark.parametrize("form", ["linear", "log"])
+@pytest.mark.parametrize("objective", ["owner", "industry"])
+def test_heterogeneous_buyers_converge_to_exact_first_order_conditions(
+    make_pricing_game: Any, form: str, objective: str
+) -> None:
+    """Forty buyers of log-normal size (sigma 0.7) and price weight (sigma 0.5), three firms: the model's
+    prices solve the exact Nash (owner) or joint-profit (industry) FOCs of that heterogeneous demand, whose
+    buyer sizes and weights are read from the model's population before it runs."""
+    firms = [(2.0, 1.0), (3.0, 1.3), (2.5, 0.9)]
+    data = make_pricing_game(firms, mu=0.3, outside_value=0.2, utility_form=form, objective=objective, steps=100)
+    data["segments"][0].update(n_agents=40, demand_dispersion=0.7, price_sensitivity=1.5 if form == "log" else 1.0,
+                               price_sensitivity_dispersion=0.5)
+    model = InferenceMarket(scenario_from_dict(data), seed=4)
+    pop = model.population
+    assert np.ptp(pop.base_demand) > 0 and np.ptp(pop.price_sensitivity) > 0 and np.all(pop.elasticity == 0)
+    quality = np.array([q for q, _ in firms])
+    game = HeterogeneousGame(
+        alpha=np.tile(quality if form == "linear" else np.log(quality), (pop.size, 1)),
+        b=pop.price_sensitivity.copy(),
+        volume=pop.base_demand.copy(),
+        cost=np.array([c for _, c in firms]),
+        outside=0.2,
+        mu=0.3,
+        form=form,
+        groups=((0,), (1,), (2,)) if objective == "owner" else ((0, 1, 2),),
+    )
+    model.run()
+    prices = offer_prices(model)
+    got = np.array([prices[(h, 0)] for h in range(3)])
+    np.testing.assert_allclose(got, game.equilibrium(), atol=THEORY_TOL)
+
+
+@pytest.mark.parametrize("objective", ["owner", "industry"])
+def test_multiproduct_firm_across_regions(make_pricing_game: Any, objective: str) -> None:
+    """Firm A serves two regions (two offers, one owner), firm B only the first. Buyers pay a latency penalty
+    (0.3 in na, 0.5 in eu) for an offer served from the other region, so A's two offers are differentiated
+    products it prices jointly; B prices alone (Nash) or everything is priced jointly (industry)."""
+    data = make_pricing_game([(2.0, 1.0), (2.2, 1.1)], mu=0.25, objective=objective, steps=80)
+    data["regions"] = [{"name": "na", "latency_penalty": 0.3, "demand_share": 0.6},
+                       {"name": "eu", "latency_penalty": 0.5, "demand_share": 0.4}]
+    data["segments"][0]["n_agents"] = 50
+    data["providers"][0]["regions"] = ["na", "eu"]
+    data["providers"][1]["regions"] = ["na"]
+    model = InferenceMarket(scenario_from_dict(data), seed=0)
+    region = model.population.region.copy()
+    assert 0 < int((region == 1).sum()) < 50
+    # Offers: 0 = A in na, 1 = A in eu, 2 = B in na.
+    offer_region = np.array([0, 1, 0])
+    latency = np.array([0.3, 0.5])
+    quality = np.array([2.0, 2.0, 2.2])
+    alpha = quality[None, :] - latency[region][:, None] * (offer_region[None, :] != region[:, None])
+    game = HeterogeneousGame(alpha=alpha, b=np.ones(50), volume=np.ones(50), cost=np.array([1.0, 1.0, 1.1]),
+                             outside=0.0, mu=0.25, form="linear",
+                             groups=((0, 1), (2,)) if objective == "owner" else ((0, 1, 2),))
+    model.run()
+    prices = offer_prices(model)
+    got = np.array([prices[(0, 0)], prices[(0, 1)], prices[(1, 0)]])
+    expected = game.equilibrium()
+    np.testing.assert_allclose(got, expected, atol=THEORY_TOL)
+    if objective == "owner":
+        # Pricing the two offers jointly is not the same as pricing them as rivals.
+        rivals = replace(game, groups=((0,), (1,), (2,))).equilibrium()
+        assert np.abs(rivals - expected).max() > 10 * THEORY_TOL
+
+
+@pytest.mark.parametrize("rounds", [0, 3])
+@pytest.mark.parametrize("capacity", [0.3, 0.45])
+def test_capacity_bound_firm_prices_at_market_clearing(make_pricing_game: Any, capacity: float, rounds: int) -> None:
+    """Calvano duopoly where firm 1 can serve only K < its Nash share 0.4714. Its profit (p - c) min(D, K)
+    peaks where demand just fills capacity, s_1(p) = K; firm 2 best-responds, p_2 = c + mu/(1 - s_2).
+    Solved with scipy.optimize.root; the constraint binds (firm 1's unconstrained best response is lower)."""
+    mu = 0.25
+    data = make_pricing_game([(2.0, 1.0), (2.0, 1.0)], steps=80)
+    data["providers"][0]["capacity_mtok_per_month"] = capacity
+    data["simulation"]["rationing_rounds"] = rounds
+
+    def shares(p: FloatArray) -> FloatArray:
+        w = np.exp((2.0 - p) / mu)
+        return w / (w.sum() + 1.0)
+
+    def conditions(p: FloatArray) -> list[float]:
+        s = shares(p)
+        return [s[0] - capacity, p[1] - 1.0 - mu / (1.0 - s[1])]
+
+    sol = root(conditions, np.array([1.5, 1.5]), options={"xtol": 1e-13})
+    assert np.abs(conditions(sol.x)).max() < 1e-12
+    free = brentq(lambda p1: p1 - 1.0 - mu / (1.0 - shares(np.array([p1, sol.x[1]]))[0]), 1.0, 5.0)
+    assert free < sol.x[0]
+    outcome = play(scenario_from_dict(data))
+    np.testing.assert_allclose(outcome.price, sol.x, atol=THEORY_TOL)
+    assert outcome.served[0] <= capacity * (1 + 1e-12)
+    assert outcome.served[0] == pytest.approx(capacity, rel=1e-6)
+
+
+def test_slack_capacity_leaves_nash_unchanged(make_pricing_game: Any) -> None:
+    """Capacity 0.6 above the Nash share 0.4714: prices stay at 1.4729."""
+    data = make_pricing_game([(2.0, 1.0), (2.0, 1.0)], steps=60)
+    data["providers"][0]["capacity_mtok_per_month"] = 0.6
+    data["simulation"]["rationing_rounds"] = 2
+    np.testing.assert_allclose(play(scenario_from_dict(data)).price, 1.4729, atol=THEORY_TOL)
