@@ -33,6 +33,7 @@ class EnterprisePopulation:
         switching_cost, switching_cost_growth, switching_cost_max: Switching-cost parameters (utility).
         incumbent_provider: Holder id of its current main provider (-1: none); ``incumbent_region`` its region.
         tenure_months: Months with the current main provider.
+        region_slices: Agents are stored region by region; ``region_slices[r]`` selects region ``r``'s agents.
     """
 
     def __init__(self, segments: Sequence[SegmentConfig], regions: Sequence[RegionConfig],
@@ -72,8 +73,13 @@ class EnterprisePopulation:
             put("switching_cost_growth", np.full(n, seg.switching_cost_growth_per_year))
             put("switching_cost_max", np.full(n, seg.switching_cost_max))
 
+        region_all = np.concatenate(parts["region"])
+        segment_all = np.concatenate(parts["segment"])
+        order = np.lexsort((segment_all, region_all))  # agents stored region by region, segment by segment
         for key, values in parts.items():
-            setattr(self, key, np.concatenate(values))
+            setattr(self, key, np.concatenate(values)[order])
+        bounds = np.searchsorted(self.region, np.arange(len(regions) + 1))
+        self.region_slices = [slice(int(bounds[r]), int(bounds[r + 1])) for r in range(len(regions))]
         self.n_segments = len(segments)
         self.n_regions = len(regions)
         self.incumbent_provider = np.full(self.size, -1, dtype=np.int64)

@@ -76,6 +76,9 @@ def logit_shares(utility: FloatArray, outside_utility: FloatArray, mu: float) ->
     weights = utility - top[:, None]
     weights *= 1.0 / mu
     np.exp(weights, out=weights)
+    # Probabilities below 1e-250 are flushed to zero: they are economically nil, and subnormal floats would
+    # slow every later pass over the matrix by orders of magnitude.
+    np.putmask(weights, weights < 1e-250, 0.0)
     outside = np.exp((outside_utility - top) / mu)
     denom = weights.sum(axis=1) + outside
     inv = 1.0 / denom
@@ -113,7 +116,7 @@ def clear_logit_market(
     n_ent, n_offers = shares.shape
 
     offer_demand = volume @ shares if n_ent else np.zeros(n_offers)
-    inside_demand = volume * (1.0 - outside_share)
+    inside_demand = volume * shares.sum(axis=1)  # not volume * (1 - s0): exact when s0 is close to 1
     fill = _fill_ratio(offer_demand, capacity)
     allocation = shares * volume[:, None]
     if np.all(fill == 1.0):
@@ -128,21 +131,22 @@ def clear_logit_market(
             rows = np.nonzero(residual > 0.0)[0]
             if rows.size == 0 or not open_offers.any():
                 break
-            cols = np.nonzero(open_offers)[0]
-            sub = shares[np.ix_(rows, cols)]
-            denom = sub.sum(axis=1) + outside_share[rows]
-            sub *= (residual[rows] / denom)[:, None]
+            every = rows.size > n_ent // 2  # work on whole rows when most buyers have rationed volume
+            sub = shares * open_offers if every else shares[rows] * open_offers
+            sel = slice(None) if every else rows
+            denom = sub.sum(axis=1) + outside_share[sel]
+            sub *= (residual[sel] / denom)[:, None]
             round_demand = sub.sum(axis=0)
-            round_fill = _fill_ratio(round_demand, remaining[cols])
+            round_fill = _fill_ratio(round_demand, remaining)
             unplaced = sub @ (1.0 - round_fill)
             sub *= round_fill[None, :]
-            allocation[np.ix_(rows, cols)] += sub
+            allocation[sel] += sub
             placed = round_demand * round_fill
-            served[cols] += placed
-            remaining[cols] = np.maximum(remaining[cols] - placed, 0.0)
+            served += placed
+            remaining = np.maximum(remaining - placed, 0.0)
             residual = np.zeros(n_ent)
-            residual[rows] = unplaced
-            open_offers[cols[round_fill < 1.0]] = False
+            residual[sel] = unplaced
+            open_offers &= round_fill == 1.0
     revenue = served * price
     spend = allocation @ price
     unmet = inside_demand - allocation.sum(axis=1)

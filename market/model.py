@@ -16,6 +16,7 @@ import mesa
 import networkx as nx
 import numpy as np
 from numpy.typing import NDArray
+from threadpoolctl import threadpool_limits
 
 from agents.enterprise import Enterprise, EnterprisePopulation
 from agents.investment import InvestmentView
@@ -207,7 +208,15 @@ class InferenceMarket(HardwareTrading, CorporateDynamics, mesa.Model):
     # the step
     # ------------------------------------------------------------------------------------------------------
     def step(self) -> None:
-        """Advance the market by one month."""
+        """Advance the market by one month.
+
+        BLAS runs single-threaded inside a step, so results do not depend on the machine's thread count (a
+        multithreaded matrix product may sum in another order) and parallel runs do not oversubscribe cores.
+        """
+        with threadpool_limits(limits=1, user_api="blas"):
+            self._step()
+
+    def _step(self) -> None:
         self.advance_technology()
         self.grow_demand()
         self.post_offers()
@@ -642,9 +651,8 @@ class InferenceMarket(HardwareTrading, CorporateDynamics, mesa.Model):
         """This month's revenue per (buyer region, holder id), $."""
         c, offers = self.clearing, self.offers
         assert c is not None and offers is not None
-        onehot = np.zeros((self.n_regions, self.population.size))
-        onehot[self.population.region, np.arange(self.population.size)] = 1.0
-        by_offer = (onehot @ c.allocation) * offers.price[None, :]
+        tokens = np.array([c.allocation[rows].sum(axis=0) for rows in self.population.region_slices])
+        by_offer = tokens.reshape(self.n_regions, len(offers)) * offers.price[None, :]
         out = np.zeros((self.n_regions, len(self.holders)))
         np.add.at(out, (slice(None), offers.holder), by_offer)
         return out

@@ -19,7 +19,8 @@ into an own-profit problem with the effective cost ``c'_i = c_i + sum_j m_j DR_i
 
 The solver fits a homogeneous logit ``s(p) = 1 / (1 + K exp(beta (g(p) - g(p0))))`` to the offer's observed
 demand and slope at the last price and solves its first-order condition ``(p - c') beta g'(p) (1 - s(p)) = 1``
-by bisection. In a homogeneous market this is the exact best response; in a heterogeneous one its fixed
+by Newton's method on ``G = ln(margin term) + ln(beta) + ln(1 - s)``, which is increasing and concave in ``p``
+(linear utility) or ``ln p`` (log utility), so that iterates started left of the root rise monotonically to it. In a homogeneous market this is the exact best response; in a heterogeneous one its fixed
 points satisfy the exact first-order conditions, so iterating it converges to the Bertrand-Nash equilibrium
 (for ``objective='owner'``) or the joint-profit optimum (``'industry'``).
 """
@@ -151,30 +152,7 @@ def logit_best_response(
     share0 = np.clip(1.0 - own_slope[valid] / (b * gprime0 * demand[valid]), 1e-12, 1.0 - 1e-12)
     odds0 = (1.0 - share0) / share0  # K in s(p) = 1/(1 + K exp(beta (g(p) - g(p0))))
     g0 = utility_transform(p0, form)
-
-    def share_at(p: FloatArray) -> FloatArray:
-        z = np.clip(b * (utility_transform(p, form) - g0), -700.0, 700.0)
-        return 1.0 / (1.0 + odds0 * np.exp(z))
-
-    if form == "linear":
-        lo = c.copy()
-        hi = c + (1.0 / (1.0 - share_at(c)) + 1.0) / b
-    else:
-        c = np.maximum(c, 1e-12)
-        lo = c.copy()
-        room = b * (1.0 - share_at(c))
-        hi = np.where(room > 1.0, c / np.maximum(1.0 - 1.0 / room, 1e-12) * 1.01, c * max_price_ratio)
-        hi = np.minimum(hi, c * max_price_ratio)
-
-    def foc(p: FloatArray) -> FloatArray:
-        return (p - c) * b * price_term_derivative(p, form) * (1.0 - share_at(p)) - 1.0
-
-    for _ in range(80):
-        mid = 0.5 * (lo + hi)
-        positive = foc(mid) > 0.0
-        hi = np.where(positive, mid, hi)
-        lo = np.where(positive, lo, mid)
-    best = 0.5 * (lo + hi)
+    best = _solve_first_order_condition(c, g0, odds0, b, form, max_price_ratio)
 
     if capacity is not None:
         cap = np.asarray(capacity, dtype=np.float64)[valid]
@@ -217,3 +195,39 @@ def capacity_clearing_price(
     out[valid] = _clearing_price(np.asarray(capacity, dtype=np.float64)[valid], demand[valid] / share0,
                                  (1.0 - share0) / share0, b, utility_transform(p0, form), form)
     return out
+
+
+def _solve_first_order_condition(
+    cost: FloatArray, g0: FloatArray, odds0: FloatArray, beta: FloatArray, form: str, max_price_ratio: float
+) -> FloatArray:
+    """Root of ``G(x) = ln(m(x)) + ln(beta) + ln(1 - s(x))`` by monotone Newton iterations from the left.
+
+    ``x`` is the price (linear form, ``m = x - c``) or the log price (log form, ``m = 1 - c exp(-x)``), and
+    ``1 - s(x) = 1 / (1 + exp(-z))`` with ``z = ln(K) + beta (x - g0)``. With log utility there is no interior
+    optimum when ``beta <= 1``; the price is then capped at ``cost * max_price_ratio`` (linear utility always has
+one).
+    """
+    log_odds = np.log(odds0)
+    if form == "linear":
+        x = cost + 1e-9 / beta
+    else:
+        x = np.log(cost) + 1e-9
+    cap = np.full_like(cost, np.inf) if form == "linear" else np.log(cost * max_price_ratio)
+    log_beta = np.log(beta)
+    for _ in range(100):
+        z = log_odds + beta * (x - g0)
+        share = 0.5 * (1.0 - np.tanh(0.5 * z))  # s = 1 / (1 + exp(z)), computed without overflow
+        log_one_minus_s = -np.logaddexp(0.0, -z)
+        if form == "linear":
+            margin = x - cost
+            g = np.log(margin) + log_beta + log_one_minus_s
+            slope = 1.0 / margin + beta * share
+        else:
+            rel = cost * np.exp(-x)
+            g = np.log1p(-rel) + log_beta + log_one_minus_s
+            slope = rel / (1.0 - rel) + beta * share
+        step = g / slope
+        x = np.minimum(x - step, cap)
+        if np.all(np.abs(step) <= 1e-13 * np.maximum(1.0, np.abs(x))):
+            break
+    return x if form == "linear" else np.exp(x)

@@ -125,9 +125,8 @@ def _revenue_by_buyer_region(m: InferenceMarket) -> np.ndarray:
     """Revenue per (buyer region, offer), $."""
     c, offers = m.clearing, m.offers
     assert c is not None and offers is not None
-    onehot = np.zeros((m.n_regions, m.population.size))
-    onehot[m.population.region, np.arange(m.population.size)] = 1.0
-    return (onehot @ c.allocation) * offers.price[None, :]
+    tokens = np.array([c.allocation[rows].sum(axis=0) for rows in m.population.region_slices])
+    return tokens.reshape(m.n_regions, len(offers)) * offers.price[None, :]
 
 
 def _reference_secondary_price(m: InferenceMarket) -> float:
