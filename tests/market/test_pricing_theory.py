@@ -712,3 +712,24 @@ def test_slack_capacity_leaves_nash_unchanged(make_pricing_game: Any) -> None:
     data["providers"][0]["capacity_mtok_per_month"] = 0.6
     data["simulation"]["rationing_rounds"] = 2
     np.testing.assert_allclose(play(scenario_from_dict(data)).price, 1.4729, atol=THEORY_TOL)
+
+
+@pytest.mark.parametrize(
+    ("segment", "edge"),
+    [
+        ({"switching_cost": 0.3}, 0.3),
+        ({"switching_cost": 0.1, "switching_cost_growth_per_year": 1.2, "switching_cost_max": 0.5}, 0.5),
+    ],
+    ids=["constant", "growing-to-cap"],
+)
+def test_switching_cost_is_an_incumbency_edge(make_pricing_game: Any, segment: dict[str, float], edge: float) -> None:
+    """The buyer's main provider is firm 2 (cheaper at step 0). Every other offer then costs the switching cost
+    k in utility, so the game is the logit duopoly with qualities (a - k, a): Nash prices from the FOCs. With
+    a cost growing 1.2 a year from 0.1, capped at 0.5, the edge after five years is the cap."""
+    data = make_pricing_game([(2.0, 1.0), (2.0, 1.0)], steps=60)
+    data["providers"][1]["initial_price_usd_per_mtok"] = 1.2
+    data["segments"][0].update(segment)
+    game = LogitGame(quality=np.array([2.0 - edge, 2.0]), cost=np.array([1.0, 1.0]), outside=0.0, mu=0.25)
+    outcome = play(scenario_from_dict(data))
+    np.testing.assert_allclose(outcome.price, game.bertrand_nash(), atol=THEORY_TOL)
+    np.testing.assert_allclose(outcome.served, game.shares(outcome.price), rtol=1e-9)
