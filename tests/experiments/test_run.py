@@ -331,3 +331,23 @@ def test_pure_game_reports_configured_unit_cost(duopoly_run: RunResult) -> None:
     p = duopoly_run.providers
     for step in (0, 59):
         np.testing.assert_array_equal(p.loc[p["step"] == step, "unit_cost"].to_numpy(), COST)
+
+
+def test_volume_grows_and_responds_to_the_effective_price() -> None:
+    """Base demand 1 growing 100% a year, elasticity 0.8 around a reference price of 1.5: the buyer's volume at
+    step t is 2^(t/12) (p_eff / 1.5)^-0.8, where p_eff = sum_i s_i p_i / sum_i s_i is the mean price it pays
+    on the market (shares from the textbook logit at the posted prices)."""
+    config = load_scenario(ASYMMETRIC_DUOPOLY, ["segments.0.price_elasticity=0.8",
+                                                "segments.0.reference_price_usd_per_mtok=1.5",
+                                                "segments.0.demand_growth_per_year=1.0", "simulation.steps=24"])
+    run = run_scenario(config, seed=0)
+    for step in (0, 5, 23):
+        price = step_prices(run, step)
+        shares, outside = logit(price)
+        effective = float(shares @ price / shares.sum())
+        volume = 2.0 ** (step / 12) * (effective / 1.5) ** -0.8
+        ent = run.enterprises[run.enterprises["step"] == step]
+        assert ent["volume"].sum() == pytest.approx(volume, rel=1e-12)
+        assert ent["inside_demand"].sum() == pytest.approx(volume * (1 - outside), rel=1e-12)
+        row = run.model[run.model["step"] == step].iloc[0]
+        assert row["consumer_surplus"] == pytest.approx(volume * MU * np.log(1 / outside), rel=1e-12)
