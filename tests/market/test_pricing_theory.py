@@ -675,6 +675,16 @@ def test_multiproduct_firm_across_regions(make_pricing_game: Any, objective: str
         # Pricing the two offers jointly is not the same as pricing them as rivals.
         rivals = replace(game, groups=((0,), (1,), (2,))).equilibrium()
         assert np.abs(rivals - expected).max() > 10 * THEORY_TOL
+    # Concentration by ultimate owner on revenue, whole market and per buyer region: A owns offers 0 and 1.
+    shares = game.shares(expected)
+    expected_hhi = {}
+    for name, buyers in (("hhi", np.ones(50, dtype=bool)), ("hhi_na", region == 0), ("hhi_eu", region == 1)):
+        revenue = shares[buyers].sum(axis=0) * expected
+        by_owner = np.array([revenue[0] + revenue[1], revenue[2]])
+        expected_hhi[name] = float(np.sum((100.0 * by_owner / by_owner.sum()) ** 2))
+    last = model.recorder.frames()["model"].iloc[-1]
+    for name, value in expected_hhi.items():
+        assert last[name] == pytest.approx(value, rel=1e-6), name
 
 
 @pytest.mark.parametrize("rounds", [0, 3])
