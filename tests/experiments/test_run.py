@@ -351,3 +351,30 @@ def test_volume_grows_and_responds_to_the_effective_price() -> None:
         assert ent["inside_demand"].sum() == pytest.approx(volume * (1 - outside), rel=1e-12)
         row = run.model[run.model["step"] == step].iloc[0]
         assert row["consumer_surplus"] == pytest.approx(volume * MU * np.log(1 / outside), rel=1e-12)
+
+
+def test_installed_power_never_exceeds_grid_capacity(tiny_fleet_dict: dict[str, Any]) -> None:
+    """With grid capacity of 2.0 MW (na) and 0.6 MW (eu), above the initial loads of about 1.58 and 0.27 MW,
+    providers keep buying GPUs but installed load (kW per GPU x PUE) never passes the capacity."""
+    tiny_fleet_dict["simulation"]["steps"] = 12
+    tiny_fleet_dict["regions"][0]["power_capacity_mw"] = 2.0
+    tiny_fleet_dict["regions"][1]["power_capacity_mw"] = 0.6
+    config = scenario_from_dict(tiny_fleet_dict)
+    model = InferenceMarket(config, seed=3)
+    capacity = np.array([2.0, 0.6])
+    loads = []
+    for _ in range(config.simulation.steps):
+        model.step()
+        assert model.fleet is not None
+        loads.append(model.fleet.load_mw.copy())
+        assert np.all(model.fleet.load_mw <= capacity * (1 + 1e-12))
+        # The load, recomputed lot by lot from the GPU ledger: GPUs x kW x PUE of the provider holding them.
+        ledger = model.ledger
+        by_region = np.zeros(2)
+        providers = {p.holder_id: p for p in model.providers if p.active}
+        for holder, gen, region, count in zip(ledger.view("holder"), ledger.view("generation"),
+                                              ledger.view("region"), ledger.view("count"), strict=True):
+            if int(holder) in providers:
+                by_region[region] += count * model.generations.power_kw[gen] * providers[int(holder)].pue / 1000.0
+        np.testing.assert_allclose(model.fleet.load_mw, by_region, rtol=1e-12)
+    assert np.all(loads[-1] > 0.9 * capacity), "the scenario should fill the grid"
