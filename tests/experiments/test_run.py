@@ -378,3 +378,36 @@ def test_installed_power_never_exceeds_grid_capacity(tiny_fleet_dict: dict[str, 
                 by_region[region] += count * model.generations.power_kw[gen] * providers[int(holder)].pue / 1000.0
         np.testing.assert_allclose(model.fleet.load_mw, by_region, rtol=1e-12)
     assert np.all(loads[-1] > 0.9 * capacity), "the scenario should fill the grid"
+
+
+def test_fleet_sets_capacity_and_unit_cost() -> None:
+    """One cost-plus provider with 100 H100s (list $30,000, 1,200 tokens/s, 0.9 kW, 60-month life) bought new,
+    serving efficiency 1.5, PUE 1.2, power $0.10/kWh, opex $300 per GPU-month, costs computed at 70%
+    utilization, markup 25%. By hand, per GPU-month:
+      capacity     1,200 x 1.5 x 730.5 h x 3,600 s / 1e6 = 4,733.64 Mtok
+      depreciation 30,000 / 60 = 500;  power 0.9 x 1.2 x 730.5 x 0.10 = 78.894;  opex 300
+      unit cost    878.894 / (4,733.64 x 0.7) $/Mtok;  price = 1.25 x unit cost."""
+    data = {
+        "name": "one_fleet",
+        "simulation": {"steps": 3},
+        "outside_option": {"self_hosting": False},
+        "technology": {"generations": [{"name": "H100", "release_step": -30, "list_price_usd": 30000,
+                                        "throughput_tokens_per_s": 1200, "power_kw": 0.9, "lifetime_months": 60}]},
+        "regions": [{"name": "na", "power_price_usd_per_kwh": 0.10}],
+        "segments": [{"name": "buyers", "n_agents": 5, "base_demand_mtok_per_month": 1000.0}],
+        "providers": [{"name": "host", "kind": "specialized", "serving_efficiency": 1.5, "pue": 1.2,
+                       "opex_usd_per_gpu_month": 300.0, "cost_basis_utilization": 0.7,
+                       "fleet": [{"generation": "H100", "region": "na", "gpus": 100}],
+                       "pricing": {"strategy": "cost_plus", "markup": 0.25}, "investment": {"strategy": "none"}}],
+    }
+    run = run_scenario(scenario_from_dict(data), seed=0)
+    capacity_per_gpu = 1200 * 1.5 * 730.5 * 3600 / 1e6
+    unit_cost = (500.0 + 0.9 * 1.2 * 730.5 * 0.10 + 300.0) / (capacity_per_gpu * 0.7)
+    p = run.providers
+    np.testing.assert_allclose(p["capacity"], 100 * capacity_per_gpu, rtol=1e-12)
+    np.testing.assert_allclose(p["unit_cost"], unit_cost, rtol=1e-12)
+    np.testing.assert_allclose(p["price"], 1.25 * unit_cost, rtol=1e-12)
+    np.testing.assert_array_equal(p["fleet_gpus"], 100)
+    # Monthly profit: revenue less the whole fleet's depreciation, power and opex (served or not).
+    fleet_cost = 100 * (500.0 + 0.9 * 1.2 * 730.5 * 0.10 + 300.0)
+    np.testing.assert_allclose(p["profit"], p["revenue"] - fleet_cost, rtol=1e-9)
