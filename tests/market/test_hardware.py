@@ -216,6 +216,14 @@ def test_allocate_supply_ties_keep_buyer_order_and_unlimited_fills_all() -> None
     np.testing.assert_array_equal(allocate_supply(np.array([7.0, 9.0]), np.array([0.0, 1.0]), math.inf), [7.0, 9.0])
 
 
+def test_allocate_supply_pro_rata() -> None:
+    """Orders (10, 30, 7), supply 20: every order gets 20/47 of itself, floored: (4, 12, 2)."""
+    got = allocate_supply(np.array([10.0, 30.0, 7.0]), np.array([0.0, 9.0, 1.0]), 20.0, rule="pro_rata")
+    np.testing.assert_array_equal(got, [4.0, 12.0, 2.0])
+    with pytest.raises(ValueError, match="unknown vendor allocation rule 'lottery'"):
+        allocate_supply(np.array([10.0, 30.0]), np.array([0.0, 1.0]), 20.0, rule="lottery")
+
+
 @given(
     orders=st.lists(st.integers(0, 100), min_size=1, max_size=8),
     priority=st.lists(st.floats(0.0, 1e9), min_size=8, max_size=8),
