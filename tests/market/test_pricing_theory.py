@@ -302,6 +302,17 @@ def test_best_response_log_utility_solves_exact_foc(
     assert got[0] == pytest.approx(expected, rel=1e-7)
 
 
+@pytest.mark.parametrize("beta", [0.4, 1.0])
+def test_best_response_log_utility_inelastic_demand_hits_the_price_cap(beta: float) -> None:
+    """Log utility with b/mu <= 1: s(p) falls no faster than p^-(b/mu), so profit (p - c) s(p) keeps rising
+    with p and there is no interior optimum; the price is capped at cost x max_price_ratio."""
+    s0 = 0.3
+    args = {"cost": np.array([2.0]), "price": np.array([3.0]), "demand": np.array([s0]),
+            "own_slope": np.array([beta / 3.0 * s0 * (1 - s0)]), "beta": np.array([beta]), "form": "log"}
+    assert logit_best_response(**args)[0] == pytest.approx(2000.0, rel=1e-12)  # type: ignore[arg-type]
+    assert logit_best_response(max_price_ratio=50.0, **args)[0] == pytest.approx(100.0, rel=1e-12)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("form", ["linear", "log"])
 def test_best_response_raises_price_to_capacity(form: str) -> None:
     """When demand at the unconstrained best response exceeds capacity K, the price is the one at which
