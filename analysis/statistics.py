@@ -21,6 +21,7 @@ log ratio). Across replications the estimate is the mean, with a bootstrap confi
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
@@ -203,7 +204,8 @@ def bootstrap_ci(
         return (float(x[0]), float(x[0]))
     low, high = float("nan"), float("nan")
     for method in ("BCa", "percentile"):
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             result = stats.bootstrap((x,), np.mean, confidence_level=confidence, n_resamples=n_resamples,
                                      method=method, rng=np.random.default_rng(seed))
         low, high = float(result.confidence_interval.low), float(result.confidence_interval.high)

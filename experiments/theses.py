@@ -232,4 +232,6 @@ def judge(thesis: Thesis, directory: str | Path) -> dict[str, Any]:
         row.update({k: result[k] for k in ("estimate", "ci_low", "ci_high", "n", "verdict")})
     except StatisticError as exc:
         row["error"] = str(exc)
+    except Exception as exc:  # an unexpected failure is reported in the table; the other theses go on
+        row["error"] = f"{type(exc).__name__}: {exc}"
     return row
