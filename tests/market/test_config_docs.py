@@ -111,3 +111,41 @@ def test_odd_key_parameter_table_matches_the_schema() -> None:
         assert default == rows[key].default, f"docs/ODD.md: default of {key} is {rows[key].default}, not {default}"
         cited += 1
     assert cited >= 20
+
+
+def _values_at(node: object, parts: list[str]) -> list[object]:
+    """Values at a key path like ``providers[].pricing.markup`` in a validated config (absent keys skipped)."""
+    if not parts:
+        return [node]
+    name = parts[0].removesuffix("[]")
+    if not hasattr(node, name):
+        return []
+    value = getattr(node, name)
+    items = value if parts[0].endswith("[]") else [value]
+    return [v for item in items for v in _values_at(item, parts[1:])]
+
+
+def test_odd_baseline_column_matches_the_baseline_scenario() -> None:
+    """The baseline column of the ODD's key-parameter table gives the baseline's value, or its range."""
+    from market.config_io import load_scenario
+
+    baseline = load_scenario(ROOT / "experiments" / "configs" / "baseline.toml")
+    odd = (ROOT / "docs" / "ODD.md").read_text(encoding="utf-8")
+    table = odd.split("## 9. Key parameters", 1)[1].split("\n## ", 1)[0]
+    for line in table.splitlines():
+        if not line.startswith("| `"):
+            continue
+        cells = [c.strip() for c in line.strip("|").split(" | ")]
+        key, cell = cells[0].strip("`"), cells[4]
+        values = _values_at(baseline, key.split("."))
+        assert values, f"{key}: no value in the baseline scenario"
+        if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+            numbers = [float(x.replace(",", "")) for x in cell.split(" to ")]
+            expected = sorted({min(values), max(values)})
+            assert len(numbers) == len(expected), f"{key}: baseline {expected}, ODD says {cell}"
+            assert all(abs(a - b) <= 1e-9 * max(abs(b), 1.0) for a, b in zip(numbers, expected, strict=True)), (
+                f"{key}: baseline {expected}, ODD says {cell}"
+            )
+        else:
+            texts = sorted({str(v).lower() if isinstance(v, bool) else str(v) for v in values})
+            assert cell == " to ".join(texts), f"{key}: baseline {texts}, ODD says {cell}"
