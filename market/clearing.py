@@ -166,6 +166,6 @@ def clear_logit_market(
 
 def _fill_ratio(demand: FloatArray, capacity: FloatArray) -> FloatArray:
     """Fraction of demand each offer can serve: min(1, capacity / demand)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         ratio = np.where(demand > capacity, capacity / demand, 1.0)
     return np.clip(ratio, 0.0, 1.0)

@@ -227,8 +227,10 @@ def _step_into(node: Any, part: str, path: list[str], text: str) -> Any:
     if isinstance(node, list):
         return node[_list_index(node, part, path, text)]
     if isinstance(node, dict):
-        if part not in node or not isinstance(node[part], dict | list):
+        if part not in node:
             node[part] = {}
+        elif not isinstance(node[part], dict | list):
+            raise ConfigError(f"override '{text}': '{'.'.join(path)}' is a value, not a table")
         return node[part]
     raise ConfigError(f"override '{text}': '{'.'.join(path[:-1])}' is a value, not a table")
 

@@ -149,8 +149,8 @@ def provider_rows(m: InferenceMarket) -> dict[str, np.ndarray]:
     served = m.settlement["served"][ids]
     with np.errstate(invalid="ignore", divide="ignore"):
         price = np.where(served > 0, revenue / served, np.array([np.mean(p.price) for p in providers]))
-        weights = np.bincount(offers.holder, weights=offers.capacity * 0 + 1.0, minlength=n)[ids]
-        unit_cost = np.bincount(offers.holder, weights=offers.unit_cost, minlength=n)[ids] / np.maximum(weights, 1)
+        n_offers = np.bincount(offers.holder, minlength=n)[ids]
+        unit_cost = np.bincount(offers.holder, weights=offers.unit_cost, minlength=n)[ids] / np.maximum(n_offers, 1)
     capacity = np.bincount(offers.holder, weights=offers.capacity, minlength=n)[ids]
     size = len(providers)
     return {

@@ -100,7 +100,7 @@ class HardwareTrading:
                 continue
             mw_per_gpu = self.generations.power_kw[g] * p.pue / 1000.0
             for j, units in enumerate(order.buy_used):
-                want = int(min(units, headroom[p.regions[j]] // mw_per_gpu)) if units > 0 else 0
+                want = int(min(units, _gpus_within(headroom[p.regions[j]], mw_per_gpu))) if units > 0 else 0
                 requested[g] += units
                 while want > 0:
                     reseller = self._best_reseller(g, buying=True)
@@ -140,7 +140,7 @@ class HardwareTrading:
             mw_per_gpu = self.generations.power_kw[g] * p.pue / 1000.0
             for j, units in enumerate(o.buy_new):
                 r = int(p.regions[j])
-                n = int(min(np.floor(units * grant / total), headroom[r] // mw_per_gpu))
+                n = int(min(np.floor(units * grant / total), _gpus_within(headroom[r], mw_per_gpu)))
                 if n <= 0:
                     continue
                 self.ledger.add(holder=p.holder_id, generation=g, region=r, count=n, built_step=self.step_index,
@@ -159,3 +159,8 @@ class HardwareTrading:
         for g in np.unique(self.ledger.generation[:n][mask]):
             self._sell_to_reseller(seller, None, generation=int(g), region=None, event="gpu_retired",
                                    built_before=built_before)
+
+
+def _gpus_within(headroom_mw: float, mw_per_gpu: float) -> float:
+    """Whole GPUs that fit in a region's remaining grid capacity (``inf`` where the grid is unconstrained)."""
+    return float(np.floor(headroom_mw / mw_per_gpu)) if np.isfinite(headroom_mw) else np.inf

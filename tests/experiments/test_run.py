@@ -318,15 +318,6 @@ def test_pure_game_provider_accounts(duopoly_run: RunResult) -> None:
     np.testing.assert_allclose(final_cash - 1e8, cumulative, rtol=1e-6)
 
 
-@pytest.mark.xfail(
-    reason=(
-        "market/recording.py provider_rows weights offers by `offers.capacity * 0 + 1.0`, which is NaN for "
-        "unlimited (inf) capacity, so providers.parquet has unit_cost = NaN for every provider with "
-        "capacity_mtok_per_month = inf (e.g. `ieco run experiments/configs/validation/logit_duopoly.toml`: "
-        "unit_cost NaN, expected 1.0)"
-    ),
-    strict=True,
-)
 def test_pure_game_reports_configured_unit_cost(duopoly_run: RunResult) -> None:
     p = duopoly_run.providers
     for step in (0, 59):

@@ -269,14 +269,6 @@ def test_override_through_a_value_fails_validation(duopoly_dict: dict[str, Any])
     assert "logit.mu" in config_error(duopoly_dict, ["logit.mu.x=1"])
 
 
-@pytest.mark.xfail(
-    reason=(
-        "market/config_io.py _step_into replaces a non-table value with a new table instead of raising: "
-        "set_path({'logit': {'mu': 0.25}}, 'logit.mu.x', 1) gives {'logit': {'mu': {'x': 1}}}, although "
-        "set_path documents 'Raises: ConfigError: The path runs through a value'"
-    ),
-    strict=True,
-)
 def test_set_path_through_a_value_raises_as_documented() -> None:
     data: dict[str, Any] = {"logit": {"mu": 0.25}}
     with pytest.raises(ConfigError, match=r"'logit\.mu' is a value, not a table"):
