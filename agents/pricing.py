@@ -97,7 +97,7 @@ class BestResponseStrategy(PricingStrategy):
             own_slope=view.own_slope,
             beta=view.beta,
             form=view.utility_form,
-            capacity=view.capacity if self.params.respect_capacity else None,
+            capacity=view.capacity,
         )
         d = self.params.damping
         return d * target + (1.0 - d) * view.last_price

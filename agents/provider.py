@@ -156,7 +156,10 @@ class Provider(mesa.Agent):
         return self.investment.decide(view)
 
     def generations_to_retire(self, new_generations: Sequence[int], held: Sequence[int]) -> list[int]:
-        """Generations to retire when ``new_generations`` are released (none, except hyperscalers)."""
+        """Generations to retire when ``new_generations`` are released (none, except hyperscalers).
+
+        ``held`` lists the generations it holds, oldest release first.
+        """
         return []
 
 
@@ -167,7 +170,6 @@ class Hyperscaler(Provider):
 
     def generations_to_retire(self, new_generations: Sequence[int], held: Sequence[int]) -> list[int]:
         """On a new generation's release, retire the oldest generation it holds (if it holds more than one)."""
-        held = sorted(set(held))
         if len(new_generations) == 0 or len(held) < 2:
             return []
         return [held[0]]

@@ -96,6 +96,10 @@ class OutsideOptionConfig(_Section):
     self_host_gpu_premium: PosFloat = Field(
         1.0, description="Multiplier on the secondary GPU price a self-hoster pays (retail premium)."
     )
+    self_host_pue: Annotated[float, Field(ge=1.0)] = Field(1.3, description="Power usage effectiveness of self-hosting.")
+    self_host_opex_usd_per_gpu_month: NonNegFloat = Field(
+        300.0, description="Operating cost per self-hosted GPU and month, $ (hosting, staff share)."
+    )
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -273,7 +277,6 @@ class BestResponsePricing(_Section):
     damping: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
         1.0, description="Weight on the new best response (1: jump to it; <1: partial adjustment)."
     )
-    respect_capacity: bool = Field(True, description="Raise price to the market-clearing level when capacity binds.")
 
 
 class ShareAcquisitionPricing(_Section):
@@ -450,7 +453,13 @@ class EntrantConfig(_Section):
     sunk_cost_usd: NonNegFloat = Field(5e7, description="Entry cost paid from the entrant's initial cash, $.")
     cooldown_months: int = Field(6, ge=0, description="Months between two entries of this kind.")
     max_entries: int = Field(5, ge=0, description="Most entries of this kind in a run.")
-    provider: ProviderConfig = Field(..., description="The entrant's provider settings (its 'count' is ignored).")
+    provider: ProviderConfig = Field(
+        ...,
+        description=(
+            "The entrant's provider settings ('count' is ignored); its 'fleet' lots are bought on entry, from "
+            "reseller stock of the generation first, the rest as equal capacity of the newest generation, new."
+        ),
+    )
 
 
 class AcquisitionConfig(_Section):

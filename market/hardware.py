@@ -232,6 +232,14 @@ def secondary_price(
     return fundamental * remaining * np.clip(pressure, 0.25, 2.0)
 
 
+def best_quotes(quotes: FloatArray) -> FloatArray:
+    """Lowest quote per generation over resellers (rows), NaN where no reseller quotes it."""
+    if quotes.size == 0:
+        return np.full(quotes.shape[1] if quotes.ndim == 2 else 0, np.nan)
+    lowest = np.where(np.isnan(quotes), np.inf, quotes).min(axis=0)
+    return np.where(np.isfinite(lowest), lowest, np.nan)
+
+
 def allocate_supply(
     orders: FloatArray, priority: FloatArray, supply: float, rule: str = "deepest_pockets"
 ) -> FloatArray:

@@ -2,7 +2,7 @@
 
 A step is one month and runs the stages of DESIGN.md 3 in order::
 
-    technology -> demand -> offers -> clearing -> settlement -> investment -> collection
+    technology -> demand -> offers -> clearing -> settlement -> investment -> corporate events -> collection
 
 This is the one module of ``market`` that imports ``agents``: agents decide (prices, fleet orders), the
 functions of ``market`` clear and account, and this model wires them together.
@@ -27,7 +27,7 @@ from market.clearing import Clearing, clear_logit_market, logit_shares
 from market.config import EntrantConfig, ProviderConfig, ScenarioConfig
 from market.demand import choice_class_penalties, choice_utilities, effective_volume, utility_transform
 from market.fleet import FleetEconomics, HolderTechnology, fleet_economics
-from market.hardware import GpuLedger
+from market.hardware import GpuLedger, best_quotes
 from market.industry import CorporateDynamics
 from market.networks import contract_graph, gpu_flow_graph, ownership_graph
 from market.pricing import demand_slopes, diversion_margin
@@ -151,23 +151,21 @@ class InferenceMarket(HardwareTrading, CorporateDynamics, mesa.Model):
         return provider
 
     def _enter(self, entrant: EntrantConfig, name: str) -> Provider:
-        """A new provider enters: it pays the sunk cost and brings its fleet, bought at today's prices (the
-        secondary price for generations resellers quote, otherwise the list price scaled by remaining life)."""
+        """A new provider enters: it pays the sunk cost and buys its starting fleet through the hardware markets,
+        each lot from reseller stock of that generation first; the rest as the same capacity of the newest
+        generation, new from the vendor; all within regional grid capacity."""
         provider = self._new_provider(entrant.provider, name)
         provider.cash -= entrant.sunk_cost_usd
-        t = self.step_index
+        headroom = self._power_headroom_mw()
         for lot in entrant.provider.fleet:
             g = self.generations.index(lot.generation)
-            life = int(self.generations.lifetime_months[g])
-            quote = np.nanmin(self.secondary_quotes[:, g]) if len(self.resellers) else np.nan
-            remaining = max(1.0 - lot.age_months / life, 0.0)
-            price = float(quote) if np.isfinite(quote) else float(self.generations.list_price_usd[g]) * remaining
-            self.ledger.add(holder=provider.holder_id, generation=g, region=self.region_names.index(lot.region),
-                            count=lot.gpus, built_step=t - lot.age_months, lifetime=life, step=t, basis=price)
-            provider.cash -= price * lot.gpus
-            if lot.gpus:
-                self.record_event("gpu_purchase", holder=provider.holder_id, generation=g, units=lot.gpus,
-                                  amount_usd=price * lot.gpus, detail="entry")
+            r = self.region_names.index(lot.region)
+            bought = self._buy_from_resellers(provider, g, r, lot.gpus, headroom)
+            newest = self.generations.newest(self.step_index)
+            if bought < lot.gpus and newest >= 0:
+                tput = self.generations.throughput_tokens_per_s
+                units = int(np.ceil((lot.gpus - bought) * tput[g] / tput[newest]))
+                self._buy_from_vendor(provider, newest, r, units, headroom, detail="entry")
         self.fleet = fleet_economics(self.ledger, self.generations, self._holder_technology(), self.power_price,
                                      self.algorithmic_efficiency)
         return provider
@@ -225,6 +223,8 @@ class InferenceMarket(HardwareTrading, CorporateDynamics, mesa.Model):
         self.invest()
         self.corporate_events()
         self._pad_settlement()
+        self.fleet = fleet_economics(self.ledger, self.generations, self._holder_technology(), self.power_price,
+                                     self.algorithmic_efficiency)
         self.collect()
         self.step_index += 1
 
@@ -259,6 +259,8 @@ class InferenceMarket(HardwareTrading, CorporateDynamics, mesa.Model):
         for p in self.providers:
             if not p.active:
                 continue
+            if not np.any(self.fleet.capacity[p.holder_id, p.regions] > 0):
+                continue  # nothing to sell this month: no offers
             view = self._pricing_view(p)
             if np.any(np.isnan(p.price)):
                 p.price = np.where(np.isnan(p.price), view.unit_cost * 1.3, p.price)
@@ -427,7 +429,10 @@ class InferenceMarket(HardwareTrading, CorporateDynamics, mesa.Model):
         t = self.step_index
         released = gens.release_step <= t
         life_left = np.maximum(gens.lifetime_months - np.maximum(t - gens.release_step, 0), 1).astype(float)
-        used = np.nanmin(self.secondary_quotes, axis=0) if len(self.resellers) else np.full(len(gens), np.nan)
+        used = np.full(len(gens), np.nan)
+        if len(self.resellers):
+            held = self.ledger.units_by_holder_generation(len(self.holders))[[r.holder_id for r in self.resellers]]
+            used = np.where(held.sum(axis=0) > 0, best_quotes(self.secondary_quotes), np.nan)  # only GPUs in stock
         price = np.where(np.isnan(used), np.inf, used * cfg.self_host_gpu_premium)
         new_id = gens.newest(t)
         capital = np.where(released, price / life_left, np.inf)
@@ -437,8 +442,8 @@ class InferenceMarket(HardwareTrading, CorporateDynamics, mesa.Model):
             tokens_per_gpu_month(gens.throughput_tokens_per_s, cfg.self_host_efficiency * self.algorithmic_efficiency)
             * cfg.self_host_utilization
         )
-        power = power_cost_per_gpu_month(gens.power_kw[None, :], self.power_price[:, None], 1.3)
-        per_mtok = (capital[None, :] + power) / tokens[None, :]
+        power = power_cost_per_gpu_month(gens.power_kw[None, :], self.power_price[:, None], cfg.self_host_pue)
+        per_mtok = (capital[None, :] + power + cfg.self_host_opex_usd_per_gpu_month) / tokens[None, :]
         best = per_mtok.min(axis=1)
         if not np.all(np.isfinite(best)):
             raise ValueError("self-hosting has no GPU to use: no generation is released yet")
@@ -449,7 +454,9 @@ class InferenceMarket(HardwareTrading, CorporateDynamics, mesa.Model):
         if not resellers or not len(self.generations):
             return np.full((len(resellers), len(self.generations)), np.nan)
         held = self.ledger.units_by_holder_generation(len(self.holders))
-        return np.vstack([r.quote(self.generations, self.step_index, held[r.holder_id]) for r in resellers])
+        quotes = np.vstack([r.quote(self.generations, self.step_index, held[r.holder_id]) for r in resellers])
+        quotes[:, self.generations.release_step > self.step_index] = np.nan  # nothing to resell before release
+        return quotes
 
     def _pricing_view(self, p: Provider) -> PricingView:
         assert self.fleet is not None
@@ -459,7 +466,7 @@ class InferenceMarket(HardwareTrading, CorporateDynamics, mesa.Model):
         finite = np.isfinite(unit_cost)
         if not finite.all():
             # Regions without GPUs yet: price at the provider's cost elsewhere (or its last price's implied cost).
-            fallback = unit_cost[finite].min() if finite.any() else np.nanmax(p.price) / 1.3
+            fallback = unit_cost[finite].min()
             unit_cost = np.where(finite, unit_cost, fallback)
         return PricingView(
             step=self.step_index,
@@ -550,6 +557,7 @@ class InferenceMarket(HardwareTrading, CorporateDynamics, mesa.Model):
             if not p.active:
                 continue
             gens = [int(g) for g in np.nonzero(held[p.holder_id])[0]]
+            gens.sort(key=lambda g: (int(self.generations.release_step[g]), g))  # oldest release first
             for g in p.generations_to_retire([int(x) for x in released], gens):
                 self._sell_to_reseller(p, None, generation=g, region=None, event="gpu_retired")
 
@@ -578,7 +586,7 @@ class InferenceMarket(HardwareTrading, CorporateDynamics, mesa.Model):
         held = self.ledger.units_by_holder_generation(len(self.holders))
         reseller_ids = [r.holder_id for r in self.resellers]
         inventory = held[reseller_ids].sum(axis=0) if reseller_ids else np.zeros(len(gens))
-        quotes = np.nanmin(self.secondary_quotes, axis=0) if reseller_ids else np.full(len(gens), np.nan)
+        quotes = best_quotes(self.secondary_quotes) if reseller_ids else np.full(len(gens), np.nan)
         tokens = tokens_per_gpu_month(gens.throughput_tokens_per_s, per_gpu_factor)
         life_left = np.maximum(gens.lifetime_months - np.maximum(t - gens.release_step, 0), 1).astype(float)
         per_token = np.where((inventory > 0) & ~np.isnan(quotes), quotes / (tokens * life_left), np.inf)

@@ -178,13 +178,15 @@ def _clearing_price(
 def capacity_clearing_price(
     *, price: FloatArray, demand: FloatArray, own_slope: FloatArray, beta: FloatArray, capacity: FloatArray, form: str
 ) -> FloatArray:
-    """Lowest price at which an offer's demand no longer exceeds its capacity, $/Mtok.
+    """Lowest price at which an offer's fitted demand does not exceed its capacity, $/Mtok.
 
-    Uses the same fitted logit as :func:`logit_best_response`. Returns 0 where demand at the last price was
-    within capacity (no scarcity) or where the offer had no demand.
+    Uses the same fitted logit as :func:`logit_best_response`, so the floor depends on the demand curve, not on
+    whether last month happened to be rationed (which would make prices alternate). Returns 0 where no price
+    makes demand exceed capacity (capacity above the whole market the offer can reach), where capacity is
+    unlimited, or where the offer had no demand.
     """
     price = np.asarray(price, dtype=np.float64)
-    valid = (demand > 0) & (own_slope > 0) & (beta > 0) & (demand > capacity)
+    valid = (demand > 0) & (own_slope > 0) & (beta > 0) & np.isfinite(capacity)
     out = np.zeros_like(price)
     if not valid.any():
         return out

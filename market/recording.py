@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from market import metrics
+from market.hardware import best_quotes
 
 if TYPE_CHECKING:
     from market.model import InferenceMarket
@@ -133,8 +134,7 @@ def _reference_secondary_price(m: InferenceMarket) -> float:
     g = m.reference_generation
     if g < 0 or not len(m.resellers):
         return float("nan")
-    quotes = m.secondary_quotes[:, g]
-    return float(np.nanmin(quotes)) if np.isfinite(quotes).any() else float("nan")
+    return float(best_quotes(m.secondary_quotes)[g])
 
 
 def provider_rows(m: InferenceMarket) -> dict[str, np.ndarray]:
@@ -226,7 +226,7 @@ def gpu_market_rows(m: InferenceMarket) -> dict[str, np.ndarray]:
     reseller_ids = [r.holder_id for r in m.resellers]
     provider_ids = [p.holder_id for p in m.providers]
     quotes = m.secondary_quotes
-    price = np.nanmin(quotes, axis=0) if len(reseller_ids) and n else np.full(n, np.nan)
+    price = best_quotes(quotes) if len(reseller_ids) and n else np.full(n, np.nan)
     return {
         "step": np.full(n, m.step_index, dtype=np.int64),
         "generation": np.array(gens.names, dtype=object),

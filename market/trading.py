@@ -92,37 +92,50 @@ class HardwareTrading:
                                                    event="gpu_sale")
 
     def _execute_used_purchases(self, orders: list[tuple[Any, Any]]) -> None:
+        """Providers buy used GPUs from resellers, deepest pockets first, within regional grid capacity."""
         requested = np.zeros(len(self.generations))
         headroom = self._power_headroom_mw()
         for p, order in sorted(orders, key=lambda po: -(po[0].cash + po[0].credit_limit)):
             g = order.used_generation
             if g < 0:
                 continue
-            mw_per_gpu = self.generations.power_kw[g] * p.pue / 1000.0
             for j, units in enumerate(order.buy_used):
-                want = int(min(units, _gpus_within(headroom[p.regions[j]], mw_per_gpu))) if units > 0 else 0
                 requested[g] += units
-                while want > 0:
-                    reseller = self._best_reseller(g, buying=True)
-                    if reseller is None:
-                        break
-                    price = float(self.secondary_quotes[self.resellers.index(reseller)][g])
-                    moved = self.ledger.move(holder=reseller.holder_id, to_holder=p.holder_id, count=want,
-                                             step=self.step_index, price_per_gpu=price, generation=g,
-                                             to_region=int(p.regions[j]))
-                    if moved.units == 0:
-                        break
-                    amount = price * moved.units
-                    p.cash -= amount
-                    reseller.cash += amount
-                    headroom[p.regions[j]] -= moved.units * mw_per_gpu
-                    want -= moved.units
-                    self.record_event("gpu_sale", holder=reseller.holder_id, counterparty=p.holder_id,
-                                      generation=g, units=moved.units, amount_usd=amount)
+                if units > 0:
+                    self._buy_from_resellers(p, g, int(p.regions[j]), int(units), headroom)
         for r in self.resellers:
             r.last_orders = requested.copy()
 
+    def _buy_from_resellers(self, buyer: Any, generation: int, region: int, units: int, headroom: FloatArray) -> int:
+        """Buy up to ``units`` GPUs of a generation from the cheapest resellers holding it; returns GPUs bought.
+
+        ``headroom`` (MW per region) is reduced by what the GPUs draw.
+        """
+        mw_per_gpu = self.generations.power_kw[generation] * buyer.pue / 1000.0
+        want = int(min(units, _gpus_within(headroom[region], mw_per_gpu)))
+        bought = 0
+        while want > 0:
+            reseller = self._best_reseller(generation, buying=True)
+            if reseller is None:
+                break
+            price = float(self.secondary_quotes[self.resellers.index(reseller)][generation])
+            moved = self.ledger.move(holder=reseller.holder_id, to_holder=buyer.holder_id, count=want,
+                                     step=self.step_index, price_per_gpu=price, generation=generation,
+                                     to_region=region)
+            if moved.units == 0:
+                break
+            amount = price * moved.units
+            buyer.cash -= amount
+            reseller.cash += amount
+            headroom[region] -= moved.units * mw_per_gpu
+            want -= moved.units
+            bought += moved.units
+            self.record_event("gpu_sale", holder=reseller.holder_id, counterparty=buyer.holder_id,
+                              generation=generation, units=moved.units, amount_usd=amount)
+        return bought
+
     def _execute_new_purchases(self, orders: list[tuple[Any, Any]]) -> None:
+        """Providers buy the newest generation from the vendor; scarce supply is allocated by the configured rule."""
         g = self.generations.newest(self.step_index)
         if g < 0:
             return
@@ -134,22 +147,27 @@ class HardwareTrading:
         granted = allocate_supply(wanted, priority, float(self.generations.vendor_supply_per_month[g]),
                                   self.config.technology.vendor_allocation)
         headroom = self._power_headroom_mw()
-        price = float(self.generations.list_price_usd[g])
-        life = int(self.generations.lifetime_months[g])
         for (p, o), total, grant in zip(buyers, wanted, granted, strict=True):
-            mw_per_gpu = self.generations.power_kw[g] * p.pue / 1000.0
             for j, units in enumerate(o.buy_new):
-                r = int(p.regions[j])
-                n = int(min(np.floor(units * grant / total), _gpus_within(headroom[r], mw_per_gpu)))
-                if n <= 0:
-                    continue
-                self.ledger.add(holder=p.holder_id, generation=g, region=r, count=n, built_step=self.step_index,
-                                lifetime=life, step=self.step_index, basis=price)
-                p.cash -= n * price
-                headroom[r] -= n * mw_per_gpu
-                self.record_event("gpu_purchase", holder=p.holder_id, generation=g, units=n, amount_usd=n * price,
-                                  detail="vendor")
+                self._buy_from_vendor(p, g, int(p.regions[j]), int(np.floor(units * grant / total)), headroom,
+                                      detail="vendor")
 
+    def _buy_from_vendor(self, buyer: Any, generation: int, region: int, units: int, headroom: FloatArray, *,
+                         detail: str) -> int:
+        """Buy new GPUs at list price (they are produced now), within grid capacity; returns GPUs bought."""
+        mw_per_gpu = self.generations.power_kw[generation] * buyer.pue / 1000.0
+        n = int(min(units, _gpus_within(headroom[region], mw_per_gpu)))
+        if n <= 0:
+            return 0
+        price = float(self.generations.list_price_usd[generation])
+        self.ledger.add(holder=buyer.holder_id, generation=generation, region=region, count=n,
+                        built_step=self.step_index, lifetime=int(self.generations.lifetime_months[generation]),
+                        step=self.step_index, basis=price)
+        buyer.cash -= n * price
+        headroom[region] -= n * mw_per_gpu
+        self.record_event("gpu_purchase", holder=buyer.holder_id, generation=generation, units=n, amount_usd=n * price,
+                          detail=detail)
+        return n
 
     def _sell_aged(self, seller: Any, *, built_before: int) -> None:
         """Sell every GPU of ``seller`` built before ``built_before`` to resellers (an upgrade cycle)."""
