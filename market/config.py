@@ -96,7 +96,9 @@ class OutsideOptionConfig(_Section):
     self_host_gpu_premium: PosFloat = Field(
         1.0, description="Multiplier on the secondary GPU price a self-hoster pays (retail premium)."
     )
-    self_host_pue: Annotated[float, Field(ge=1.0)] = Field(1.3, description="Power usage effectiveness of self-hosting.")
+    self_host_pue: Annotated[float, Field(ge=1.0)] = Field(
+        1.3, description="Power usage effectiveness of self-hosting."
+    )
     self_host_opex_usd_per_gpu_month: NonNegFloat = Field(
         300.0, description="Operating cost per self-hosted GPU and month, $ (hosting, staff share)."
     )

@@ -21,8 +21,9 @@ The solver fits a homogeneous logit ``s(p) = 1 / (1 + K exp(beta (g(p) - g(p0)))
 demand and slope at the last price and solves its first-order condition ``(p - c') beta g'(p) (1 - s(p)) = 1``
 by Newton's method on ``G = ln(margin term) + ln(beta) + ln(1 - s)``, which is increasing and concave in ``p``
 (linear utility) or ``ln p`` (log utility), so that iterates started left of the root rise monotonically to it.
-In a homogeneous market this is the exact best response; in a heterogeneous one its fixed points satisfy the exact first-order conditions, so iterating it converges to the Bertrand-Nash equilibrium
-(for ``objective='owner'``) or the joint-profit optimum (``'industry'``).
+In a homogeneous market this is the exact best response; in a heterogeneous one its fixed points satisfy the
+exact first-order conditions, so iterating it converges to the Bertrand-Nash equilibrium (for
+``objective='owner'``) or the joint-profit optimum (``'industry'``).
 """
 
 from __future__ import annotations
