@@ -82,9 +82,10 @@ def run(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         TimeRemainingColumn(), console=err_console, transient=True,
     ) as progress:
-        task = progress.add_task(f"{scenario.name} (seed {seed if seed is not None else scenario.simulation.seed})",
-                                 total=total)
-        result = run_scenario(scenario, seed, steps=total, on_step=lambda done, _: progress.update(task, completed=done))
+        shown_seed = seed if seed is not None else scenario.simulation.seed
+        task = progress.add_task(f"{scenario.name} (seed {shown_seed})", total=total)
+        result = run_scenario(scenario, seed, steps=total,
+                              on_step=lambda done, _: progress.update(task, completed=done))
     write_run(result, out_dir)
     console.print(summary_table(result.model, result.providers))
     console.print(f"results: {out_dir.resolve()}  (wall time {result.manifest['wall_time_s']:.1f} s)")
