@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 
 from experiments.run import run_scenario, write_run
-from market.config_io import apply_overrides, read_toml, scenario_from_dict
+from market.config_io import ConfigError, apply_overrides, read_toml, scenario_from_dict
 from market.metrics import hhi
 from market.model import InferenceMarket
 
@@ -518,6 +518,34 @@ def test_entry_with_zero_cooldown_and_limit() -> None:
     """Cooldown 0 and max 3: entries in months 1, 2 and 3 with a 2-month lookback."""
     model = run(entry_market(0.4, lookback=2, cooldown=0, max_entries=3, steps=6))
     assert [e["step"] for e in model.events if e["event"] == "entry"] == [1, 2, 3]
+
+
+@pytest.mark.xfail(
+    reason=(
+        "CorporateDynamics._entries names the k-th entrant f'{entrant.name}_{k}' without checking existing names, "
+        "and ScenarioConfig does not reject an entrant name stem that collides with a provider group's generated "
+        "names: an entrant 'incumbent' entering beside the group 'incumbent' (count 2) becomes a second "
+        "'incumbent_1', so events, providers.parquet and the networks (keyed by name) merge two firms"
+    ),
+    strict=True,
+)
+def test_entrant_names_never_repeat_a_providers_name() -> None:
+    """Provider names identify firms in every output table; a scenario whose entrant would repeat one is either
+    rejected when loaded or gives the entrant a name of its own."""
+    scenario = entry_market(0.4, steps=4, max_entries=1)
+    scenario["providers"] = [firm("incumbent", "specialized", 50, count=2,
+                                  pricing={"strategy": "cost_plus", "markup": 1.0})]
+    scenario["corporate"]["entrants"][0]["name"] = "incumbent"
+    try:
+        config = scenario_from_dict(scenario)
+    except ConfigError as err:
+        assert "incumbent" in str(err)
+        return
+    model = InferenceMarket(config, seed=0)
+    model.run()
+    names = [p.name for p in model.providers]
+    assert len(names) == 3
+    assert len(set(names)) == len(names), names
 
 
 def test_an_entrants_fleet_is_paid_for() -> None:
