@@ -548,24 +548,52 @@ def test_entrant_names_never_repeat_a_providers_name() -> None:
     assert len(set(names)) == len(names), names
 
 
-def test_an_entrants_fleet_is_paid_for() -> None:
-    """An entrant bringing 10 H100 pays the sunk cost and, for its GPUs, what its purchase events say; the GPUs
-    are in its fleet."""
+@pytest.mark.parametrize(
+    ("entrant_lot", "stocked", "used", "new"),
+    [
+        ("H100", False, 0, 10),  # no reseller: 10 H100 new
+        ("A100", False, 0, 4),  # no reseller: the capacity of 10 A100 as new H100, ceil(10 * 400 / 1,200) = 4
+        ("A100", True, 6, 2),  # 6 A100 in stock bought used, the other 4 as ceil(4 * 400 / 1,200) = 2 new H100
+    ],
+)
+def test_an_entrant_buys_its_fleet_through_the_hardware_markets(
+    entrant_lot: str, stocked: bool, used: int, new: int
+) -> None:
+    """The entrant (month 2) wants 10 GPUs of its lot's generation: first from reseller stock, at the reseller's
+    quote, the rest as the same capacity of the newest generation (H100, 30,000 $) from the vendor (ODD 7.11).
+    A hyperscaler on an upgrade cycle of 32 months puts its 6 A100 (40 months old) in stock in month 0; the
+    month-2 A100 quote with 6 in stock and no orders is 15,000 * 2/3 * (1 - 42/48) * (1,000 / 1,006)^0.5."""
     scenario = entry_market(0.4, steps=3, max_entries=1)
     scenario["technology"] = {"generations": GENERATIONS}
     provider = scenario["corporate"]["entrants"][0]["provider"]
     for key in ("unit_cost_usd_per_mtok", "capacity_mtok_per_month"):
         provider.pop(key)
-    provider["fleet"] = [{"generation": "H100", "region": "global", "gpus": 10}]
+    provider["fleet"] = [{"generation": entrant_lot, "region": "global", "gpus": 10}]
+    if stocked:
+        scenario["providers"].append({
+            "name": "cloud", "kind": "hyperscaler", "quality": 2.0, "retire_age_months": 32,
+            "fleet": [{"generation": "A100", "region": "global", "gpus": 6, "age_months": 40},
+                      {"generation": "H100", "region": "global", "gpus": 50, "age_months": 1}],
+            "investment": {"strategy": "none"}})
+        scenario["resellers"] = [{"name": "reseller"}]
     model = run(scenario)
     entrant = model.providers[-1]
-    bought = [e for e in model.events if e["event"] in ("gpu_purchase", "gpu_sale") and e["step"] == 2
-              and "newcomer_1" in (e["party"], e["counterparty"])]
-    paid = sum(float(e["amount_usd"]) for e in bought)  # type: ignore[arg-type]
-    assert paid > 0
-    assert entrant.cash == pytest.approx(1e6 - 2e5 - paid, rel=1e-12)
+    assert (entrant.name, [e["step"] for e in model.events if e["event"] == "entry"]) == ("newcomer_1", [2])
+    mine = [e for e in model.events if "newcomer_1" in (e["party"], e["counterparty"])
+            and e["event"] in ("gpu_sale", "gpu_purchase")]
+    quote = 15000 * (2 / 3) * (1 - 42 / 48) * (1000 / 1006) ** 0.5
+    expected = []
+    if used:
+        expected.append(("gpu_sale", "reseller", "newcomer_1", "A100", used, used * quote, ""))
+    expected.append(("gpu_purchase", "newcomer_1", "", "H100", new, new * 30000.0, "entry"))
+    got = [(e["event"], e["party"], e["counterparty"], e["generation"], e["units"], e["amount_usd"], e["detail"])
+           for e in mine]
+    assert [g[:5] + g[6:] for g in got] == [x[:5] + x[6:] for x in expected]
+    assert [g[5] for g in got] == pytest.approx([x[5] for x in expected], rel=1e-12)
+    assert all(e["step"] == 2 for e in mine)
+    assert entrant.cash == pytest.approx(1e6 - 2e5 - used * quote - new * 30000.0, rel=1e-12)
     held = model.ledger.units_by_holder_generation(len(model.holders))[entrant.holder_id]
-    assert held.sum() == sum(int(e["units"]) for e in bought) > 0  # type: ignore[call-overload]
+    np.testing.assert_array_equal(held, [used, new])
 
 
 # ---------------------------------------------------------------------------------------------------------
