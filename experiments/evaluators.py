@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import platform
+import socket
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
@@ -185,6 +186,8 @@ class RayEvaluator(Evaluator):
     def __enter__(self) -> RayEvaluator:
         import ray
 
+        if self._remote is not None:
+            return self
         ensure_ray(self.address, self.workers)
         self._remote = ray.remote(self.run).options(num_cpus=1, max_retries=self.max_retries,
                                                      retry_exceptions=False)
@@ -247,10 +250,29 @@ def ensure_ray(address: str | None = None, workers: int | None = None) -> None:
 
     if ray.is_initialized():
         return
+    if address is not None:
+        check_reachable(address)
     if address is None:
         ray.init(num_cpus=workers, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
     else:
         ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
+
+
+def check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail fast if a ``HOST:PORT`` cluster address does not accept connections ('auto' is not checked).
+
+    Raises:
+        ConnectionError: Nothing listens at the address.
+    """
+    if address == "auto" or "://" in address or ":" not in address:
+        return
+    host, _, port = address.rpartition(":")
+    if not port.isdigit():
+        raise ConnectionError(f"'{address}' is not HOST:PORT")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise ConnectionError(f"nothing answers at {address} ({exc})") from None
 
 
 def make_evaluator(workers: int | None = None, address: str | None = None, max_retries: int = 2,

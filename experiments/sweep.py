@@ -103,10 +103,39 @@ def run_sweep(
         source = str(sweep)
     tasks = build_plan(config, base)
     document = {"sweep": config.model_dump(mode="json"), "base_scenario": base}
-    store = open_store(out, document, plan_frame(tasks), resume=resume, kind="sweep", name=config.name,
-                       extra={"source": source})
-    execute_tasks(tasks, store, evaluator or make_evaluator(workers, address, config.max_retries), progress)
+    check_store(out, document, resume=resume, kind="sweep")
+    evaluator = evaluator or make_evaluator(workers, address, config.max_retries)
+    with evaluator:  # start or join Ray before anything is written
+        store = open_store(out, document, plan_frame(tasks), resume=resume, kind="sweep", name=config.name,
+                           extra={"source": source})
+        execute_tasks(tasks, store, evaluator, progress)
     return sweep_runs(out)
+
+
+def check_store(out: str | Path, document: dict[str, Any], *, resume: bool, kind: str) -> None:
+    """Check that ``out`` can take this sweep, writing nothing.
+
+    Raises:
+        ConfigError: ``out`` is a file, holds a different sweep, holds this sweep without ``resume``, or is a
+            non-empty directory that holds no sweep.
+    """
+    root = Path(out)
+    if root.exists() and not root.is_dir():
+        raise ConfigError(f"--out {root}: exists and is not a directory")
+    store = ResultStore(root)
+    if store.exists():
+        stored = store.read_manifest()
+        if stored.get("fingerprint") != fingerprint(document):
+            differ = [key for key in document if fingerprint(stored.get(key)) != fingerprint(document[key])]
+            raise ConfigError(
+                f"{root} holds a {stored.get('kind', 'sweep')} ('{stored.get('name')}') made from a different "
+                f"{' and '.join(differ) or 'config'}; choose another --out, or resume with the config it was "
+                "made from"
+            )
+        if not resume:
+            raise ConfigError(f"{root} already holds this {kind}; pass --resume to continue it")
+    elif root.is_dir() and any(root.iterdir()):
+        raise ConfigError(f"--out {root}: directory is not empty and holds no {kind}")
 
 
 def open_store(out: str | Path, document: dict[str, Any], plan: pd.DataFrame, *, resume: bool, kind: str,
@@ -117,26 +146,13 @@ def open_store(out: str | Path, document: dict[str, Any], plan: pd.DataFrame, *,
         ConfigError: ``out`` is a file, holds a different sweep, holds this sweep without ``resume``, or is a
             non-empty directory that holds no sweep.
     """
+    check_store(out, document, resume=resume, kind=kind)
     root = Path(out)
-    if root.exists() and not root.is_dir():
-        raise ConfigError(f"--out {root}: exists and is not a directory")
     store = ResultStore(root)
     digest = fingerprint(document)
     if store.exists():
-        stored = store.read_manifest()
-        if stored.get("fingerprint") != digest:
-            differ = [key for key in document if fingerprint(stored.get(key)) != fingerprint(document[key])]
-            raise ConfigError(
-                f"{root} holds a {stored.get('kind', 'sweep')} ('{stored.get('name')}') made from a different "
-                f"{' and '.join(differ) or 'config'}; choose another --out, or resume with the config it was "
-                "made from"
-            )
-        if not resume:
-            raise ConfigError(f"{root} already holds this {kind}; pass --resume to continue it")
         store.reopen({"status": "running", "resumed": now_iso()})
         return store
-    if root.is_dir() and any(root.iterdir()):
-        raise ConfigError(f"--out {root}: directory is not empty and holds no {kind}")
     manifest = {
         "kind": kind,
         "name": name,

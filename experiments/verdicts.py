@@ -19,7 +19,7 @@ import pandas as pd
 
 from experiments.evaluators import Evaluator, RunOutcome, make_evaluator
 from experiments.store import ResultStore
-from experiments.sweep import ProgressCallback, execute_tasks, open_store
+from experiments.sweep import ProgressCallback, check_store, execute_tasks, open_store
 from experiments.sweep_config import RunTask, derive_seeds, plan_frame
 from experiments.theses import Thesis, discover_theses, judge, load_thesis
 
@@ -111,14 +111,17 @@ def run_theses(
         selected.append((thesis, documents))
     selected.sort(key=lambda item: (item[0].number, item[0].name))
     tasks = {thesis.name: thesis_tasks(thesis, documents) for thesis, documents in selected}
-    stores = {}
-    for thesis, documents in selected:
-        document = {"thesis": thesis.model_dump(mode="json"), "scenarios": documents}
-        stores[thesis.name] = open_store(root / thesis.name, document, plan_frame(tasks[thesis.name]),
-                                         resume=resume, kind="thesis", name=thesis.name)
-    everything = [t for ts in tasks.values() for t in ts]
-    group = StoreGroup(stores, tasks)
-    execute_tasks(everything, group, evaluator or make_evaluator(workers, address), progress)  # type: ignore[arg-type]
+    documents_by_thesis = {thesis.name: {"thesis": thesis.model_dump(mode="json"), "scenarios": documents}
+                           for thesis, documents in selected}
+    for name, document in documents_by_thesis.items():
+        check_store(root / name, document, resume=resume, kind="thesis")
+    evaluator = evaluator or make_evaluator(workers, address)
+    with evaluator:  # start or join Ray before anything is written
+        stores = {name: open_store(root / name, document, plan_frame(tasks[name]), resume=resume, kind="thesis",
+                                   name=name)
+                  for name, document in documents_by_thesis.items()}
+        everything = [t for ts in tasks.values() for t in ts]
+        execute_tasks(everything, StoreGroup(stores, tasks), evaluator, progress)  # type: ignore[arg-type]
     table = pd.DataFrame([judge(thesis, root / thesis.name) for thesis, _ in selected], columns=list(VERDICT_COLUMNS))
     write_verdicts(table, root, [thesis for thesis, _ in selected])
     return table

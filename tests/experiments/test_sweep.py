@@ -165,3 +165,11 @@ def test_cli_refuses_an_occupied_output_directory(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "not empty" in result.output
     result = CliRunner().invoke(app, ["sweep", str(tmp_path / "missing.toml"), "--out", str(tmp_path / "o2")])
     assert result.exit_code == 2 and "no such file" in result.output
+
+
+def test_cli_unreachable_cluster_fails_fast_and_writes_nothing(tmp_path: Path) -> None:
+    path = write_sweep(tmp_path)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["sweep", str(path), "--out", str(out), "--address", "127.0.0.1:1"])
+    assert result.exit_code == 1 and "cannot reach the Ray cluster" in result.output
+    assert not out.exists()

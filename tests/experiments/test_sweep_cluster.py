@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -10,9 +11,11 @@ from analysis.results import sweep_manifest, sweep_runs
 
 pytestmark = pytest.mark.slow
 
+BASELINE = Path(__file__).resolve().parents[2] / "experiments" / "configs" / "baseline.toml"
+
 SWEEP_TOML = """
 name = "cluster_check"
-base = "baseline"
+base = "base.toml"
 replications = 2
 root_seed = 17
 
@@ -42,6 +45,7 @@ def test_multi_node_cluster_equals_serial(tmp_path: Path) -> None:
 
     path = tmp_path / "sweep.toml"
     path.write_text(SWEEP_TOML)
+    shutil.copy(BASELINE, tmp_path / "base.toml")  # a snapshot: the sweep reads it at each start
     serial = run_sweep(path, tmp_path / "serial", workers=1)
 
     if ray.is_initialized():

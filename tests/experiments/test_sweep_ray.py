@@ -6,6 +6,7 @@ One local Ray serves the whole module (starting Ray costs seconds and memory).
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,9 +19,11 @@ from experiments.sweep_config import RunTask
 
 pytestmark = pytest.mark.slow
 
+BASELINE = Path(__file__).resolve().parents[2] / "experiments" / "configs" / "baseline.toml"
+
 SWEEP_TOML = """
 name = "ray_check"
-base = "baseline"
+base = "base.toml"
 replications = 3
 root_seed = 5
 
@@ -68,6 +71,7 @@ def assert_same_results(a: Path, b: Path) -> None:
 def test_local_ray_gives_the_serial_files(local_ray: None, tmp_path: Path) -> None:
     path = tmp_path / "sweep.toml"
     path.write_text(SWEEP_TOML)
+    shutil.copy(BASELINE, tmp_path / "base.toml")  # a snapshot: the sweep reads it at each start
     serial = run_sweep(path, tmp_path / "serial", workers=1)
     on_ray = run_sweep(path, tmp_path / "ray", workers=2)
     assert serial["status"].value_counts().to_dict() == {"finished": 6, "failed": 6}
@@ -80,6 +84,7 @@ def test_a_dead_worker_is_retried_and_a_run_that_keeps_killing_it_is_recorded(
     local_ray: None, tmp_path: Path,
 ) -> None:
     path = tmp_path / "sweep.toml"
+    shutil.copy(BASELINE, tmp_path / "base.toml")
     path.write_text(SWEEP_TOML.replace("values = [0.3, -1.0]", "values = [0.3]").replace("replications = 3",
                                                                                           "replications = 2"))
     markers = tmp_path / "markers"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,11 +18,13 @@ from experiments.sweep import run_sweep
 
 pytestmark = pytest.mark.slow
 
+BASELINE = Path(__file__).resolve().parents[2] / "experiments" / "configs" / "baseline.toml"
+
 REPO = Path(__file__).resolve().parents[2]
 
 SWEEP_TOML = """
 name = "resume_check"
-base = "baseline"
+base = "base.toml"
 replications = 5
 root_seed = 23
 
@@ -46,6 +49,7 @@ values = [0.0, 1.0]
 def test_killed_driver_resumes_to_the_uninterrupted_result(tmp_path: Path) -> None:
     path = tmp_path / "sweep.toml"
     path.write_text(SWEEP_TOML)
+    shutil.copy(BASELINE, tmp_path / "base.toml")  # a snapshot: the sweep reads it at each start
     out = tmp_path / "interrupted"
     driver = subprocess.Popen(
         [sys.executable, "-m", "experiments.cli", "sweep", str(path), "--out", str(out), "--workers", "1"],
