@@ -92,7 +92,9 @@ class ResultStore:
         """Continue a stored sweep: drop partial writes of an interrupted driver, refresh the manifest."""
         self.runs_dir.mkdir(parents=True, exist_ok=True)
         self.failed_dir.mkdir(parents=True, exist_ok=True)
-        for leftover in [*self.runs_dir.glob(".*"), *self.failed_dir.glob(".*"), *self.root.glob(".*")]:
+        temporary = [*self.runs_dir.glob(".*"), *self.failed_dir.glob(".*"),
+                     *self.root.glob(f".{MANIFEST_FILE}.*"), *self.root.glob(f".{PLAN_FILE}.*")]
+        for leftover in temporary:
             if leftover.is_dir():
                 shutil.rmtree(leftover, ignore_errors=True)
             else:
