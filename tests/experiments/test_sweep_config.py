@@ -147,3 +147,12 @@ def test_shipped_sweeps_load_and_plan(path: Path) -> None:
     tasks = build_plan(config, base)
     assert len(tasks) == len(design_points(config)) * config.replications
     assert len({t.seed for t in tasks}) == len(tasks)
+
+
+def test_the_documented_sweep_file_is_valid() -> None:
+    import tomllib
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "cluster.md").read_text()
+    example = tomllib.loads(text.split("```toml", 1)[1].split("```", 1)[0])
+    config = validate_data(example, SweepConfig, "docs/cluster.md")
+    assert len(design_points(config)) == 9
