@@ -165,6 +165,13 @@ class CorporateDynamics:
         return None if best is None else (best[1], best[2])
 
     # -- entry ---------------------------------------------------------------------------------------------
+    def _unused_name(self, stem: str, k: int) -> str:
+        """``stem_k``, or the next ``stem_j`` (j > k) that no provider or reseller is called."""
+        taken = {h.name for h in self.holders}
+        while f"{stem}_{k}" in taken:
+            k += 1
+        return f"{stem}_{k}"
+
     def record_margins(self) -> None:
         """Remember this month's revenue-weighted margin by provider kind (the entry signal)."""
         s = self.settlement
@@ -190,7 +197,7 @@ class CorporateDynamics:
                 continue
             counts[entrant.name] = done + 1
             last[entrant.name] = self.step_index
-            provider = self._enter(entrant, f"{entrant.name}_{done + 1}")
+            provider = self._enter(entrant, self._unused_name(entrant.name, done + 1))
             margin = float(np.nanmean(recent))
             self.record_event("entry", holder=provider.holder_id, amount_usd=entrant.sunk_cost_usd,
                               detail=json.dumps({"incumbent_margin": round(margin, 4), "kind": provider.kind}))

@@ -311,19 +311,23 @@ class InferenceMarket(HardwareTrading, CorporateDynamics, mesa.Model):
         cash_cost = f.power_cost.sum(axis=1) + f.opex.sum(axis=1) + variable
         self.settlement = {"revenue": revenue, "served": served, "depreciation": depreciation,
                            "cash_cost": cash_cost, "interest": np.zeros(n), "profit": np.zeros(n)}
+        # Interest is charged on the debt each balance sheet carries into the month, before this month's flows,
+        # so it does not depend on the order in which a group's providers are settled.
+        interest = np.zeros(n)
+        for p in self.providers:
+            if p.active and p.parent is None:  # a subsidiary's treasury is its owner's: charged once, there
+                interest[p.holder_id] = max(-p.cash, 0.0) * p.cost_of_capital_per_year / 12.0
         for p in self.providers:
             if not p.active:
                 continue
             h = p.holder_id
-            # A subsidiary's treasury is its owner's: interest is charged once, on the owner's balance sheet.
-            interest = max(-p.cash, 0.0) * p.cost_of_capital_per_year / 12.0 if p.parent is None else 0.0
-            profit = revenue[h] - cash_cost[h] - depreciation[h] - interest
-            p.cash += revenue[h] - cash_cost[h] - interest
+            profit = revenue[h] - cash_cost[h] - depreciation[h] - interest[h]
+            p.cash += revenue[h] - cash_cost[h] - interest[h]
             p.last_profit = profit
-            p.monthly_operating_cost = cash_cost[h] + interest
+            p.monthly_operating_cost = cash_cost[h] + interest[h]
             p.cumulative_served_mtok += served[h]
-            self.settlement["interest"][h] = interest
             self.settlement["profit"][h] = profit
+        self.settlement["interest"] = interest
         self.record_margins()
 
     def _pad_settlement(self) -> None:

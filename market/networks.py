@@ -45,7 +45,7 @@ def contract_graph(
     spend = np.zeros_like(volume)
     np.add.at(spend, (slice(None), offer_holder), allocation * offer_price[None, :])
     total = volume.sum(axis=1)
-    rows, cols = np.nonzero(volume > min_share * np.maximum(total, 1e-300)[:, None])
+    rows, cols = np.nonzero((volume > 0) & (volume >= min_share * total[:, None]))
     for h in np.unique(cols):
         graph.add_node(holder_names[h], bipartite="provider", kind=holder_kinds[h])
     for e in np.unique(rows):
