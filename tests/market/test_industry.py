@@ -520,15 +520,6 @@ def test_entry_with_zero_cooldown_and_limit() -> None:
     assert [e["step"] for e in model.events if e["event"] == "entry"] == [1, 2, 3]
 
 
-@pytest.mark.xfail(
-    reason=(
-        "CorporateDynamics._entries names the k-th entrant f'{entrant.name}_{k}' without checking existing names, "
-        "and ScenarioConfig does not reject an entrant name stem that collides with a provider group's generated "
-        "names: an entrant 'incumbent' entering beside the group 'incumbent' (count 2) becomes a second "
-        "'incumbent_1', so events, providers.parquet and the networks (keyed by name) merge two firms"
-    ),
-    strict=True,
-)
 def test_entrant_names_never_repeat_a_providers_name() -> None:
     """Provider names identify firms in every output table; a scenario whose entrant would repeat one is either
     rejected when loaded or gives the entrant a name of its own."""

@@ -88,14 +88,6 @@ def test_contract_graph_without_threshold_carries_every_token() -> None:
     assert "enterprise_3" not in graph and "reseller" not in graph
 
 
-@pytest.mark.xfail(
-    reason=(
-        "market.networks.contract_graph keeps an edge only where volume > min_share * total (strict), while its "
-        "docstring promises an edge where an enterprise bought 'at least min_share' of its tokens: a buyer at "
-        "exactly min_share gets no contract"
-    ),
-    strict=True,
-)
 def test_a_buyer_at_exactly_the_minimum_share_has_a_contract() -> None:
     """e1 buys 1 of its 8 Mtok (12.5%, exact in binary) from C: with min_share 0.125 it bought 'at least
     min_share' of its tokens there, so the contract is an edge (networks module docstring)."""
