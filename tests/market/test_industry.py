@@ -587,6 +587,25 @@ def test_an_entrant_buys_its_fleet_through_the_hardware_markets(
     np.testing.assert_array_equal(held, [used, new])
 
 
+def test_an_entrant_that_gets_no_gpus_exits_idle() -> None:
+    """A grid of 0.001 MW has no room for one H100 (0.9 kW x PUE 1.3 = 1.17 kW): the entrant of month 2 buys
+    nothing, posts no offers, and after three idle months (3, 4, 5) exits in month 5 with its 1e6 - 2e5."""
+    scenario = entry_market(0.4, steps=7, max_entries=1)
+    scenario["technology"] = {"generations": GENERATIONS}
+    scenario["regions"][0]["power_capacity_mw"] = 0.001
+    provider = scenario["corporate"]["entrants"][0]["provider"]
+    for key in ("unit_cost_usd_per_mtok", "capacity_mtok_per_month"):
+        provider.pop(key)
+    provider["fleet"] = [{"generation": "H100", "region": "global", "gpus": 10}]
+    model = run(scenario)
+    assert [(e["step"], e["event"], e["party"]) for e in model.events] == [(2, "entry", "newcomer_1"),
+                                                                          (5, "exit", "newcomer_1")]
+    exit_event = model.events[1]
+    assert json.loads(str(exit_event["detail"])) == {"reason": "no capacity", "cash_usd": 8e5, "gpus_liquidated": 0}
+    assert model.providers[-1].cash == 8e5
+    assert model.ledger.produced.sum() == 0
+
+
 # ---------------------------------------------------------------------------------------------------------
 # the events table of a baseline run
 # ---------------------------------------------------------------------------------------------------------
