@@ -232,7 +232,8 @@ def test_used_gpus_are_bought_at_the_resellers_quote_which_falls_with_inventory_
     bid = 15000 * A100_REL_B200 * (6 / 48) * 0.85
     assert retired[0]["amount_usd"] == pytest.approx(120 * bid, rel=1e-12)
     quote = 15000 * A100_REL_B200 * (6 / 48) * pressure(0.0, 120.0)
-    assert quote < bid / 0.85  # the stock lowered the quote
+    assert model.secondary_quotes[0, 0] == pytest.approx(quote, rel=1e-12)  # recomputed before investment
+    assert model.secondary_quotes[0, 0] < bid / 0.85  # the stock lowered the month's opening quote
     assert [(e["party"], e["counterparty"], e["generation"]) for e in sold] == [("reseller_0", "swarm", "A100")]
     bought = int(sold[0]["units"])  # type: ignore[call-overload]
     assert bought == min(orders[0], 120) > 0
