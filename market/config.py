@@ -15,11 +15,14 @@ Units used throughout the product:
 from __future__ import annotations
 
 import math
+import typing
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 ProviderKind = Literal["hyperscaler", "specialized", "decentralized"]
+PROVIDER_KIND_NAMES: tuple[str, ...] = typing.get_args(ProviderKind)
+"""Provider kinds in the order every output column and kind id uses."""
 UtilityForm = Literal["linear", "log"]
 
 NonNegFloat = Annotated[float, Field(ge=0.0)]

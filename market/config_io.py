@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from market.config import ScenarioConfig
+from market.config import InvestmentConfig, PricingConfig, ScenarioConfig
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -121,16 +121,17 @@ def format_validation_error(
     return "\n".join(dict.fromkeys(lines))
 
 
-_UNION_TAGS = {
-    "cost_plus",
-    "best_response",
-    "share_acquisition",
-    "adaptive",
-    "none",
-    "utilization_target",
-    "float",
-    "literal['frontier','open']",
-}
+def _union_tags() -> set[str]:
+    """Location parts pydantic adds for union members: the strategy names of the discriminated unions, and the
+    member names of the provider ``quality`` union. They are dropped from key paths in messages."""
+    tags = {"float", "literal['frontier','open']"}
+    for union in (PricingConfig, InvestmentConfig):
+        members = typing.get_args(typing.get_args(union)[0])
+        tags |= {member.model_fields["strategy"].default for member in members}
+    return tags
+
+
+_UNION_TAGS = _union_tags()
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from market.config import PROVIDER_KIND_NAMES
 from market.corporate import acquisition_terms, entry_is_attractive, review_merger
 
 
@@ -177,7 +178,7 @@ class CorporateDynamics:
         s = self.settlement
         history = self.__dict__.setdefault("_margin_history", [])
         row: dict[str, float] = {}
-        for kind in ("hyperscaler", "specialized", "decentralized"):
+        for kind in PROVIDER_KIND_NAMES:
             ids = [p.holder_id for p in self.providers if p.active and p.kind == kind]
             rev = float(s["revenue"][ids].sum()) if ids else 0.0
             row[kind] = float(s["profit"][ids].sum()) / rev if rev > 0 else float("nan")

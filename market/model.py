@@ -24,11 +24,12 @@ from agents.pricing import BestResponseStrategy, PricingView
 from agents.provider import PROVIDER_KINDS, Provider
 from agents.reseller import HardwareReseller
 from market.clearing import Clearing, clear_logit_market, logit_shares
-from market.config import EntrantConfig, ProviderConfig, ScenarioConfig
+from market.config import PROVIDER_KIND_NAMES, EntrantConfig, ProviderConfig, ScenarioConfig
 from market.demand import choice_class_penalties, choice_utilities, effective_volume, utility_transform
 from market.fleet import FleetEconomics, HolderTechnology, fleet_economics
 from market.hardware import GpuLedger, best_quotes
 from market.industry import CorporateDynamics
+from market.metrics import logit_consumer_surplus
 from market.networks import contract_graph, gpu_flow_graph, ownership_graph
 from market.pricing import demand_slopes, diversion_margin
 from market.recording import Recorder
@@ -45,8 +46,6 @@ from market.trading import HardwareTrading
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
-
-PROVIDER_KIND_NAMES: tuple[str, ...] = ("hyperscaler", "specialized", "decentralized")
 
 
 @dataclass(frozen=True)
@@ -118,6 +117,8 @@ class InferenceMarket(HardwareTrading, CorporateDynamics, mesa.Model):
         self.clearing: Clearing | None = None
         self.volume = np.zeros(self.population.size)
         self.effective_price = np.zeros(self.population.size)
+        self.consumer_surplus = np.zeros(self.population.size)
+        self.self_host_cost_by_region = np.full(self.n_regions, np.nan)
         self.fleet: FleetEconomics | None = None
         self.secondary_quotes = np.full((len(self.resellers), len(self.generations)), np.nan)
         self._observations: dict[tuple[int, int], tuple[float, float, float, float, float]] = {}
@@ -296,6 +297,9 @@ class InferenceMarket(HardwareTrading, CorporateDynamics, mesa.Model):
         self.clearing = clear_logit_market(
             shares, outside, self.volume, offers.capacity, offers.price, self.config.simulation.rationing_rounds
         )
+        self.consumer_surplus = logit_consumer_surplus(
+            self.volume, outside, self.mu, pop.price_sensitivity, effective, self.form
+        )
         self._observe(shares)
         self._update_incumbents()
 
@@ -417,7 +421,7 @@ class InferenceMarket(HardwareTrading, CorporateDynamics, mesa.Model):
         a0 = np.full(pop.size, cfg.value)
         if not cfg.self_hosting:
             return a0
-        cost_by_region = self.self_host_cost()
+        cost_by_region = self.self_host_cost_by_region = self.self_host_cost()
         q = self.open_weight * cfg.self_host_quality_factor
         u_self = (
             pop.quality_weight * utility_transform(np.array([q]), self.form)[0]
@@ -659,12 +663,18 @@ class InferenceMarket(HardwareTrading, CorporateDynamics, mesa.Model):
         graphs["gpu_flows"] = gpu_flow_graph(self._events)
         return graphs
 
-    def revenue_by_buyer_region_and_holder(self) -> FloatArray:
-        """This month's revenue per (buyer region, holder id), $."""
+    def revenue_by_buyer_region(self) -> FloatArray:
+        """This month's revenue per (buyer region, offer), $ (agents are stored region by region)."""
         c, offers = self.clearing, self.offers
         assert c is not None and offers is not None
         tokens = np.array([c.allocation[rows].sum(axis=0) for rows in self.population.region_slices])
-        by_offer = tokens.reshape(self.n_regions, len(offers)) * offers.price[None, :]
+        return tokens.reshape(self.n_regions, len(offers)) * offers.price[None, :]
+
+    def revenue_by_buyer_region_and_holder(self) -> FloatArray:
+        """This month's revenue per (buyer region, holder id), $."""
+        offers = self.offers
+        assert offers is not None
+        by_offer = self.revenue_by_buyer_region()
         out = np.zeros((self.n_regions, len(self.holders)))
         np.add.at(out, (slice(None), offers.holder), by_offer)
         return out

@@ -13,12 +13,12 @@ import numpy as np
 import pandas as pd
 
 from market import metrics
+from market.config import PROVIDER_KIND_NAMES
 from market.hardware import best_quotes
 
 if TYPE_CHECKING:
     from market.model import InferenceMarket
 
-KIND_NAMES: tuple[str, ...] = ("hyperscaler", "specialized", "decentralized")
 
 MODEL_COLUMNS: tuple[str, ...] = (
     "step", "frontier_quality", "open_weight_quality", "price_index", "quality_adjusted_price_index", "hhi",
@@ -76,13 +76,10 @@ def model_row(m: InferenceMarket) -> dict[str, Any]:
     assert offers is not None and c is not None and f is not None
     tokens = float(c.served.sum())
     spend = float(c.revenue.sum())
-    by_kind = np.bincount(offers.kind, weights=c.served, minlength=len(KIND_NAMES))
+    by_kind = np.bincount(offers.kind, weights=c.served, minlength=len(PROVIDER_KIND_NAMES))
     finite = np.isfinite(offers.capacity)
     capacity = float(offers.capacity[finite].sum())
-    pop = m.population
-    surplus = metrics.logit_consumer_surplus(
-        m.volume, c.outside_share, m.mu, pop.price_sensitivity, m.effective_price, m.form
-    )
+    surplus = m.consumer_surplus
     row: dict[str, Any] = {
         "step": m.step_index,
         "frontier_quality": m.frontier,
@@ -102,32 +99,24 @@ def model_row(m: InferenceMarket) -> dict[str, Any]:
         "total_capacity": capacity,
         "secondary_gpu_price": _reference_secondary_price(m),
         "consumer_surplus": float(surplus.sum()),
-        "self_host_cost": float(np.mean(m.self_host_cost())) if m.config.outside_option.self_hosting else np.nan,
+        "self_host_cost": float(np.mean(m.self_host_cost_by_region)),
         "total_gpus": float(f.gpus.sum()),
         "cumulative_entries": m.event_counts.get("entry", 0),
         "cumulative_exits": m.event_counts.get("exit", 0),
         "cumulative_acquisitions": m.event_counts.get("acquisition", 0),
         "cumulative_blocked_mergers": m.event_counts.get("merger_blocked", 0),
     }
-    for k, name in enumerate(KIND_NAMES):
+    for k, name in enumerate(PROVIDER_KIND_NAMES):
         row[f"share_{name}"] = float(by_kind[k] / tokens) if tokens > 0 else 0.0
     revenue, profit = m.settlement["revenue"], m.settlement["profit"]
-    kinds = np.array([KIND_NAMES.index(p.kind) if p.kind in KIND_NAMES else -1 for p in m.holders])
-    for k, name in enumerate(KIND_NAMES):
+    kinds = np.array([PROVIDER_KIND_NAMES.index(p.kind) if p.kind in PROVIDER_KIND_NAMES else -1 for p in m.holders])
+    for k, name in enumerate(PROVIDER_KIND_NAMES):
         rev = revenue[kinds == k].sum()
         row[f"margin_{name}"] = float(profit[kinds == k].sum() / rev) if rev > 0 else np.nan
-    region_revenue = _revenue_by_buyer_region(m)
+    region_revenue = m.revenue_by_buyer_region()
     for r, region in enumerate(m.region_names):
         row[f"hhi_{region}"] = metrics.hhi(region_revenue[r], offers.owner)
     return {k: row[k] for k in (*MODEL_COLUMNS, *[f"hhi_{r}" for r in m.region_names])}
-
-
-def _revenue_by_buyer_region(m: InferenceMarket) -> np.ndarray:
-    """Revenue per (buyer region, offer), $."""
-    c, offers = m.clearing, m.offers
-    assert c is not None and offers is not None
-    tokens = np.array([c.allocation[rows].sum(axis=0) for rows in m.population.region_slices])
-    return tokens.reshape(m.n_regions, len(offers)) * offers.price[None, :]
 
 
 def _reference_secondary_price(m: InferenceMarket) -> float:
@@ -177,14 +166,12 @@ def enterprise_rows(m: InferenceMarket) -> dict[str, np.ndarray]:
     c, offers = m.clearing, m.offers
     assert c is not None and offers is not None
     pop = m.population
-    kind_served = np.zeros((pop.size, len(KIND_NAMES)))
+    kind_served = np.zeros((pop.size, len(PROVIDER_KIND_NAMES)))
     if len(offers):
-        onehot = np.zeros((len(offers), len(KIND_NAMES)))
+        onehot = np.zeros((len(offers), len(PROVIDER_KIND_NAMES)))
         onehot[np.arange(len(offers)), offers.kind] = 1.0
         kind_served = c.allocation @ onehot
-    surplus = metrics.logit_consumer_surplus(
-        m.volume, c.outside_share, m.mu, pop.price_sensitivity, m.effective_price, m.form
-    )
+    surplus = m.consumer_surplus
     values = {
         "firms": pop.weight,
         "volume": m.volume,
@@ -194,7 +181,7 @@ def enterprise_rows(m: InferenceMarket) -> dict[str, np.ndarray]:
         "spend": c.spend,
         "consumer_surplus": surplus,
         "outside_volume": m.volume * c.outside_share,
-        **{f"served_{name}": kind_served[:, k] for k, name in enumerate(KIND_NAMES)},
+        **{f"served_{name}": kind_served[:, k] for k, name in enumerate(PROVIDER_KIND_NAMES)},
     }
     if m.config.simulation.enterprise_output == "agent":
         out = {"step": np.full(pop.size, m.step_index, dtype=np.int64), "enterprise": np.arange(pop.size),
