@@ -33,7 +33,7 @@ bench: $(STAMP)
 
 ## Regenerate the parameter reference in docs/parameters.md from the config schema.
 docs: $(STAMP)
-	$(BIN)/python -m market.config_docs > docs/parameters.md
+	$(BIN)/python -m market.config.docs > docs/parameters.md
 
 clean:
 	rm -rf $(VENV) results .pytest_cache .ruff_cache

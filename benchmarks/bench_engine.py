@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from market.config_io import load_scenario
+from market.config.files import load_scenario
 from market.model import InferenceMarket
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from analysis.statistics import step_series, yearly_decline, yearly_growth
 from experiments.run import RunResult, run_scenario
-from market.config_io import ConfigError, load_scenario, read_toml, validate_data
+from market.config.files import ConfigError, load_scenario, read_toml, validate_data
 
 DEFAULT_TARGETS = Path(__file__).parent / "configs" / "calibration" / "targets.toml"
 

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from market.config_io import ConfigError, load_scenario
+from market.config.files import ConfigError, load_scenario
 
 app = typer.Typer(
     name="ieco",

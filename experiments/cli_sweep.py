@@ -22,7 +22,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from market.config_io import ConfigError
+from market.config.files import ConfigError
 
 if TYPE_CHECKING:
     import pandas as pd

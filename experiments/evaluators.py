@@ -32,7 +32,7 @@ import pandas as pd
 
 from experiments.sweep_config import RunTask
 from market.config import ScenarioConfig
-from market.config_io import validate_data
+from market.config.files import validate_data
 
 RunFunction = Callable[[RunTask], "RunOutcome"]
 

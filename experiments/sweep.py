@@ -36,7 +36,7 @@ from experiments.sweep_config import (
     load_sweep_config,
     plan_frame,
 )
-from market.config_io import ConfigError
+from market.config.files import ConfigError
 
 __all__ = ["SweepProgress", "execute_tasks", "load_sweep", "open_store", "run_sweep"]
 

@@ -27,7 +27,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from market.config import ScenarioConfig
-from market.config_io import ConfigError, apply_settings, read_toml, validate_data
+from market.config.files import ConfigError, apply_settings, read_toml, validate_data
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 """Shipped scenario configs; a base named without ``.toml`` (e.g. ``"baseline"``) is looked up here."""

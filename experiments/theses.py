@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from analysis.results import load_sweep, sweep_dataset
 from analysis.statistics import STATISTICS, StatisticError, bootstrap_ci, paired_difference, per_run, verdict
 from market.config import ScenarioConfig
-from market.config_io import ConfigError, apply_settings, read_toml, validate_data
+from market.config.files import ConfigError, apply_settings, read_toml, validate_data
 
 THESES_DIR = Path(__file__).resolve().parent / "theses"
 """The shipped thesis files."""

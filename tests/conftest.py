@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from market.config import ScenarioConfig
-from market.config_io import scenario_from_dict
+from market.config.files import scenario_from_dict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = REPO_ROOT / "experiments" / "configs"

@@ -30,7 +30,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from market.config_io import apply_overrides, read_toml, scenario_from_dict
+from market.config.files import apply_overrides, read_toml, scenario_from_dict
 from market.hardware import SCRAPPED
 from market.model import InferenceMarket
 

@@ -11,7 +11,7 @@ import pytest
 
 from analysis.plots import FIGURES, plot_run
 from experiments.run import run_scenario, write_run
-from market.config_io import load_scenario
+from market.config.files import load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 BASELINE = ROOT / "experiments" / "configs" / "baseline.toml"

@@ -16,7 +16,7 @@ import pytest
 
 from experiments.run import TABLES, RunResult, run_scenario, write_run
 from market.config import ScenarioConfig
-from market.config_io import apply_overrides, load_scenario, read_toml, scenario_from_dict
+from market.config.files import apply_overrides, load_scenario, read_toml, scenario_from_dict
 from market.model import InferenceMarket
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -70,7 +70,7 @@ def test_same_seed_gives_byte_identical_parquet(baseline_config: ScenarioConfig,
 RUN_IN_SUBPROCESS = """
 import sys
 from experiments.run import run_scenario, write_run
-from market.config_io import apply_overrides, load_scenario, read_toml, scenario_from_dict
+from market.config.files import apply_overrides, load_scenario, read_toml, scenario_from_dict
 from market.model import InferenceMarket
 data = read_toml(sys.argv[1])
 overrides = ["simulation.steps=4"] + [f"segments.{i}.n_agents=15" for i in range(len(data["segments"]))]

@@ -14,7 +14,7 @@ from analysis.results import load_sweep, sweep_failures, sweep_runs
 from experiments.cli import app
 from experiments.run import TABLES
 from experiments.sweep import SweepProgress, run_sweep
-from market.config_io import ConfigError
+from market.config.files import ConfigError
 
 SWEEP_TOML = """
 name = "tiny"

@@ -17,7 +17,7 @@ from experiments.sweep_config import (
     load_sweep_config,
     run_id_for,
 )
-from market.config_io import ConfigError, validate_data
+from market.config.files import ConfigError, validate_data
 
 TINY = {"simulation.steps": 3, "segments.0.n_agents": 20, "segments.1.n_agents": 20, "segments.2.n_agents": 20}
 

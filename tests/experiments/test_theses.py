@@ -13,7 +13,7 @@ from analysis.statistics import bootstrap_ci
 from experiments.cli import app
 from experiments.theses import Thesis, discover_theses, estimate, load_thesis
 from experiments.verdicts import VERDICT_COLUMNS, run_theses
-from market.config_io import ConfigError, validate_data
+from market.config.files import ConfigError, validate_data
 
 TINY_SETTINGS = """
 "simulation.steps" = 4

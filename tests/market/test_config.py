@@ -1,4 +1,4 @@
-"""Scenario configuration (market/config.py, market/config_io.py): schema, readable errors, overrides, TOML."""
+"""Scenario configuration (market/config/schema.py, market/config/files.py): schema, readable errors, overrides, TOML."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from market.config import ScenarioConfig
-from market.config_io import (
+from market.config.files import (
     ConfigError,
     apply_overrides,
     apply_settings,

@@ -11,7 +11,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from market import config as schema
-from market.config_docs import collect_sections, render_markdown
+from market.config.docs import collect_sections, render_markdown
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs" / "parameters.md"
@@ -33,7 +33,7 @@ def _reachable_models(annotation: object, found: list[type[BaseModel]]) -> list[
 def test_docs_file_matches_the_schema() -> None:
     assert DOCS.is_file(), "docs/parameters.md is missing: run `make docs`"
     assert DOCS.read_text(encoding="utf-8") == render_markdown(), (
-        "docs/parameters.md is out of date with market/config.py: run `make docs`"
+        "docs/parameters.md is out of date with market/config/schema.py: run `make docs`"
     )
 
 
@@ -86,10 +86,10 @@ def test_every_table_row_has_four_cells() -> None:
 
 
 def test_module_runs_as_a_script_and_imports_no_agent_code() -> None:
-    out = subprocess.run([sys.executable, "-m", "market.config_docs"], cwd=ROOT, capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-m", "market.config.docs"], cwd=ROOT, capture_output=True, text=True,
                          check=True, encoding="utf-8")
     assert out.stdout == render_markdown()
-    tree = ast.parse((ROOT / "market" / "config_docs.py").read_text(encoding="utf-8"))
+    tree = ast.parse((ROOT / "market" / "config" / "docs.py").read_text(encoding="utf-8"))
     imported = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
     imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
     assert not [m for m in imported if m == "agents" or m.startswith(("agents.", "experiments", "analysis"))]
@@ -127,7 +127,7 @@ def _values_at(node: object, parts: list[str]) -> list[object]:
 
 def test_odd_baseline_column_matches_the_baseline_scenario() -> None:
     """The baseline column of the ODD's key-parameter table gives the baseline's value, or its range."""
-    from market.config_io import load_scenario
+    from market.config.files import load_scenario
 
     baseline = load_scenario(ROOT / "experiments" / "configs" / "baseline.toml")
     odd = (ROOT / "docs" / "ODD.md").read_text(encoding="utf-8")

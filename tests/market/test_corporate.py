@@ -14,7 +14,7 @@ import pytest
 
 from agents.provider import Provider
 from market.config import AntitrustConfig
-from market.config_io import scenario_from_dict
+from market.config.files import scenario_from_dict
 from market.corporate import (
     MergerReview,
     acquisition_terms,

@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 
 from experiments.run import run_scenario, write_run
-from market.config_io import ConfigError, apply_overrides, read_toml, scenario_from_dict
+from market.config.files import ConfigError, apply_overrides, read_toml, scenario_from_dict
 from market.metrics import hhi
 from market.model import InferenceMarket
 

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from experiments.run import run_scenario, write_run
-from market.config_io import scenario_from_dict
+from market.config.files import scenario_from_dict
 from market.model import InferenceMarket
 from market.networks import SCRAP, VENDOR, contract_graph, gpu_flow_graph, graph_tables, ownership_graph
 

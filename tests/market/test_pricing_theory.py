@@ -42,7 +42,7 @@ from scipy.special import lambertw
 
 from experiments.run import run_scenario
 from market.config import ScenarioConfig
-from market.config_io import apply_overrides, load_scenario, read_toml, scenario_from_dict
+from market.config.files import apply_overrides, load_scenario, read_toml, scenario_from_dict
 from market.model import InferenceMarket
 from market.pricing import demand_slopes, diversion_margin, logit_best_response
 

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from agents.investment import FleetOrder, InvestmentView
-from market.config_io import scenario_from_dict
+from market.config.files import scenario_from_dict
 from market.hardware import allocate_supply
 from market.model import InferenceMarket
 

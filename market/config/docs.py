@@ -6,7 +6,7 @@ Nested models (including each parameter model of a discriminated union such as `
 sections of their own, depth-first in declaration order, so the output is deterministic. A model met again at
 another key path (``corporate.entrants[].provider`` is a provider) is documented once and referred to::
 
-    python -m market.config_docs > docs/parameters.md
+    python -m market.config.docs > docs/parameters.md
 
 The walker is generic: new fields, new nested models, new union members and new list or mapping sections
 appear without changes here.
@@ -27,7 +27,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from market.config import ScenarioConfig
+from market.config.schema import ScenarioConfig
 
 __all__ = ["Row", "Section", "collect_sections", "main", "render_markdown"]
 
@@ -398,7 +398,7 @@ _HEADER = """\
 # Parameter reference
 
 Every key of a scenario file, with its type, default and meaning. This file is generated from the schema in
-`market/config.py` (`make docs`, or `python -m market.config_docs > docs/parameters.md`); a test checks that
+`market/config/schema.py` (`make docs`, or `python -m market.config.docs > docs/parameters.md`); a test checks that
 it matches the schema, so edit the schema's descriptions, not this file.
 
 **Units.** One step is one month. Token volumes are in millions of tokens (Mtok), prices in US dollars per

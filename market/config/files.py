@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from market.config import InvestmentConfig, PricingConfig, ScenarioConfig
+from market.config.schema import InvestmentConfig, PricingConfig, ScenarioConfig
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 

@@ -2,7 +2,7 @@
 
 A scenario is a TOML document validated by :class:`ScenarioConfig`. Every field carries its unit in its
 name or description, and its default is defined here and nowhere else; ``docs/parameters.md`` is generated
-from this module (``python -m market.config_docs``).
+from this module (``python -m market.config.docs``).
 
 Units used throughout the product:
 

@@ -1,0 +1,63 @@
+"""Scenario configuration: the schema (:mod:`market.config.schema`), reading files and overrides
+(:mod:`market.config.files`) and the generated parameter reference (:mod:`market.config.docs`).
+
+The schema's models are re-exported here, so ``from market.config import ScenarioConfig`` works.
+"""
+
+from market.config.schema import (
+    PROVIDER_KIND_NAMES,
+    AcquisitionConfig,
+    AdaptivePricing,
+    AntitrustConfig,
+    BestResponsePricing,
+    CorporateConfig,
+    CostPlusPricing,
+    EntrantConfig,
+    FleetLotConfig,
+    GenerationConfig,
+    InvestmentConfig,
+    LogitConfig,
+    NoInvestment,
+    OutsideOptionConfig,
+    PricingConfig,
+    ProviderConfig,
+    ProviderKind,
+    RegionConfig,
+    ResellerConfig,
+    ScenarioConfig,
+    SegmentConfig,
+    ShareAcquisitionPricing,
+    SimulationConfig,
+    TechnologyConfig,
+    UtilityForm,
+    UtilizationTargetInvestment,
+)
+
+__all__ = [
+    "PROVIDER_KIND_NAMES",
+    "AcquisitionConfig",
+    "AdaptivePricing",
+    "AntitrustConfig",
+    "BestResponsePricing",
+    "CorporateConfig",
+    "CostPlusPricing",
+    "EntrantConfig",
+    "FleetLotConfig",
+    "GenerationConfig",
+    "InvestmentConfig",
+    "LogitConfig",
+    "NoInvestment",
+    "OutsideOptionConfig",
+    "PricingConfig",
+    "ProviderConfig",
+    "ProviderKind",
+    "RegionConfig",
+    "ResellerConfig",
+    "ScenarioConfig",
+    "SegmentConfig",
+    "ShareAcquisitionPricing",
+    "SimulationConfig",
+    "TechnologyConfig",
+    "UtilityForm",
+    "UtilizationTargetInvestment",
+]
