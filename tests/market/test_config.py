@@ -1,4 +1,4 @@
-"""Scenario configuration (market/config/schema.py, market/config/files.py): schema, readable errors, overrides, TOML."""
+"""Scenario configuration (market/config/schema.py, files.py): schema, readable errors, overrides, TOML."""
 
 from __future__ import annotations
 
