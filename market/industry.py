@@ -87,6 +87,7 @@ class CorporateDynamics:
             if sub.parent is p:
                 sub.parent = None
         p.active = False
+        p.remove()  # leaves model.agents; it stays in model.providers and in the outputs
         detail = json.dumps({"reason": reason, "cash_usd": round(p.cash, 2), "gpus_liquidated": units})
         self.record_event("exit", holder=p.holder_id, amount_usd=p.cash, detail=detail)
 

@@ -10,7 +10,10 @@ functions of ``market`` clear and account, and this model wires them together.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import mesa
 import networkx as nx
@@ -25,6 +28,7 @@ from agents.provider import PROVIDER_KINDS, Provider
 from agents.reseller import HardwareReseller
 from market.clearing import Clearing, clear_logit_market, logit_shares
 from market.config import PROVIDER_KIND_NAMES, EntrantConfig, ProviderConfig, ScenarioConfig
+from market.config.files import load_scenario, scenario_with_settings
 from market.demand import choice_class_penalties, choice_utilities, effective_volume, utility_transform
 from market.fleet import FleetEconomics, HolderTechnology, fleet_economics
 from market.hardware import GpuLedger, best_quotes
@@ -69,13 +73,28 @@ class OfferBook:
 class InferenceMarket(HardwareTrading, CorporateDynamics, mesa.Model):
     """Agent-based model of the inference market.
 
+    Built from a validated scenario, or, as Mesa models are, from keyword parameters::
+
+        InferenceMarket(config, seed=1)
+        InferenceMarket(scenario="baseline", seed=1, logit__mu=0.4, simulation__steps=24)
+
     Args:
-        config: A validated scenario.
-        seed: Root seed; every random draw comes from generators spawned from it.
+        config: A validated scenario (takes precedence over ``scenario``).
+        seed: Root seed (default: the scenario's ``simulation.seed``); every random draw comes from generators
+            spawned from it. Inside ``mesa.batch_run``, iteration ``k > 0`` runs with the seed
+            :func:`batch_iteration_seed` derives from it, so iterations differ and stay reproducible.
+        scenario: A shipped scenario name (``"baseline"``) or a scenario file, used when ``config`` is None.
+        rng: Mesa's name for the seed; an integer is accepted as ``seed``.
+        **settings: Scenario values by key path, parts joined by ``__`` (``logit__mu=0.4``,
+            ``providers__cloud_a__lock_in=0.2``), as ``--set`` on the command line.
     """
 
-    def __init__(self, config: ScenarioConfig, seed: int | None = None) -> None:
-        root = np.random.SeedSequence(config.simulation.seed if seed is None else seed)
+    def __init__(self, config: ScenarioConfig | None = None, seed: int | None = None, *,
+                 scenario: str | Path = "baseline", rng: int | None = None, **settings: Any) -> None:
+        if config is None:
+            config = load_scenario(scenario)
+        config = scenario_with_settings(config, settings)
+        root = np.random.SeedSequence(model_seed(config, seed, rng))
         setup_seq, shock_seq, corporate_seq = root.spawn(3)
         super().__init__(rng=np.random.default_rng(setup_seq))
         self.corporate_rng = np.random.default_rng(corporate_seq)
@@ -228,6 +247,7 @@ class InferenceMarket(HardwareTrading, CorporateDynamics, mesa.Model):
                                      self.algorithmic_efficiency)
         self.collect()
         self.step_index += 1
+        self.running = self.step_index < self.config.simulation.steps
 
     def advance_technology(self) -> None:
         """Quality frontier, open-weight parity, power prices, scrapping of GPUs at end of life."""
@@ -683,3 +703,42 @@ class InferenceMarket(HardwareTrading, CorporateDynamics, mesa.Model):
         """Run ``steps`` steps (default: the scenario's)."""
         for _ in range(self.config.simulation.steps if steps is None else steps):
             self.step()
+
+
+def batch_iteration_seed(seed: int, iteration: int) -> int:
+    """Seed of iteration ``iteration`` of a ``mesa.batch_run`` from the parameters' seed: the seed itself for
+    iteration 0, else the first 63-bit word of ``SeedSequence(seed).spawn(iteration)[-1]``."""
+    if iteration <= 0:
+        return int(seed)
+    child = np.random.SeedSequence(int(seed)).spawn(iteration)[-1]
+    return int(child.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
+
+
+def model_seed(config: ScenarioConfig, seed: int | None, rng: int | None) -> int:
+    """The root seed of a model: ``seed`` (or Mesa's ``rng`` as an integer), else the scenario's, moved to the
+    batch iteration's seed when ``mesa.batch_run`` builds the model (:func:`mesa_batch_iteration`)."""
+    if seed is not None and rng is not None:
+        raise ValueError("pass either seed or rng, not both")
+    if rng is not None and not isinstance(rng, int | np.integer):
+        raise ValueError(f"rng must be an integer seed, got {rng!r}")
+    base = config.simulation.seed if seed is None and rng is None else int(seed if seed is not None else rng)
+    return batch_iteration_seed(base, mesa_batch_iteration())
+
+
+def mesa_batch_iteration() -> int:
+    """The iteration number when called while ``mesa.batch_run`` builds a model, else 0.
+
+    ``mesa.batch_run`` (Mesa 3.3) passes every iteration the same keyword parameters and gives the model no
+    iteration number; its worker function ``mesa.batchrunner._model_run_func`` holds it in its ``run`` tuple
+    ``(run_id, iteration, kwargs)``, in the calling process and in pool workers alike, so it is read from
+    that frame.
+    """
+    frame = sys._getframe(1)
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name == "_model_run_func" and frame.f_globals.get("__name__") == "mesa.batchrunner":
+            run = frame.f_locals.get("run")
+            if isinstance(run, tuple) and len(run) == 3 and isinstance(run[1], int):
+                return run[1]
+        frame = frame.f_back  # type: ignore[assignment]
+    return 0

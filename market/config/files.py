@@ -266,3 +266,27 @@ def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> ScenarioCo
 def scenario_from_dict(data: Mapping[str, Any], overrides: Iterable[str] = ()) -> ScenarioConfig:
     """Validate a scenario given as a dict (from a notebook or a sweep), after applying overrides."""
     return validate_data(apply_overrides(dict(data), overrides), ScenarioConfig)
+
+
+KEY_PATH_SEPARATOR = "__"
+"""Separator of key-path parts in keyword settings: ``logit__mu=0.4`` is the setting ``logit.mu = 0.4``."""
+
+
+def scenario_with_settings(config: ScenarioConfig, settings: Mapping[str, Any]) -> ScenarioConfig:
+    """Apply keyword settings to a validated scenario and validate the result.
+
+    Args:
+        config: A validated scenario.
+        settings: Values by key path, its parts joined by ``__`` or ``.`` (``logit__mu``,
+            ``providers__cloud_a__lock_in``); list items by index or name, as for ``--set``.
+
+    Returns:
+        ``config`` itself when there are no settings, else the new validated scenario.
+
+    Raises:
+        ConfigError: A key path does not exist or a value is invalid; the message names it.
+    """
+    if not settings:
+        return config
+    dotted = {key.replace(KEY_PATH_SEPARATOR, "."): value for key, value in settings.items()}
+    return validate_data(apply_settings(config.model_dump(mode="python"), dotted), ScenarioConfig)
