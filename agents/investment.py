@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -26,11 +26,10 @@ class InvestmentView:
         new_price: List price of that generation, $ per GPU.
         new_tokens_per_gpu: Mtok/month one new GPU adds to this provider's capacity.
         new_lifetime: Months of life of a new GPU.
-        used_generation: Cheapest-per-token generation resellers hold, or -1.
-        used_price: Its resale price, $ per GPU.
-        used_tokens_per_gpu: Mtok/month one used GPU adds.
-        used_life_left: Months of life left on used GPUs of that generation.
-        used_available: GPUs of it resellers hold.
+        tokens_per_gpu: Mtok/month one GPU of each generation adds to this provider's capacity.
+        used_price: Lowest resale price per generation, $ per GPU (NaN: not quoted).
+        used_life_left: Months of life left on used GPUs of each generation.
+        used_available: GPUs of each generation resellers hold.
         tokens_per_installed_gpu: Mean Mtok/month per installed GPU per region (for sizing sales).
         installed_gpus: GPUs installed per region.
         cash: Cash, $.
@@ -45,11 +44,10 @@ class InvestmentView:
     new_price: float
     new_tokens_per_gpu: float
     new_lifetime: int
-    used_generation: int
-    used_price: float
-    used_tokens_per_gpu: float
-    used_life_left: float
-    used_available: int
+    tokens_per_gpu: FloatArray
+    used_price: FloatArray
+    used_life_left: FloatArray
+    used_available: NDArray[np.int64]
     tokens_per_installed_gpu: FloatArray
     installed_gpus: FloatArray
     cash: float
@@ -65,13 +63,22 @@ class FleetOrder:
     buy_used: FloatArray
     sell: FloatArray
     used_generation: int = -1
-    notes: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def empty(cls, n_regions: int) -> FleetOrder:
         """An order that changes nothing."""
         z = np.zeros(n_regions)
         return cls(buy_new=z.copy(), buy_used=z.copy(), sell=z.copy())
+
+
+def cheapest_used_generation(view: InvestmentView) -> int:
+    """The generation resellers hold whose GPUs cost least per Mtok over their remaining life, or -1.
+
+    ``cost_g = used_price_g / (tokens_per_gpu_g * life_left_g)`` over generations in stock with a quote.
+    """
+    per_token = np.where((view.used_available > 0) & ~np.isnan(view.used_price),
+                         view.used_price / (view.tokens_per_gpu * view.used_life_left), np.inf)
+    return int(np.argmin(per_token)) if np.isfinite(per_token).any() else -1
 
 
 class InvestmentStrategy:
@@ -123,17 +130,19 @@ class UtilizationTargetStrategy(InvestmentStrategy):
 
         budget = view.cash + view.credit_limit - p.cash_reserve_months * view.monthly_operating_cost
         if need.sum() > 0 and budget > 0:
+            used = cheapest_used_generation(view)
             new_ok = p.buy_new and view.new_generation >= 0
-            used_ok = p.buy_used and view.used_generation >= 0 and view.used_available > 0
+            used_ok = p.buy_used and used >= 0
             new_cost = view.new_price / (view.new_tokens_per_gpu * view.new_lifetime) if new_ok else np.inf
             used_cost = (
-                view.used_price / (view.used_tokens_per_gpu * max(view.used_life_left, 1.0)) if used_ok else np.inf
+                view.used_price[used] / (view.tokens_per_gpu[used] * max(view.used_life_left[used], 1.0))
+                if used_ok else np.inf
             )
             if used_cost < new_cost:
-                units = np.floor(need / view.used_tokens_per_gpu)
-                units = _fit(units, float(view.used_available), budget / view.used_price)
+                units = np.floor(need / view.tokens_per_gpu[used])
+                units = _fit(units, float(view.used_available[used]), budget / view.used_price[used])
                 order.buy_used = units
-                order.used_generation = view.used_generation
+                order.used_generation = used
             elif np.isfinite(new_cost):
                 units = np.floor(need / view.new_tokens_per_gpu)
                 order.buy_new = _fit(units, np.inf, budget / view.new_price)

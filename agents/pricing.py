@@ -8,7 +8,7 @@ per offer; the market computes the demand curves it reads (``market.pricing``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -32,6 +32,8 @@ class PricingView:
         beta: Buyers' mean price sensitivity over the logit scale.
         recapture_owner: Margin recaptured by offers of the same owner per unit of diverted demand, $/Mtok.
         recapture_industry: Same, over all offers in the market (joint-profit benchmark), $/Mtok.
+        rival_price: Demand-weighted mean last price of other owners' offers in the same region, $/Mtok (NaN
+            where there is none, or before the first clearing).
         capacity: Capacity per offer, Mtok.
         last_profit: Provider profit last step, $.
         cash: Cash, $.
@@ -48,6 +50,7 @@ class PricingView:
     beta: FloatArray
     recapture_owner: FloatArray
     recapture_industry: FloatArray
+    rival_price: FloatArray
     capacity: FloatArray
     last_profit: float
     cash: float
@@ -56,10 +59,29 @@ class PricingView:
     observed: bool
 
 
+OPENING_PRICE_FACTOR: float = 1.3
+"""Opening price over unit cost of an offer never priced before (the default :meth:`PricingStrategy.opening_prices`)."""
+
+Observable = Literal["recapture_owner", "recapture_industry"]
+"""Observations that cost the market extra work, computed only when a strategy in the market declares it needs
+them (:attr:`PricingStrategy.observes`)."""
+
+
 class PricingStrategy:
     """Base class: one instance per provider, so a strategy may keep state."""
 
     name: ClassVar[str]
+
+    @property
+    def observes(self) -> frozenset[Observable]:
+        """Costly observations this strategy reads from its view (others are left at zero)."""
+        return frozenset()
+
+    def opening_prices(self, view: PricingView) -> FloatArray:
+        """Prices of offers never priced before (an entrant's, or every offer at step 0 without configured
+        prices), $/Mtok: ``unit_cost * OPENING_PRICE_FACTOR``. They are the ``last_price`` its first
+        :meth:`decide` sees."""
+        return view.unit_cost * OPENING_PRICE_FACTOR
 
     def decide(self, view: PricingView) -> FloatArray:  # pragma: no cover - interface
         """Prices for the provider's offers, $/Mtok."""
@@ -85,6 +107,11 @@ class BestResponseStrategy(PricingStrategy):
 
     def __init__(self, params: BestResponsePricing) -> None:
         self.params = params
+
+    @property
+    def observes(self) -> frozenset[Observable]:
+        """The margin recaptured by its owner's other offers, or by the whole industry's (joint profit)."""
+        return frozenset({"recapture_industry" if self.params.objective == "industry" else "recapture_owner"})
 
     def decide(self, view: PricingView) -> FloatArray:
         if not view.observed:

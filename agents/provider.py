@@ -12,11 +12,17 @@ import mesa
 import numpy as np
 from numpy.typing import NDArray
 
+from agents.acquisition import AcquisitionStrategy, AcquisitionView, DealProposal, make_acquisition_strategy
 from agents.investment import FleetOrder, InvestmentView, make_investment_strategy
 from agents.pricing import PricingView, make_pricing_strategy
-from market.config import ProviderConfig
+from market.clearing import Clearing
+from market.config import AcquisitionConfig, ProviderConfig
 from market.corporate import flywheel_gain
+from market.fleet import FleetEconomics
+from market.observation import MarketObservation
+from market.offers import OfferBook
 from market.pricing import capacity_clearing_price
+from market.technology import GenerationTable, tokens_per_gpu_month
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -40,7 +46,7 @@ class Provider(mesa.Agent):
     kind: ClassVar[str] = "provider"
 
     def __init__(self, model: mesa.Model, *, name: str, holder_id: int, config: ProviderConfig,
-                 regions: Sequence[int]) -> None:
+                 regions: Sequence[int], acquisitions: AcquisitionConfig | None = None) -> None:
         super().__init__(model)
         self.name = name
         self.holder_id = holder_id
@@ -64,9 +70,12 @@ class Provider(mesa.Agent):
         self.months_idle = 0
         self.pricing = make_pricing_strategy(config.pricing)
         self.investment = make_investment_strategy(config.investment)
-        self.price = np.zeros(len(self.regions))
+        self.acquisition: AcquisitionStrategy = make_acquisition_strategy(acquisitions or AcquisitionConfig())
+        self.price = np.full(len(self.regions), np.nan if config.initial_price_usd_per_mtok is None
+                             else config.initial_price_usd_per_mtok)
         self.last_profit = 0.0
         self.monthly_operating_cost = 0.0
+        self.last_deal_step: int | None = None
 
     # -- ownership and balance sheet -----------------------------------------------------------------------
     @property
@@ -136,6 +145,68 @@ class Provider(mesa.Agent):
         """Fraction of raw capacity that serves buyers (verification costs capacity)."""
         return 1.0
 
+    # -- what it knows -------------------------------------------------------------------------------------
+    def pricing_view(self, step: int, fleet: FleetEconomics, observation: MarketObservation | None,
+                     utility_form: str) -> PricingView:
+        """Its view for pricing: its costs and capacity per region, and last month's observation of its offers
+        (zeros, and NaN rival prices, for offers it did not post). Regions where it has no GPUs yet are costed
+        at its cheapest region."""
+        regions = self.regions
+        unit_cost = fleet.unit_cost[self.holder_id, regions]
+        finite = np.isfinite(unit_cost)
+        if not finite.all():
+            unit_cost = np.where(finite, unit_cost, unit_cost[finite].min())
+        idx = ([observation.index_of(self.holder_id, int(r)) for r in regions] if observation is not None
+               else [-1] * len(regions))
+
+        def seen(values: FloatArray | None, missing: float = 0.0) -> FloatArray:
+            return np.array([values[i] if values is not None and i >= 0 else missing for i in idx], dtype=np.float64)
+
+        obs = observation
+        return PricingView(
+            step=step, unit_cost=unit_cost, last_price=self.price.copy(),
+            demand=seen(obs.demand if obs else None), own_slope=seen(obs.own_slope if obs else None),
+            beta=seen(obs.beta if obs else None), recapture_owner=seen(obs.recapture_owner if obs else None),
+            recapture_industry=seen(obs.recapture_industry if obs else None),
+            rival_price=seen(obs.rival_price if obs else None, np.nan),
+            capacity=fleet.capacity[self.holder_id, regions], last_profit=self.last_profit, cash=self.cash,
+            credit_limit=self.credit_limit, utility_form=utility_form,
+            observed=obs is not None and len(obs.holder) > 0,
+        )
+
+    def investment_view(self, *, step: int, fleet: FleetEconomics, offers: OfferBook, clearing: Clearing,
+                        generations: GenerationTable, algorithmic_efficiency: float, used_price: FloatArray,
+                        used_available: NDArray[np.int64]) -> InvestmentView | None:
+        """Its view for fleet planning (None when its capacity is fixed or there is no GPU to buy).
+
+        Demand per region is the larger of its own unconstrained demand and what it served (overflow from
+        full rivals included). ``used_price`` and ``used_available`` are the resellers' lowest quote and stock
+        per generation."""
+        gens = generations
+        if self.config.capacity_mtok_per_month is not None or not len(gens):
+            return None
+        regions = self.regions
+        demand = np.zeros(len(regions))
+        for o in np.nonzero(offers.holder == self.holder_id)[0]:
+            demand[np.nonzero(regions == offers.region[o])[0]] += max(clearing.offer_demand[o], clearing.served[o])
+        tokens = tokens_per_gpu_month(gens.throughput_tokens_per_s,
+                                      self.serving_efficiency * self.capacity_factor * algorithmic_efficiency)
+        new_id = gens.newest(step)
+        capacity = fleet.capacity[self.holder_id, regions]
+        gpus = fleet.gpus[self.holder_id, regions]
+        return InvestmentView(
+            step=step, capacity=capacity, demand=demand, new_generation=new_id,
+            new_price=float(gens.list_price_usd[new_id]) if new_id >= 0 else np.inf,
+            new_tokens_per_gpu=float(tokens[new_id]) if new_id >= 0 else 0.0,
+            new_lifetime=int(gens.lifetime_months[new_id]) if new_id >= 0 else 0,
+            tokens_per_gpu=tokens, used_price=used_price,
+            used_life_left=np.maximum(gens.lifetime_months - np.maximum(step - gens.release_step, 0), 1).astype(float),
+            used_available=used_available,
+            tokens_per_installed_gpu=np.where(gpus > 0, capacity / np.maximum(gpus, 1.0), tokens.max()),
+            installed_gpus=gpus, cash=self.cash, credit_limit=self.credit_limit,
+            monthly_operating_cost=self.monthly_operating_cost,
+        )
+
     # -- decisions -----------------------------------------------------------------------------------------
     def post_prices(self, view: PricingView) -> FloatArray:
         """Prices for its offers this step: its pricing strategy's decision, never below the price at which
@@ -151,9 +222,18 @@ class Provider(mesa.Agent):
         self.price = prices
         return prices
 
+    def open_prices(self, view: PricingView) -> None:
+        """Give offers never priced before their opening price (its pricing strategy's decision)."""
+        if np.any(np.isnan(self.price)):
+            self.price = np.where(np.isnan(self.price), self.pricing.opening_prices(view), self.price)
+
     def plan_fleet(self, view: InvestmentView) -> FleetOrder:
         """GPUs to buy and sell this step (its investment strategy's decision)."""
         return self.investment.decide(view)
+
+    def propose_acquisition(self, view: AcquisitionView) -> DealProposal | None:
+        """The acquisition it proposes this month (its acquisition strategy's decision), or None."""
+        return self.acquisition.propose(view)
 
     def generations_to_retire(self, new_generations: Sequence[int], held: Sequence[int]) -> list[int]:
         """Generations to retire when ``new_generations`` are released (none, except hyperscalers).

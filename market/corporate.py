@@ -98,3 +98,50 @@ def entry_is_attractive(recent_margins: list[float], threshold: float) -> bool:
     """
     values = [m for m in recent_margins if m == m]
     return bool(values) and float(np.mean(values)) > threshold
+
+
+def review_merger_in_markets(revenue_by_market: FloatArray, owner: IntArray, acquirer_owner: int, target_owner: int,
+                             thresholds: tuple[float, float] | None) -> MergerReview:
+    """Review a merger in several markets (rows of ``revenue_by_market``, e.g. buyer regions); the review that
+    blocks, or else the one with the largest HHI change, is the verdict (blocked if any market fails)."""
+    reviews = [review_merger(r, owner, acquirer_owner, target_owner, thresholds) for r in revenue_by_market]
+    return max(reviews, key=lambda rv: (rv.blocked, rv.delta))
+
+
+def interest_on_debt(cash: FloatArray, cost_of_capital_per_year: FloatArray) -> FloatArray:
+    """Monthly interest on the debt a balance sheet carries into the month, $: ``max(-cash, 0) * r / 12``."""
+    return np.maximum(-np.asarray(cash, dtype=np.float64), 0.0) * cost_of_capital_per_year / 12.0
+
+
+@dataclass(frozen=True)
+class ExitStatus:
+    """A provider's distress counters after this month and whether it exits (``reason``: None if it stays)."""
+
+    months_distressed: int
+    months_idle: int
+    reason: str | None
+
+
+def exit_status(*, cash: float, credit_limit: float, idle: bool, months_distressed: int, months_idle: int,
+                limit: int) -> ExitStatus:
+    """Bankruptcy and idle exit (DESIGN.md 3.6).
+
+    A provider is distressed in a month when ``cash < -credit_limit`` and idle when it served nothing and
+    holds no GPUs; it goes bankrupt after ``limit`` consecutive distressed months, and leaves after ``limit``
+    consecutive idle ones (``reason`` ``"bankrupt"`` or ``"no capacity"``).
+    """
+    distressed = months_distressed + 1 if cash < -credit_limit else 0
+    idled = months_idle + 1 if idle else 0
+    reason = "bankrupt" if distressed >= limit else "no capacity" if idled >= limit else None
+    return ExitStatus(months_distressed=distressed, months_idle=idled, reason=reason)
+
+
+def margin_by_kind(revenue: FloatArray, profit: FloatArray, kind: IntArray, n_kinds: int) -> FloatArray:
+    """Revenue-weighted profit margin per provider kind (``sum profit / sum revenue`` over holders of the kind;
+    ``kind`` is -1 for holders not counted); NaN for a kind without revenue."""
+    out = np.full(n_kinds, np.nan)
+    for k in range(n_kinds):
+        rev = float(revenue[kind == k].sum())
+        if rev > 0:
+            out[k] = float(profit[kind == k].sum()) / rev
+    return out

@@ -22,6 +22,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from market.technology import power_cost_per_gpu_month, tokens_per_gpu_month
+
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
@@ -147,3 +149,78 @@ def effective_volume(
     """Constant-elasticity token volume: ``base * (p_eff / p_ref) ** -elasticity`` (Mtok/month)."""
     ratio = np.maximum(effective_price, 1e-300) / reference_price
     return base_volume * np.power(ratio, -elasticity)
+
+
+def self_hosting_cost(
+    *,
+    step: int,
+    release_step: IntArray,
+    lifetime_months: IntArray,
+    list_price_usd: FloatArray,
+    throughput_tokens_per_s: FloatArray,
+    power_kw: FloatArray,
+    used_price_usd: FloatArray,
+    newest: int,
+    power_price: FloatArray,
+    gpu_premium: float,
+    efficiency: float,
+    utilization: float,
+    pue: float,
+    opex_usd_per_gpu_month: float,
+) -> FloatArray:
+    """Cost per Mtok of self-hosting open-weight models, by region, $/Mtok: the cheapest GPU on offer.
+
+    For a released generation ``g`` bought used at ``premium * used_price_g`` over its remaining life
+    ``L_g = max(lifetime_g - age_g, 1)`` months, or (the newest) new at list price over its lifetime::
+
+        capital_g   = min(premium * used_price_g / L_g, list_price_newest / lifetime_newest)  ($/GPU-month)
+        cost[r]     = min_g (capital_g + power_kw_g * pue * 730.5 h * power_price_r + opex) / tokens_g
+        tokens_g    = tokens_per_gpu_month(throughput_g, efficiency) * utilization            (Mtok/month)
+
+    ``used_price_usd`` is NaN for generations no reseller has in stock.
+
+    Raises:
+        ValueError: No generation is released yet.
+    """
+    released = release_step <= step
+    life_left = np.maximum(lifetime_months - np.maximum(step - release_step, 0), 1).astype(float)
+    price = np.where(np.isnan(used_price_usd), np.inf, used_price_usd * gpu_premium)
+    capital = np.where(released, price / life_left, np.inf)
+    if newest >= 0:
+        capital[newest] = min(capital[newest], list_price_usd[newest] / lifetime_months[newest])
+    tokens = tokens_per_gpu_month(throughput_tokens_per_s, efficiency) * utilization
+    power = power_cost_per_gpu_month(power_kw[None, :], power_price[:, None], pue)
+    per_mtok = (capital[None, :] + power + opex_usd_per_gpu_month) / tokens[None, :]
+    best = per_mtok.min(axis=1)
+    if not np.all(np.isfinite(best)):
+        raise ValueError("self-hosting has no GPU to use: no generation is released yet")
+    return best
+
+
+def outside_option_utility(
+    *,
+    not_buying_value: float,
+    self_host_cost_by_region: FloatArray | None,
+    region: IntArray,
+    quality_weight: FloatArray,
+    price_sensitivity: FloatArray,
+    self_host_quality: float,
+    self_host_penalty: float,
+    mu: float,
+    form: str,
+) -> FloatArray:
+    """Utility of the outside option per enterprise: not buying (``a0``) or self-hosting, as a logit log-sum.
+
+    ``u_self = w_q * qterm(q_self) - b * pterm(cost[region]) - penalty`` and
+    ``u_out = mu * ln(exp(a0 / mu) + exp(u_self / mu))``; without self-hosting (``self_host_cost_by_region``
+    None) it is ``a0``.
+    """
+    a0 = np.full(len(region), not_buying_value)
+    if self_host_cost_by_region is None:
+        return a0
+    u_self = (
+        quality_weight * utility_transform(np.array([self_host_quality]), form)[0]
+        - price_sensitivity * utility_transform(self_host_cost_by_region[region], form)
+        - self_host_penalty
+    )
+    return mu * np.logaddexp(a0 / mu, u_self / mu)

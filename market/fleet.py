@@ -51,10 +51,22 @@ class FleetEconomics:
     variable_cost: FloatArray
     load_mw: FloatArray
 
-    @property
-    def fixed_cost(self) -> FloatArray:
-        """Monthly fleet cost per (holder, region), $."""
-        return self.depreciation + self.power_cost + self.opex
+
+def installed_kw(ledger: GpuLedger, generations: GenerationTable, holders: HolderTechnology, n_regions: int
+                 ) -> FloatArray:
+    """Power drawn per (holder, region) at the wall, kW: ``sum count * power_kw(gen) * pue[h]``."""
+    gen = ledger.view("generation")
+    count = ledger.view("count").astype(np.float64)
+    holder = ledger.view("holder")
+    live = holder >= 0
+    pue_lot = np.where(live, holders.pue[np.where(live, holder, 0)], 1.0)
+    return ledger.by_holder_region(count * (generations.power_kw[gen] if len(gen) else count) * pue_lot,
+                                   len(holders.efficiency), n_regions)
+
+
+def grid_load_mw(kw: FloatArray, holders: HolderTechnology) -> FloatArray:
+    """Grid load per region of the holders that install GPUs, MW."""
+    return np.where(holders.installs[:, None], kw, 0.0).sum(axis=0) / 1000.0
 
 
 def fleet_economics(
@@ -72,16 +84,13 @@ def fleet_economics(
     n_regions = len(power_price)
     gen = ledger.view("generation")
     count = ledger.view("count").astype(np.float64)
-    holder = ledger.view("holder")
-    live = holder >= 0
-    pue_lot = np.where(live, holders.pue[np.where(live, holder, 0)], 1.0)
 
     def per(values: FloatArray) -> FloatArray:
         return ledger.by_holder_region(values, n_holders, n_regions)
 
     gpus = per(count)
     tokens = per(count * tokens_per_gpu_month(generations.throughput_tokens_per_s[gen]) if len(gen) else count)
-    kw = per(count * (generations.power_kw[gen] if len(gen) else count) * pue_lot)
+    kw = installed_kw(ledger, generations, holders, n_regions)
     depreciation = per(count * ledger.depreciation_per_gpu_month())
     capacity = tokens * (holders.efficiency * holders.capacity_factor)[:, None] * efficiency_multiplier
     power_cost = power_cost_per_gpu_month(kw, power_price[None, :], 1.0)
@@ -107,7 +116,7 @@ def fleet_economics(
     opex = np.where(fixed_cost[:, None], 0.0, opex)
     fixed_cap = ~np.isnan(holders.fixed_capacity)
     capacity = np.where(fixed_cap[:, None], holders.fixed_capacity[:, None], capacity)  # (H, R)
-    load_mw = np.where(installed, kw, 0.0).sum(axis=0) / 1000.0
+    load_mw = grid_load_mw(kw, holders)
     return FleetEconomics(
         gpus=gpus,
         capacity=capacity,

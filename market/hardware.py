@@ -195,6 +195,16 @@ class GpuLedger:
         out = np.bincount(key, weights=self.count[:n][live], minlength=n_holders * n_gen)
         return out[: n_holders * n_gen].reshape(n_holders, n_gen).astype(np.int64)
 
+    def units_by_holder_generation_region(self, n_holders: int, n_regions: int) -> IntArray:
+        """GPU counts as a (holder, generation, region) array."""
+        n = self._n
+        n_gen = len(self.produced)
+        live = self.holder[:n] >= 0
+        key = (self.holder[:n][live] * n_gen + self.generation[:n][live]) * n_regions + self.region[:n][live]
+        size = n_holders * n_gen * n_regions
+        out = np.bincount(key, weights=self.count[:n][live], minlength=size)
+        return out[:size].reshape(n_holders, n_gen, n_regions).astype(np.int64)
+
     def scrapped_by_generation(self) -> IntArray:
         """GPUs scrapped so far, per generation."""
         n = self._n

@@ -8,6 +8,20 @@ from numpy.typing import NDArray
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
+MERGER_SCREENS: dict[str, tuple[float, float]] = {
+    "hhi_2023": (1800.0, 100.0),
+    "hhi_2010": (2500.0, 200.0),
+}
+"""HHI screens of the US merger guidelines: (post-merger HHI, change) above both of which a merger is presumed
+to harm competition. 2023 guidelines: over 1,800 is highly concentrated, a change over 100 significant;
+2010 guidelines: over 2,500 highly concentrated, a change over 200."""
+
+HHI_BANDS_2010: tuple[float, float] = (1500.0, 2500.0)
+"""2010 guidelines' bands: unconcentrated below 1,500, moderately concentrated to 2,500, highly above."""
+
+HHI_HIGHLY_CONCENTRATED_2023: float = MERGER_SCREENS["hhi_2023"][0]
+"""2023 guidelines: a market with HHI over 1,800 is highly concentrated."""
+
 
 def hhi(values: FloatArray, owner: IntArray | None = None) -> float:
     """Herfindahl-Hirschman index on a 0-10,000 scale.
@@ -30,11 +44,6 @@ def hhi(values: FloatArray, owner: IntArray | None = None) -> float:
         return 0.0
     shares = 100.0 * v / total
     return float(np.sum(shares * shares))
-
-
-def merger_hhi_change(share_a: float, share_b: float) -> float:
-    """Change in HHI from merging two firms with shares in percent: ``2 * s_a * s_b``."""
-    return 2.0 * share_a * share_b
 
 
 def price_index(spend: float, tokens: float) -> float:

@@ -4,14 +4,17 @@ A step is one month and runs the stages of DESIGN.md 3 in order::
 
     technology -> demand -> offers -> clearing -> settlement -> investment -> corporate events -> collection
 
-This is the one module of ``market`` that imports ``agents``: agents decide (prices, fleet orders), the
-functions of ``market`` clear and account, and this model wires them together.
+Each stage gathers arrays (the firms' through :class:`agents.roster.Roster`, the buyers' from
+:class:`agents.enterprise.EnterprisePopulation`), calls pure functions of ``market`` or asks agents to decide,
+and applies the result. GPUs and money change hands in :meth:`InferenceMarket.apply_trades` (hardware),
+:meth:`InferenceMarket.settle` (the month's accounts) and the deal and entry lines of the corporate stage.
+This is the one module of ``market`` that imports ``agents``.
 """
 
 from __future__ import annotations
 
-import sys
-from dataclasses import dataclass
+import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -22,55 +25,35 @@ from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
 from agents.enterprise import Enterprise, EnterprisePopulation
-from agents.investment import InvestmentView
-from agents.pricing import BestResponseStrategy, PricingView
 from agents.provider import PROVIDER_KINDS, Provider
 from agents.reseller import HardwareReseller
+from agents.roster import Roster
+from market import corporate, demand, trading
+from market.accounts import Settlement, settle_month
+from market.batch import model_seed
 from market.clearing import Clearing, clear_logit_market, logit_shares
 from market.config import PROVIDER_KIND_NAMES, EntrantConfig, ProviderConfig, ScenarioConfig
 from market.config.files import load_scenario, scenario_with_settings
-from market.demand import choice_class_penalties, choice_utilities, effective_volume, utility_transform
-from market.fleet import FleetEconomics, HolderTechnology, fleet_economics
-from market.hardware import GpuLedger, best_quotes
-from market.industry import CorporateDynamics
+from market.events import Event, EventKind
+from market.fleet import FleetEconomics, fleet_economics, grid_load_mw, installed_kw
+from market.hardware import SCRAPPED, GpuLedger, best_quotes
 from market.metrics import logit_consumer_surplus
 from market.networks import contract_graph, gpu_flow_graph, ownership_graph
-from market.pricing import demand_slopes, diversion_margin
-from market.recording import Recorder
+from market.observation import MarketObservation, observe_market
+from market.offers import OfferBook, incumbent_offer_index
+from market.recording import Population, Recorder, StepOutcome
 from market.technology import (
     GenerationTable,
     algorithmic_efficiency,
     frontier_quality,
     open_weight_quality,
-    power_cost_per_gpu_month,
     regional_power_price,
-    tokens_per_gpu_month,
 )
-from market.trading import HardwareTrading
 
 FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
 
 
-@dataclass(frozen=True)
-class OfferBook:
-    """This step's offers: one per (active provider, region it serves with capacity)."""
-
-    holder: IntArray
-    region: IntArray
-    kind: IntArray
-    owner: IntArray
-    quality: FloatArray
-    price: FloatArray
-    unit_cost: FloatArray
-    capacity: FloatArray
-    variable_cost: FloatArray
-
-    def __len__(self) -> int:
-        return len(self.holder)
-
-
-class InferenceMarket(HardwareTrading, CorporateDynamics, mesa.Model):
+class InferenceMarket(mesa.Model):
     """Agent-based model of the inference market.
 
     Built from a validated scenario, or, as Mesa models are, from keyword parameters::
@@ -81,150 +64,139 @@ class InferenceMarket(HardwareTrading, CorporateDynamics, mesa.Model):
     Args:
         config: A validated scenario (takes precedence over ``scenario``).
         seed: Root seed (default: the scenario's ``simulation.seed``); every random draw comes from generators
-            spawned from it. Inside ``mesa.batch_run``, iteration ``k > 0`` runs with the seed
-            :func:`batch_iteration_seed` derives from it, so iterations differ and stay reproducible.
+            spawned from it. Inside ``mesa.batch_run`` iteration ``k > 0`` runs with the seed
+            :func:`market.batch.batch_iteration_seed` derives from it.
         scenario: A shipped scenario name (``"baseline"``) or a scenario file, used when ``config`` is None.
         rng: Mesa's name for the seed; an integer is accepted as ``seed``.
         **settings: Scenario values by key path, parts joined by ``__`` (``logit__mu=0.4``,
             ``providers__cloud_a__lock_in=0.2``), as ``--set`` on the command line.
+
+    ``model.agents`` holds the providers (until they exit) and resellers; the read-only enterprise views join
+    it on first use of :attr:`enterprises`. ``model.datacollector`` is a ``mesa.DataCollector`` with the seed
+    and every model-table column as model reporters and name, kind, cash and activity as agent reporters.
     """
 
     def __init__(self, config: ScenarioConfig | None = None, seed: int | None = None, *,
                  scenario: str | Path = "baseline", rng: int | None = None, **settings: Any) -> None:
-        if config is None:
-            config = load_scenario(scenario)
-        config = scenario_with_settings(config, settings)
+        config = scenario_with_settings(load_scenario(scenario) if config is None else config, settings)
         root = np.random.SeedSequence(model_seed(config, seed, rng))
         setup_seq, shock_seq, corporate_seq = root.spawn(3)
         super().__init__(rng=np.random.default_rng(setup_seq))
-        self.corporate_rng = np.random.default_rng(corporate_seq)
         self.seed = int(root.entropy)  # type: ignore[arg-type]
         self.config = config
         self.shock_rng = np.random.default_rng(shock_seq)
-        self.form = config.logit.utility_form
+        self.corporate_rng = np.random.default_rng(corporate_seq)
         self.mu = config.logit.mu
+        self.form = config.logit.utility_form
         self.region_names = config.region_names
         self.n_regions = len(self.region_names)
         self.generations = GenerationTable.from_config(config.technology)
+        self.gpu_spec = trading.GpuSpec(power_kw=self.generations.power_kw,
+                                        list_price_usd=self.generations.list_price_usd,
+                                        throughput_tokens_per_s=self.generations.throughput_tokens_per_s)
         self.ledger = GpuLedger(len(self.generations))
         self.region_base_power = np.array([r.power_price_usd_per_kwh for r in config.regions])
         self.region_power_capacity = np.array([r.power_capacity_mw for r in config.regions])
-        self.region_congestion = np.array([r.power_price_congestion for r in config.regions])
-        self.region_latency = np.array([r.latency_penalty for r in config.regions])
-        self.segment_floor = np.array([s.quality_floor for s in config.segments])
         self.reference_quality = config.technology.frontier_quality_start
         ref = config.technology.reference_generation
-        self.reference_generation = (
-            self.generations.index(ref) if ref else (0 if len(self.generations) else -1)
-        )
-
-        self.holders: list[Provider | HardwareReseller] = []
-        self._create_providers()
-        self._create_resellers()
+        self.reference_generation = self.generations.index(ref) if ref else (0 if len(self.generations) else -1)
+        self.roster = Roster()
+        for cfg in config.providers:
+            for k in range(cfg.count):
+                p = self._new_provider(cfg, cfg.name if cfg.count == 1 else f"{cfg.name}_{k + 1}")
+                for lot in cfg.fleet:
+                    g = self.generations.index(lot.generation)
+                    self.ledger.add(holder=p.holder_id, generation=g, region=self.region_names.index(lot.region),
+                                    count=lot.gpus, built_step=-lot.age_months, step=-lot.age_months,
+                                    lifetime=int(self.generations.lifetime_months[g]),
+                                    basis=float(self.generations.list_price_usd[g]))
+        for rcfg in config.resellers:
+            for k in range(rcfg.count):
+                name = rcfg.name if rcfg.count == 1 else f"{rcfg.name}_{k + 1}"
+                self.roster.add(HardwareReseller(self, name=name, holder_id=self.roster.next_id, config=rcfg,
+                                                 n_generations=len(self.generations)))
         self.population = EnterprisePopulation(config.segments, config.regions, self.rng)
-        Enterprise.create_agents(self, self.population.size, index=np.arange(self.population.size),
-                                 population=self.population)
-        self.recorder = Recorder(self)
+        self.recorder = Recorder(Population(
+            segment=self.population.segment, region=self.population.region, weight=self.population.weight,
+            region_names=tuple(self.region_names), segment_names=tuple(s.name for s in config.segments),
+            per_agent=config.simulation.enterprise_output == "agent"))
         self._draw_initial_contracts()
-
         self.step_index = 0
         self.frontier = self.reference_quality
         self.open_weight = open_weight_quality(0, config.technology)
         self.algorithmic_efficiency = 1.0
         self.power_price = self.region_base_power.copy()
+        self.base_volume = self.population.base_volume(0)
         self.offers: OfferBook | None = None
         self.clearing: Clearing | None = None
+        self.observation: MarketObservation | None = None
+        self.settlement: Settlement | None = None
         self.volume = np.zeros(self.population.size)
-        self.effective_price = np.zeros(self.population.size)
         self.consumer_surplus = np.zeros(self.population.size)
         self.self_host_cost_by_region = np.full(self.n_regions, np.nan)
-        self.fleet: FleetEconomics | None = None
+        self.fleet: FleetEconomics = self._fleet_economics()
+        self.fleet_stale = False
         self.secondary_quotes = np.full((len(self.resellers), len(self.generations)), np.nan)
-        self._observations: dict[tuple[int, int], tuple[float, float, float, float, float]] = {}
-        self._events: list[dict[str, object]] = []
+        self.events: list[dict[str, object]] = []
         self.event_counts: dict[str, int] = {}
-
-    # ------------------------------------------------------------------------------------------------------
-    # set-up
-    # ------------------------------------------------------------------------------------------------------
-    def _create_providers(self) -> None:
-        for cfg in self.config.providers:
-            for k in range(cfg.count):
-                provider = self._new_provider(cfg, cfg.name if cfg.count == 1 else f"{cfg.name}_{k + 1}")
-                for lot in cfg.fleet:
-                    g = self.generations.index(lot.generation)
-                    built = -lot.age_months
-                    self.ledger.add(
-                        holder=provider.holder_id, generation=g, region=self.region_names.index(lot.region),
-                        count=lot.gpus, built_step=built, lifetime=int(self.generations.lifetime_months[g]),
-                        step=built, basis=float(self.generations.list_price_usd[g]),
-                    )
-
-    def _new_provider(self, cfg: ProviderConfig, name: str) -> Provider:
-        """Create a provider agent (at set-up or on entry) and give it a holder id."""
-        regions = [self.region_names.index(r) for r in cfg.regions] or sorted(
-            {self.region_names.index(lot.region) for lot in cfg.fleet}
+        self.margin_history: list[dict[str, float]] = []
+        self.entries_by_entrant: dict[str, int] = {}
+        self.last_entry_step: dict[str, int] = {}
+        self._recorded_events = 0
+        self._revenue_by_region: FloatArray | None = None
+        self._enterprise_agents: mesa.agent.AgentSet | None = None
+        self.datacollector = mesa.DataCollector(
+            model_reporters={"seed": _seed, **{c: _column(c) for c in self.recorder.columns}},
+            agent_reporters={k: _attribute(k) for k in ("name", "kind", "cash", "active")},
         )
-        provider = PROVIDER_KINDS[cfg.kind](self, name=name, holder_id=len(self.holders), config=cfg, regions=regions)
-        self.holders.append(provider)
-        provider.price[:] = np.nan if cfg.initial_price_usd_per_mtok is None else cfg.initial_price_usd_per_mtok
-        return provider
 
-    def _enter(self, entrant: EntrantConfig, name: str) -> Provider:
-        """A new provider enters: it pays the sunk cost and buys its starting fleet through the hardware markets,
-        each lot from reseller stock of that generation first; the rest as the same capacity of the newest
-        generation, new from the vendor; all within regional grid capacity."""
-        provider = self._new_provider(entrant.provider, name)
-        provider.cash -= entrant.sunk_cost_usd
-        headroom = self._power_headroom_mw()
-        for lot in entrant.provider.fleet:
-            g = self.generations.index(lot.generation)
-            r = self.region_names.index(lot.region)
-            bought = self._buy_from_resellers(provider, g, r, lot.gpus, headroom)
-            newest = self.generations.newest(self.step_index)
-            if bought < lot.gpus and newest >= 0:
-                tput = self.generations.throughput_tokens_per_s
-                units = int(np.ceil((lot.gpus - bought) * tput[g] / tput[newest]))
-                self._buy_from_vendor(provider, newest, r, units, headroom, detail="entry")
-        self.fleet = fleet_economics(self.ledger, self.generations, self._holder_technology(), self.power_price,
-                                     self.algorithmic_efficiency)
-        return provider
-
-    def _create_resellers(self) -> None:
-        for cfg in self.config.resellers:
-            for k in range(cfg.count):
-                name = cfg.name if cfg.count == 1 else f"{cfg.name}_{k + 1}"
-                self.holders.append(
-                    HardwareReseller(self, name=name, holder_id=len(self.holders), config=cfg,
-                                     n_generations=len(self.generations))
-                )
-
-    def _draw_initial_contracts(self) -> None:
-        """Contracts the market starts with (``segments[].initial_contract_share``)."""
-        if not any(s.initial_contract_share > 0 for s in self.config.segments):
-            return
-        fleet = fleet_economics(self.ledger, self.generations, self._holder_technology(), self.region_base_power)
-        providers = [p for p in self.providers if p.active]
-        ids = np.array([p.holder_id for p in providers], dtype=np.int64)
-        capacity = np.zeros((len(providers), self.n_regions))
-        for i, p in enumerate(providers):
-            capacity[i, p.regions] = np.where(np.isfinite(fleet.capacity[p.holder_id, p.regions]),
-                                              fleet.capacity[p.holder_id, p.regions], 1.0)
-        self.population.draw_initial_contracts(self.config.segments, capacity, ids, self.rng)
+    # -- who is in the market ---------------------------------------------------------------------------------
+    @property
+    def holders(self) -> list[Provider | HardwareReseller]:
+        """Providers and resellers by holder id."""
+        return self.roster.holders
 
     @property
     def providers(self) -> list[Provider]:
         """All providers ever created, in holder-id order (inactive ones included)."""
-        return [h for h in self.holders if isinstance(h, Provider)]
+        return self.roster.providers
 
     @property
     def resellers(self) -> list[HardwareReseller]:
         """All hardware resellers."""
-        return [h for h in self.holders if isinstance(h, HardwareReseller)]
+        return self.roster.resellers
 
-    # ------------------------------------------------------------------------------------------------------
-    # the step
-    # ------------------------------------------------------------------------------------------------------
+    @property
+    def enterprises(self) -> mesa.agent.AgentSet:
+        """Read-only Mesa views of the enterprise agents (created, and added to ``model.agents``, on first use)."""
+        if self._enterprise_agents is None:
+            size = self.population.size
+            self._enterprise_agents = Enterprise.create_agents(self, size, index=np.arange(size),
+                                                               population=self.population)
+        return self._enterprise_agents
+
+    def _new_provider(self, cfg: ProviderConfig, name: str) -> Provider:
+        regions = [self.region_names.index(r) for r in cfg.regions] or sorted(
+            {self.region_names.index(lot.region) for lot in cfg.fleet})
+        provider = PROVIDER_KINDS[cfg.kind](self, name=name, holder_id=self.roster.next_id, config=cfg,
+                                            regions=regions, acquisitions=self.config.corporate.acquisitions)
+        self.roster.add(provider)
+        return provider
+
+    def _draw_initial_contracts(self) -> None:
+        """Contracts the market starts with (``segments[].initial_contract_share``), by capacity per region."""
+        if not any(s.initial_contract_share > 0 for s in self.config.segments):
+            return
+        fleet = fleet_economics(self.ledger, self.generations, self.roster.holder_technology(), self.region_base_power)
+        providers = [p for p in self.providers if p.active]
+        capacity = np.zeros((len(providers), self.n_regions))
+        for i, p in enumerate(providers):
+            own = fleet.capacity[p.holder_id, p.regions]
+            capacity[i, p.regions] = np.where(np.isfinite(own), own, 1.0)
+        ids = np.array([p.holder_id for p in providers], dtype=np.int64)
+        self.population.draw_initial_contracts(self.config.segments, capacity, ids, self.rng)
+
+    # -- the step --------------------------------------------------------------------------------------------
     def step(self) -> None:
         """Advance the market by one month.
 
@@ -232,41 +204,33 @@ class InferenceMarket(HardwareTrading, CorporateDynamics, mesa.Model):
         multithreaded matrix product may sum in another order) and parallel runs do not oversubscribe cores.
         """
         with threadpool_limits(limits=1, user_api="blas"):
-            self._step()
-
-    def _step(self) -> None:
-        self.advance_technology()
-        self.grow_demand()
-        self.post_offers()
-        self.clear_market()
-        self.settle()
-        self.invest()
-        self.corporate_events()
-        self._pad_settlement()
-        self.fleet = fleet_economics(self.ledger, self.generations, self._holder_technology(), self.power_price,
-                                     self.algorithmic_efficiency)
-        self.collect()
+            self.advance_technology()
+            self.grow_demand()
+            self.post_offers()
+            self.clear_market()
+            self.settle()
+            self.invest()
+            self.corporate_events()
+            self.collect()
         self.step_index += 1
         self.running = self.step_index < self.config.simulation.steps
 
     def advance_technology(self) -> None:
-        """Quality frontier, open-weight parity, power prices, scrapping of GPUs at end of life."""
-        t = self.step_index
-        tech = self.config.technology
+        """Quality frontier, open-weight parity, scrapping at end of life, power prices, fleets, resale quotes."""
+        t, tech = self.step_index, self.config.technology
         self.frontier = frontier_quality(t, tech.frontier_quality_start, tech.frontier_growth_per_year)
         self.open_weight = open_weight_quality(t, tech)
         self.algorithmic_efficiency = algorithmic_efficiency(t, tech.algorithmic_efficiency_growth_per_year)
         scrapped = self.ledger.scrap_expired(t)
         for g, n in zip(scrapped.generation, scrapped.count, strict=True):
-            self.record_event("gpu_scrapped", holder=-1, generation=int(g), units=int(n))
+            self.record_event(Event(EventKind.GPU_SCRAPPED, holder=-1, generation=int(g), units=int(n)))
         self.ledger.compact()
-        technology = self._holder_technology()
-        load = fleet_economics(self.ledger, self.generations, technology, self.region_base_power).load_mw
-        self.power_price = regional_power_price(
-            self.region_base_power, load, self.region_power_capacity, self.region_congestion
-        )
-        self.fleet = fleet_economics(self.ledger, self.generations, technology, self.power_price,
-                                     self.algorithmic_efficiency)
+        technology = self.roster.holder_technology()
+        load = grid_load_mw(installed_kw(self.ledger, self.generations, technology, self.n_regions), technology)
+        congestion = np.array([r.power_price_congestion for r in self.config.regions])
+        self.power_price = regional_power_price(self.region_base_power, load, self.region_power_capacity, congestion)
+        self.fleet = self._fleet_economics()
+        self.fleet_stale = False
         self.secondary_quotes = self._reseller_quotes()
 
     def grow_demand(self) -> None:
@@ -274,398 +238,371 @@ class InferenceMarket(HardwareTrading, CorporateDynamics, mesa.Model):
         self.base_volume = self.population.base_volume(self.step_index)
 
     def post_offers(self) -> None:
-        """Each active provider posts a price for each region it can serve."""
-        assert self.fleet is not None
-        rows: list[tuple[Provider, int, int]] = []
+        """Each active provider with capacity prices its offers (its pricing strategy decides)."""
+        posting = []
         for p in self.providers:
-            if not p.active:
-                continue
-            if not np.any(self.fleet.capacity[p.holder_id, p.regions] > 0):
+            if not p.active or not np.any(self.fleet.capacity[p.holder_id, p.regions] > 0):
                 continue  # nothing to sell this month: no offers
-            view = self._pricing_view(p)
+            view = p.pricing_view(self.step_index, self.fleet, self.observation, self.form)
             if np.any(np.isnan(p.price)):
-                p.price = np.where(np.isnan(p.price), view.unit_cost * 1.3, p.price)
-                view = self._pricing_view(p)
+                p.open_prices(view)
+                view = p.pricing_view(self.step_index, self.fleet, self.observation, self.form)
             p.post_prices(view)
-            for j, r in enumerate(p.regions):
-                if view.capacity[j] > 0:
-                    rows.append((p, j, int(r)))
-        kinds = {name: i for i, name in enumerate(PROVIDER_KIND_NAMES)}
-        f = self.fleet
-        self.offers = OfferBook(
-            holder=np.array([p.holder_id for p, _, _ in rows], dtype=np.int64),
-            region=np.array([r for _, _, r in rows], dtype=np.int64),
-            kind=np.array([kinds[p.kind] for p, _, _ in rows], dtype=np.int64),
-            owner=np.array([p.owner_id for p, _, _ in rows], dtype=np.int64),
-            quality=np.array([p.quality(self.frontier, self.open_weight) for p, _, _ in rows]),
-            price=np.array([p.price[j] for p, j, _ in rows]),
-            unit_cost=np.array([f.unit_cost[p.holder_id, r] for p, _, r in rows]),
-            capacity=np.array([f.capacity[p.holder_id, r] for p, _, r in rows]),
-            variable_cost=np.array([f.variable_cost[p.holder_id, r] for p, _, r in rows]),
-        )
+            posting.append((p, view.capacity > 0))
+        self.offers = self.roster.offer_book(posting, self.fleet, self.frontier, self.open_weight)
 
     def clear_market(self) -> None:
-        """Enterprises choose among offers (logit); capacity is rationed; observations for pricing are kept."""
-        offers = self.offers
+        """Enterprises choose among offers (logit); capacity is rationed; what pricing observes is kept."""
+        offers, pop = self.offers, self.population
         assert offers is not None
-        pop = self.population
         shares, outside = logit_shares(self._utilities(offers), self._outside_utility(), self.mu)
         inside = np.maximum(1.0 - outside, 1e-300)
         effective = np.where(outside < 1.0 - 1e-12, (shares @ offers.price) / inside, pop.reference_price)
-        self.effective_price = effective
-        self.volume = effective_volume(self.base_volume, effective, pop.reference_price, pop.elasticity)
-        self.clearing = clear_logit_market(
-            shares, outside, self.volume, offers.capacity, offers.price, self.config.simulation.rationing_rounds
-        )
-        self.consumer_surplus = logit_consumer_surplus(
-            self.volume, outside, self.mu, pop.price_sensitivity, effective, self.form
-        )
-        self._observe(shares)
-        self._update_incumbents()
+        self.volume = demand.effective_volume(self.base_volume, effective, pop.reference_price, pop.elasticity)
+        c = self.clearing = clear_logit_market(shares, outside, self.volume, offers.capacity, offers.price,
+                                               self.config.simulation.rationing_rounds)
+        self.consumer_surplus = logit_consumer_surplus(self.volume, outside, self.mu, pop.price_sensitivity,
+                                                       effective, self.form)
+        observes: set[str] = set()
+        for h in np.unique(offers.holder):
+            observes |= self.holders[h].pricing.observes  # type: ignore[union-attr]
+        self.observation = observe_market(offers, shares, self.volume, pop.price_sensitivity, self.mu, self.form,
+                                          observes)
+        self._revenue_by_region = None
+        if len(offers):  # each enterprise's main provider is the offer that served it most
+            main = np.argmax(c.allocation, axis=1)
+            served = c.allocation[np.arange(pop.size), main] > 0
+            pop.update_main_providers(np.where(served, offers.holder[main], -1),
+                                      np.where(served, offers.region[main], -1))
+        else:
+            pop.update_main_providers(np.full(pop.size, -1), np.full(pop.size, -1))
 
     def settle(self) -> None:
-        """Revenue, costs, interest and cash of every provider (accounting identities in ODD.md)."""
-        offers, c, f = self.offers, self.clearing, self.fleet
-        assert offers is not None and c is not None and f is not None
-        n = len(self.holders)
-        revenue = np.bincount(offers.holder, weights=c.revenue, minlength=n)
-        served = np.bincount(offers.holder, weights=c.served, minlength=n)
-        variable = np.bincount(offers.holder, weights=c.served * offers.variable_cost, minlength=n)
-        depreciation = f.depreciation.sum(axis=1)
-        cash_cost = f.power_cost.sum(axis=1) + f.opex.sum(axis=1) + variable
-        self.settlement = {"revenue": revenue, "served": served, "depreciation": depreciation,
-                           "cash_cost": cash_cost, "interest": np.zeros(n), "profit": np.zeros(n)}
-        # Interest is charged on the debt each balance sheet carries into the month, before this month's flows,
-        # so it does not depend on the order in which a group's providers are settled.
-        interest = np.zeros(n)
+        """Revenue, costs, interest and cash of every provider (equations in ``market.accounts``)."""
+        assert self.offers is not None and self.clearing is not None
+        books, cash, rate, independent = self.roster.balance_sheets()
+        interest = np.where(independent, corporate.interest_on_debt(cash, rate), 0.0)
+        s = self.settlement = settle_month(self.offers, self.clearing, self.fleet, interest, books)
         for p in self.providers:
-            if p.active and p.parent is None:  # a subsidiary's treasury is its owner's: charged once, there
-                interest[p.holder_id] = max(-p.cash, 0.0) * p.cost_of_capital_per_year / 12.0
-        for p in self.providers:
-            if not p.active:
-                continue
-            h = p.holder_id
-            profit = revenue[h] - cash_cost[h] - depreciation[h] - interest[h]
-            p.cash += revenue[h] - cash_cost[h] - interest[h]
-            p.last_profit = profit
-            p.monthly_operating_cost = cash_cost[h] + interest[h]
-            p.cumulative_served_mtok += served[h]
-            self.settlement["profit"][h] = profit
-        self.settlement["interest"] = interest
-        self.record_margins()
-
-    def _pad_settlement(self) -> None:
-        """Give providers that entered this month (after settlement) zero rows in the month's accounts."""
-        n = len(self.holders)
-        for key, values in self.settlement.items():
-            if len(values) < n:
-                self.settlement[key] = np.concatenate([values, np.zeros(n - len(values))])
+            if p.active:
+                h = p.holder_id
+                p.cash += s.revenue[h] - s.cash_cost[h] - s.interest[h]
+                p.last_profit = s.profit[h]
+                p.monthly_operating_cost = s.cash_cost[h] + s.interest[h]
+                p.cumulative_served_mtok += s.served[h]
+        margins = corporate.margin_by_kind(s.revenue, s.profit, self.roster.kind_ids(active_only=True),
+                                           len(PROVIDER_KIND_NAMES))
+        self.margin_history.append({k: float(m) for k, m in zip(PROVIDER_KIND_NAMES, margins, strict=True)})
 
     def invest(self) -> None:
-        """Hyperscaler retirements, then every provider's fleet order: vendor and reseller trades."""
-        released = self.generations.released_at(self.step_index)
-        if len(released):
-            self._retire_generations(released)
-        self._retire_aged_gpus()
-        self.secondary_quotes = self._reseller_quotes()
-        orders = [(p, p.plan_fleet(view)) for p in self.providers if p.active
-                  for view in [self._investment_view(p)] if view is not None]
-        if not orders:
-            return
-        self._execute_sales(orders)
-        self._execute_used_purchases(orders)
-        self._execute_new_purchases(orders)
-        self.fleet = fleet_economics(self.ledger, self.generations, self._holder_technology(), self.power_price,
-                                     self.algorithmic_efficiency)
-
-    def collect(self) -> None:
-        """Append this step's rows to the recorder (corporate events ran in ``corporate_events``)."""
-        self.recorder.collect()
-
-    # ------------------------------------------------------------------------------------------------------
-    # helpers of the stages
-    # ------------------------------------------------------------------------------------------------------
-    def _utilities(self, offers: OfferBook) -> FloatArray:
-        pop = self.population
-        providers = [self.holders[h] for h in offers.holder]
-        penalty = choice_class_penalties(
-            n_segments=pop.n_segments,
-            region_latency_penalty=self.region_latency,
-            segment_quality_floor=self.segment_floor,
-            frontier_quality=self.frontier,
-            offer_region=offers.region,
-            offer_quality=offers.quality,
-        )
-        incumbent = self._incumbent_offer(offers)
-        shock = None
-        if self.config.logit.offer_shock_sd > 0:
-            shock = self.shock_rng.normal(0.0, self.config.logit.offer_shock_sd, len(offers))
-        return choice_utilities(
-            quality_weight=pop.quality_weight,
-            price_sensitivity=pop.price_sensitivity,
-            privacy_sensitivity=pop.privacy_sensitivity,
-            lockin_aversion=pop.lockin_aversion,
-            trust_weight=pop.trust_weight,
-            reliability_weight=pop.reliability_weight,
-            switching_cost=pop.current_switching_cost(),
-            choice_class=pop.choice_class,
-            incumbent_offer=incumbent,
-            offer_quality=offers.quality,
-            offer_price=offers.price,
-            offer_privacy_risk=np.array([p.privacy_risk for p in providers]),
-            offer_lock_in=np.array([p.lock_in for p in providers]),
-            offer_unverified=np.array([p.unverified_fraction for p in providers]),
-            offer_reliability=np.array([p.reliability for p in providers]),
-            class_penalty=penalty,
-            form=self.form,
-            offer_shock=shock,
-        )
-
-    def _incumbent_offer(self, offers: OfferBook) -> IntArray:
-        """Index in ``offers`` of each enterprise's main provider's offer in the same region, or -1."""
-        pop = self.population
-        key = offers.holder * self.n_regions + offers.region
-        order = np.argsort(key)
-        sorted_keys = key[order]
-        want = pop.incumbent_provider * self.n_regions + pop.incumbent_region
-        pos = np.clip(np.searchsorted(sorted_keys, want), 0, max(len(key) - 1, 0))
-        found = (pop.incumbent_provider >= 0) & (len(key) > 0)
-        if len(key):
-            found &= sorted_keys[pos] == want
-        return np.where(found, order[pos] if len(key) else -1, -1)
-
-    def _outside_utility(self) -> FloatArray:
-        """Utility of the outside option per enterprise: not buying (a0) or self-hosting, whichever is drawn."""
-        pop = self.population
-        cfg = self.config.outside_option
-        a0 = np.full(pop.size, cfg.value)
-        if not cfg.self_hosting:
-            return a0
-        cost_by_region = self.self_host_cost_by_region = self.self_host_cost()
-        q = self.open_weight * cfg.self_host_quality_factor
-        u_self = (
-            pop.quality_weight * utility_transform(np.array([q]), self.form)[0]
-            - pop.price_sensitivity * utility_transform(cost_by_region[pop.region], self.form)
-            - cfg.self_host_penalty
-        )
-        return self.mu * np.logaddexp(a0 / self.mu, u_self / self.mu)
-
-    def self_host_cost(self) -> FloatArray:
-        """Cost per Mtok of self-hosting by region, $/Mtok: the cheapest GPU on offer, new or used."""
-        cfg = self.config.outside_option
-        gens = self.generations
-        t = self.step_index
-        released = gens.release_step <= t
-        life_left = np.maximum(gens.lifetime_months - np.maximum(t - gens.release_step, 0), 1).astype(float)
-        used = np.full(len(gens), np.nan)
-        if len(self.resellers):
-            held = self.ledger.units_by_holder_generation(len(self.holders))[[r.holder_id for r in self.resellers]]
-            used = np.where(held.sum(axis=0) > 0, best_quotes(self.secondary_quotes), np.nan)  # only GPUs in stock
-        price = np.where(np.isnan(used), np.inf, used * cfg.self_host_gpu_premium)
-        new_id = gens.newest(t)
-        capital = np.where(released, price / life_left, np.inf)
-        if new_id >= 0:
-            capital[new_id] = min(capital[new_id], gens.list_price_usd[new_id] / gens.lifetime_months[new_id])
-        tokens = (
-            tokens_per_gpu_month(gens.throughput_tokens_per_s, cfg.self_host_efficiency * self.algorithmic_efficiency)
-            * cfg.self_host_utilization
-        )
-        power = power_cost_per_gpu_month(gens.power_kw[None, :], self.power_price[:, None], cfg.self_host_pue)
-        per_mtok = (capital[None, :] + power + cfg.self_host_opex_usd_per_gpu_month) / tokens[None, :]
-        best = per_mtok.min(axis=1)
-        if not np.all(np.isfinite(best)):
-            raise ValueError("self-hosting has no GPU to use: no generation is released yet")
-        return best
-
-    def _reseller_quotes(self) -> FloatArray:
-        resellers = self.resellers
-        if not resellers or not len(self.generations):
-            return np.full((len(resellers), len(self.generations)), np.nan)
-        held = self.ledger.units_by_holder_generation(len(self.holders))
-        quotes = np.vstack([r.quote(self.generations, self.step_index, held[r.holder_id]) for r in resellers])
-        quotes[:, self.generations.release_step > self.step_index] = np.nan  # nothing to resell before release
-        return quotes
-
-    def _pricing_view(self, p: Provider) -> PricingView:
-        assert self.fleet is not None
-        regions = p.regions
-        obs = np.array([self._observations.get((p.holder_id, int(r)), (0.0, 0.0, 0.0, 0.0, 0.0)) for r in regions])
-        unit_cost = self.fleet.unit_cost[p.holder_id, regions]
-        finite = np.isfinite(unit_cost)
-        if not finite.all():
-            # Regions without GPUs yet: price at the provider's cost elsewhere (or its last price's implied cost).
-            fallback = unit_cost[finite].min()
-            unit_cost = np.where(finite, unit_cost, fallback)
-        return PricingView(
-            step=self.step_index,
-            unit_cost=unit_cost,
-            last_price=p.price.copy(),
-            demand=obs[:, 0],
-            own_slope=obs[:, 1],
-            beta=obs[:, 2],
-            recapture_owner=obs[:, 3],
-            recapture_industry=obs[:, 4],
-            capacity=self.fleet.capacity[p.holder_id, regions],
-            last_profit=p.last_profit,
-            cash=p.cash,
-            credit_limit=p.credit_limit,
-            utility_form=self.form,
-            observed=bool(self._observations),
-        )
-
-    def _observe(self, shares: FloatArray) -> None:
-        """Demand slopes and diversion terms at this step's prices, for next step's pricing."""
-        offers, c = self.offers, self.clearing
-        assert offers is not None and c is not None
-        pop = self.population
-        slopes = demand_slopes(shares, self.volume, pop.price_sensitivity, self.mu, offers.price, self.form)
-        margin = offers.price - offers.unit_cost
-        best_responders = [
-            self.holders[h].pricing for h in np.unique(offers.holder)
-            if isinstance(self.holders[h].pricing, BestResponseStrategy)  # type: ignore[union-attr]
-        ]
-        objectives = {s.params.objective for s in best_responders}  # type: ignore[attr-defined]
-        recapture_owner = np.zeros(len(offers))
-        recapture_industry = np.zeros(len(offers))
-        if "owner" in objectives:
-            groups = [np.nonzero(offers.owner == o)[0] for o in np.unique(offers.owner)]
-            recapture_owner = diversion_margin(shares, self.volume, pop.price_sensitivity, self.mu, offers.price,
-                                               margin, slopes.own_slope, [g for g in groups if len(g) > 1],
-                                               self.form)
-        if "industry" in objectives:
-            recapture_industry = diversion_margin(shares, self.volume, pop.price_sensitivity, self.mu,
-                                                  offers.price, margin, slopes.own_slope,
-                                                  [np.arange(len(offers))], self.form)
-        self._observations = {
-            (int(h), int(r)): (float(d), float(s), float(b), float(ro), float(ri))
-            for h, r, d, s, b, ro, ri in zip(offers.holder, offers.region, slopes.demand, slopes.own_slope,
-                                               slopes.beta, recapture_owner, recapture_industry, strict=True)
-        }
-
-    def _update_incumbents(self) -> None:
-        """Each enterprise's main provider this step is the offer that served it most."""
-        offers, c = self.offers, self.clearing
-        assert offers is not None and c is not None
-        pop = self.population
-        if len(offers) == 0:
-            pop.update_main_providers(np.full(pop.size, -1), np.full(pop.size, -1))
-            return
-        main = np.argmax(c.allocation, axis=1)
-        served = c.allocation[np.arange(pop.size), main] > 0
-        pop.update_main_providers(np.where(served, offers.holder[main], -1), np.where(served, offers.region[main], -1))
-
-    # ------------------------------------------------------------------------------------------------------
-    # hardware markets
-    # ------------------------------------------------------------------------------------------------------
-    def _holder_technology(self) -> HolderTechnology:
-        n = len(self.holders)
-        nan = np.full(n, np.nan)
-        tech = HolderTechnology(
-            efficiency=np.ones(n), capacity_factor=np.ones(n), pue=np.full(n, 1.0), opex_per_gpu=np.zeros(n),
-            cost_basis_utilization=np.ones(n), fixed_unit_cost=nan.copy(), fixed_capacity=nan.copy(),
-            installs=np.zeros(n, dtype=bool),
-        )
-        for p in self.providers:
-            h = p.holder_id
-            tech.efficiency[h] = p.serving_efficiency
-            tech.capacity_factor[h] = p.capacity_factor
-            tech.pue[h] = p.pue
-            tech.opex_per_gpu[h] = p.opex_usd_per_gpu_month
-            tech.cost_basis_utilization[h] = p.config.cost_basis_utilization
-            tech.installs[h] = p.active
-            if p.config.unit_cost_usd_per_mtok is not None:
-                tech.fixed_unit_cost[h] = p.config.unit_cost_usd_per_mtok
-            if p.config.capacity_mtok_per_month is not None:
-                tech.fixed_capacity[h] = p.config.capacity_mtok_per_month if p.active else 0.0
-        return tech
-
-    def _retire_generations(self, released: IntArray) -> None:
-        held = self.ledger.units_by_holder_generation(len(self.holders))
+        """Retirements and upgrade cycles, then every provider's fleet order: sales, used and new purchases."""
+        t, n = self.step_index, len(self.holders)
+        desk = self.roster.reseller_desk(self.secondary_quotes)
+        held = self.ledger.units_by_holder_generation(n)
+        released = [int(g) for g in self.generations.released_at(t)]
+        retiring = []
         for p in self.providers:
             if not p.active:
                 continue
-            gens = [int(g) for g in np.nonzero(held[p.holder_id])[0]]
-            gens.sort(key=lambda g: (int(self.generations.release_step[g]), g))  # oldest release first
-            for g in p.generations_to_retire([int(x) for x in released], gens):
-                self._sell_to_reseller(p, None, generation=g, region=None, event="gpu_retired")
+            if released:  # on a release, by its kind's rule (oldest release first)
+                gens = sorted((int(g) for g in np.nonzero(held[p.holder_id])[0]),
+                              key=lambda g: (int(self.generations.release_step[g]), g))
+                retiring += [(p.holder_id, g) for g in p.generations_to_retire(released, gens)]
+        self.apply_trades(trading.sale(desk, seller=h, generation=g, units=None, kind=EventKind.GPU_RETIRED)
+                          for h, g in retiring)
+        self.apply_trades(trading.sale(desk, seller=h, generation=g, units=None, kind=EventKind.GPU_RETIRED,
+                                       built_before=cut) for h, g, cut in self._aged_gpus())
+        self.secondary_quotes = self._reseller_quotes()
+        desk = self.roster.reseller_desk(self.secondary_quotes)
+        used_price = self.secondary_prices()
+        held = self.ledger.units_by_holder_generation(n)
+        stock = (held[[r.holder_id for r in self.resellers]].sum(axis=0) if self.resellers
+                 else np.zeros(len(self.generations), dtype=np.int64))
+        orders = [(p, p.plan_fleet(view)) for p in self.providers if p.active for view in [p.investment_view(
+            step=t, fleet=self.fleet, offers=self.offers, clearing=self.clearing,  # type: ignore[arg-type]
+            generations=self.generations, algorithmic_efficiency=self.algorithmic_efficiency,
+            used_price=used_price, used_available=stock)] if view is not None]
+        if not orders:
+            return
+        oldest_first = [int(g) for g in np.argsort(self.generations.release_step, kind="stable")]
+        self.apply_trades(trading.divestment_sales(
+            desk, self.ledger.units_by_holder_generation_region(n, self.n_regions),
+            [(p.holder_id, p.regions, o.sell) for p, o in orders], oldest_first))
+        used = [trading.UsedOrder(buyer=p.holder_id, priority=p.cash + p.credit_limit, generation=o.used_generation,
+                                  regions=p.regions, units=o.buy_used, pue=p.pue) for p, o in orders]
+        trades, requested = trading.used_purchases(desk, self.ledger.units_by_holder_generation(n), used,
+                                                   self._grid_headroom_mw(), self.gpu_spec)
+        self.apply_trades(trades)
+        for r in self.resellers:
+            r.last_orders = requested.copy()
+        newest = self.generations.newest(t)
+        if newest >= 0:
+            new = [trading.NewOrder(buyer=p.holder_id, priority=p.cash + p.credit_limit, regions=p.regions,
+                                    units=o.buy_new, pue=p.pue) for p, o in orders]
+            self.apply_trades(trading.vendor_purchases(
+                new, newest, float(self.generations.vendor_supply_per_month[newest]),
+                self.config.technology.vendor_allocation, self._grid_headroom_mw(), self.gpu_spec))
+        self.refresh_fleet()
 
-    def _retire_aged_gpus(self) -> None:
-        """Upgrade cycle: providers with ``retire_age_months`` sell GPUs older than that to resellers."""
+    def corporate_events(self) -> None:
+        """Exits, acquisitions under merger control, entries (DESIGN.md 3.6)."""
+        self._exits()
+        if self.config.corporate.acquisitions.enabled:
+            self._acquisitions()
+        self._entries()
+        assert self.settlement is not None
+        self.settlement = self.settlement.padded(len(self.holders))
+
+    def collect(self) -> None:
+        """Hand this step's outcome to the recorder and the Mesa data collector."""
+        self.refresh_fleet()
+        self.recorder.collect(self.outcome(), self.events[self._recorded_events:])
+        self._recorded_events = len(self.events)
+        self.datacollector.collect(self)
+
+    # -- stage helpers ----------------------------------------------------------------------------------------
+    def _utilities(self, offers: OfferBook) -> FloatArray:
+        pop = self.population
+        penalty = demand.choice_class_penalties(
+            n_segments=pop.n_segments,
+            region_latency_penalty=np.array([r.latency_penalty for r in self.config.regions]),
+            segment_quality_floor=np.array([s.quality_floor for s in self.config.segments]),
+            frontier_quality=self.frontier, offer_region=offers.region, offer_quality=offers.quality)
+        incumbent = incumbent_offer_index(offers.holder, offers.region, pop.incumbent_provider, pop.incumbent_region,
+                                          self.n_regions)
+        sd = self.config.logit.offer_shock_sd
+        return demand.choice_utilities(
+            quality_weight=pop.quality_weight, price_sensitivity=pop.price_sensitivity,
+            privacy_sensitivity=pop.privacy_sensitivity, lockin_aversion=pop.lockin_aversion,
+            trust_weight=pop.trust_weight, reliability_weight=pop.reliability_weight,
+            switching_cost=pop.current_switching_cost(), choice_class=pop.choice_class, incumbent_offer=incumbent,
+            offer_quality=offers.quality, offer_price=offers.price, offer_privacy_risk=offers.privacy_risk,
+            offer_lock_in=offers.lock_in, offer_unverified=offers.unverified, offer_reliability=offers.reliability,
+            class_penalty=penalty, form=self.form,
+            offer_shock=self.shock_rng.normal(0.0, sd, len(offers)) if sd > 0 else None)
+
+    def _outside_utility(self) -> FloatArray:
+        """Not buying or self-hosting on the cheapest GPU in stock or new (``market.demand``)."""
+        cfg, gens, pop = self.config.outside_option, self.generations, self.population
+        if cfg.self_hosting:
+            held = self.ledger.units_by_holder_generation(len(self.holders))[[r.holder_id for r in self.resellers]]
+            in_stock = np.where(held.sum(axis=0) > 0, best_quotes(self.secondary_quotes), np.nan) if self.resellers \
+                else np.full(len(gens), np.nan)
+            self.self_host_cost_by_region = demand.self_hosting_cost(
+                step=self.step_index, release_step=gens.release_step, lifetime_months=gens.lifetime_months,
+                list_price_usd=gens.list_price_usd, throughput_tokens_per_s=gens.throughput_tokens_per_s,
+                power_kw=gens.power_kw, used_price_usd=in_stock, newest=gens.newest(self.step_index),
+                power_price=self.power_price, gpu_premium=cfg.self_host_gpu_premium,
+                efficiency=cfg.self_host_efficiency * self.algorithmic_efficiency,
+                utilization=cfg.self_host_utilization, pue=cfg.self_host_pue,
+                opex_usd_per_gpu_month=cfg.self_host_opex_usd_per_gpu_month)
+        return demand.outside_option_utility(
+            not_buying_value=cfg.value, self_host_cost_by_region=self.self_host_cost_by_region if cfg.self_hosting
+            else None, region=pop.region, quality_weight=pop.quality_weight, price_sensitivity=pop.price_sensitivity,
+            self_host_quality=self.open_weight * cfg.self_host_quality_factor, self_host_penalty=cfg.self_host_penalty,
+            mu=self.mu, form=self.form)
+
+    def _aged_gpus(self) -> list[tuple[int, int, int]]:
+        """(seller, generation, built before) of GPUs older than a provider's ``retire_age_months``."""
+        n, out = len(self.ledger), []  # type: ignore[var-annotated]
         for p in self.providers:
             age = p.config.retire_age_months
             if not p.active or age is None:
                 continue
-            self._sell_aged(p, built_before=self.step_index - age)
+            cut = self.step_index - age
+            mask = (self.ledger.holder[:n] == p.holder_id) & (self.ledger.built_step[:n] < cut)
+            mask &= self.ledger.count[:n] > 0
+            out += [(p.holder_id, int(g), cut) for g in np.unique(self.ledger.generation[:n][mask])]
+        return out
 
-    def _investment_view(self, p: Provider) -> InvestmentView | None:
-        f, offers, c = self.fleet, self.offers, self.clearing
-        assert f is not None and offers is not None and c is not None
-        gens = self.generations
-        if p.config.capacity_mtok_per_month is not None or not len(gens):
-            return None
-        t = self.step_index
-        regions = p.regions
-        demand = np.zeros(len(regions))
-        mine = np.nonzero(offers.holder == p.holder_id)[0]
-        for o in mine:  # demand includes what it served of other offers' rationed overflow
-            demand[np.nonzero(regions == offers.region[o])[0]] += max(c.offer_demand[o], c.served[o])
-        per_gpu_factor = p.serving_efficiency * p.capacity_factor * self.algorithmic_efficiency
-        new_id = gens.newest(t)
+    def _reseller_quotes(self) -> FloatArray:
         held = self.ledger.units_by_holder_generation(len(self.holders))
-        reseller_ids = [r.holder_id for r in self.resellers]
-        inventory = held[reseller_ids].sum(axis=0) if reseller_ids else np.zeros(len(gens))
-        quotes = best_quotes(self.secondary_quotes) if reseller_ids else np.full(len(gens), np.nan)
-        tokens = tokens_per_gpu_month(gens.throughput_tokens_per_s, per_gpu_factor)
-        life_left = np.maximum(gens.lifetime_months - np.maximum(t - gens.release_step, 0), 1).astype(float)
-        per_token = np.where((inventory > 0) & ~np.isnan(quotes), quotes / (tokens * life_left), np.inf)
-        used_id = int(np.argmin(per_token)) if np.isfinite(per_token).any() else -1
-        capacity = f.capacity[p.holder_id, regions]
-        gpus = f.gpus[p.holder_id, regions]
-        return InvestmentView(
-            step=t,
-            capacity=capacity,
-            demand=demand,
-            new_generation=new_id,
-            new_price=float(gens.list_price_usd[new_id]) if new_id >= 0 else np.inf,
-            new_tokens_per_gpu=float(tokens[new_id]) if new_id >= 0 else 0.0,
-            new_lifetime=int(gens.lifetime_months[new_id]) if new_id >= 0 else 0,
-            used_generation=used_id,
-            used_price=float(quotes[used_id]) if used_id >= 0 else np.inf,
-            used_tokens_per_gpu=float(tokens[used_id]) if used_id >= 0 else 0.0,
-            used_life_left=float(life_left[used_id]) if used_id >= 0 else 0.0,
-            used_available=int(inventory[used_id]) if used_id >= 0 else 0,
-            tokens_per_installed_gpu=np.where(gpus > 0, capacity / np.maximum(gpus, 1.0), tokens.max()),
-            installed_gpus=gpus,
-            cash=p.cash,
-            credit_limit=p.credit_limit,
-            monthly_operating_cost=p.monthly_operating_cost,
-        )
+        return self.roster.reseller_quotes(self.generations, self.step_index, held)
 
-    def record_event(self, event: str, *, holder: int, counterparty: int = -1, generation: int = -1,
-                     units: int = 0, amount_usd: float = 0.0, detail: str = "") -> None:
-        """Append a row to the events table (entry, exit, acquisition, GPU sale, ...)."""
-        self.event_counts[event] = self.event_counts.get(event, 0) + 1
-        self._events.append({
-            "step": self.step_index,
-            "event": event,
-            "party": self.holders[holder].name if holder >= 0 else "",
-            "counterparty": self.holders[counterparty].name if counterparty >= 0 else "",
-            "generation": self.generations.names[generation] if generation >= 0 else "",
-            "units": int(units),
-            "amount_usd": float(amount_usd),
-            "detail": detail,
+    def _grid_headroom_mw(self) -> FloatArray:
+        return np.maximum(self.region_power_capacity - self.fleet.load_mw, 0.0)
+
+    # -- corporate events ----------------------------------------------------------------------------------
+    def _exits(self) -> None:
+        assert self.settlement is not None
+        limit, gone = self.config.corporate.exit_after_months, []
+        for p in self.providers:
+            if not p.active or p.parent is not None:
+                continue
+            fixed = p.config.capacity_mtok_per_month is not None
+            idle = self.settlement.served[p.holder_id] <= 0 and self.fleet.gpus[p.holder_id].sum() <= 0
+            status = corporate.exit_status(cash=p.cash, credit_limit=p.credit_limit, idle=bool(idle and not fixed),
+                                           months_distressed=p.months_distressed, months_idle=p.months_idle,
+                                           limit=limit)
+            p.months_distressed, p.months_idle = status.months_distressed, status.months_idle
+            if status.reason is not None:
+                self._close(p, status.reason)
+                gone.append(p.holder_id)
+        if gone:
+            self.population.release_customers_of(gone)
+
+    def _close(self, p: Provider, reason: str) -> None:
+        """Liquidate a provider: GPUs to resellers, subsidiaries freed, provider out of the market."""
+        held = self.ledger.units_by_holder_generation(len(self.holders))[p.holder_id]
+        desk = self.roster.reseller_desk(self.secondary_quotes)
+        self.apply_trades(trading.sale(desk, seller=p.holder_id, generation=int(g), units=None,
+                                       kind=EventKind.GPU_LIQUIDATION) for g in np.nonzero(held)[0])
+        for sub in self.providers:
+            if sub.parent is p:
+                sub.parent = None
+        p.active = False
+        p.remove()  # leaves model.agents; it stays in model.providers and in the outputs
+        self.fleet_stale = True
+        detail = json.dumps({"reason": reason, "cash_usd": round(p.cash, 2), "gpus_liquidated": int(held.sum())})
+        self.record_event(Event(EventKind.EXIT, holder=p.holder_id, amount_usd=p.cash, detail=detail))
+
+    def _acquisitions(self) -> None:
+        s, cfg, antitrust = self.settlement, self.config.corporate.acquisitions, self.config.corporate.antitrust
+        assert s is not None
+        revenue = np.asarray(s.revenue, dtype=np.float64)[:len(self.holders)]
+        owner = self.roster.owner_ids()
+        book = self.ledger.book_value_per_gpu(self.step_index) * self.ledger.view("count")
+        lot_holder = self.ledger.view("holder")
+        fleet_value = np.array([book[lot_holder == h].sum() for h in range(len(self.holders))], dtype=np.float64)
+        for acquirer in self.providers:
+            if not acquirer.active or acquirer.parent is not None or acquirer.kind not in cfg.acquirer_kinds:
+                continue
+            if acquirer.last_deal_step is not None and self.step_index - acquirer.last_deal_step < cfg.cooldown_months:
+                continue
+            proposal = acquirer.propose_acquisition(self.roster.acquisition_view(acquirer, s, cfg.target_kinds,
+                                                                                 fleet_value))
+            if proposal is None or self.corporate_rng.uniform() >= cfg.deal_probability:
+                continue
+            target, price = self.holders[proposal.target], proposal.price_usd
+            if not isinstance(target, Provider):
+                raise ValueError(f"{acquirer.name}: acquisition target {target.name} is not a provider")
+            markets = revenue[None, :] if antitrust.scope == "global" else self.revenue_by_buyer_region_and_holder()
+            review = corporate.review_merger_in_markets(markets, owner, acquirer.holder_id, target.holder_id,
+                                                        antitrust.thresholds)
+            detail = json.dumps({"pre_hhi": round(review.pre_hhi, 3), "post_hhi": round(review.post_hhi, 3),
+                                 "delta_hhi": round(review.delta, 3), "policy": antitrust.policy})
+            acquirer.last_deal_step = self.step_index
+            if not review.blocked:
+                acquirer.cash -= price
+                target.consolidate_into(acquirer)
+                owner = np.where(owner == target.holder_id, acquirer.holder_id, owner)
+            kind = EventKind.MERGER_BLOCKED if review.blocked else EventKind.ACQUISITION
+            self.record_event(Event(kind, holder=acquirer.holder_id, counterparty=target.holder_id, amount_usd=price,
+                                    detail=detail))
+
+    def _entries(self) -> None:
+        for entrant in self.config.corporate.entrants:
+            done = self.entries_by_entrant.get(entrant.name, 0)
+            cooling = self.step_index - self.last_entry_step.get(entrant.name, -(10**9)) < entrant.cooldown_months
+            if done >= entrant.max_entries or cooling:
+                continue
+            recent = [row[entrant.provider.kind] for row in self.margin_history[-entrant.lookback_months:]]
+            if len(recent) < entrant.lookback_months or not corporate.entry_is_attractive(
+                    recent, entrant.margin_threshold):
+                continue
+            self.entries_by_entrant[entrant.name] = done + 1
+            self.last_entry_step[entrant.name] = self.step_index
+            provider = self._enter(entrant, self._unused_name(entrant.name, done + 1))
+            detail = json.dumps({"incumbent_margin": round(float(np.nanmean(recent)), 4), "kind": provider.kind})
+            self.record_event(Event(EventKind.ENTRY, holder=provider.holder_id, amount_usd=entrant.sunk_cost_usd,
+                                    detail=detail))
+
+    def _enter(self, entrant: EntrantConfig, name: str) -> Provider:
+        """A new provider pays the sunk cost and buys its starting fleet (``market.trading.entry_fleet``)."""
+        provider = self._new_provider(entrant.provider, name)
+        provider.cash -= entrant.sunk_cost_usd
+        lots = [(self.generations.index(lot.generation), self.region_names.index(lot.region), lot.gpus)
+                for lot in entrant.provider.fleet]
+        self.apply_trades(trading.entry_fleet(
+            self.roster.reseller_desk(self.secondary_quotes), self.ledger.units_by_holder_generation(len(self.holders)),
+            self._grid_headroom_mw(), self.gpu_spec, buyer=provider.holder_id, pue=provider.pue, lots=lots,
+            newest=self.generations.newest(self.step_index)))
+        self.fleet_stale = True
+        self.refresh_fleet()
+        return provider
+
+    def _unused_name(self, stem: str, k: int) -> str:
+        """``stem_k``, or the next ``stem_j`` (j > k) that no provider or reseller is called."""
+        taken = set(self.roster.names)
+        while f"{stem}_{k}" in taken:
+            k += 1
+        return f"{stem}_{k}"
+
+    # -- applying changes -----------------------------------------------------------------------------------
+    def apply_trades(self, trades: Iterable[trading.Trade]) -> None:
+        """Apply hardware trades in order: GPUs through the ledger, payments on both sides, one event each."""
+        step = self.step_index
+        for t in trades:
+            if isinstance(t, trading.VendorSale):
+                self.ledger.add(holder=t.buyer, generation=t.generation, region=t.region, count=t.units,
+                                built_step=step, lifetime=int(self.generations.lifetime_months[t.generation]),
+                                step=step, basis=t.price_per_gpu)
+                self.holders[t.buyer].cash -= t.units * t.price_per_gpu
+                self.record_event(Event(EventKind.GPU_PURCHASE, holder=t.buyer, generation=t.generation,
+                                        units=t.units, amount_usd=t.units * t.price_per_gpu, detail=t.detail))
+                self.fleet_stale = True
+                continue
+            moved = self.ledger.move(holder=t.seller, to_holder=t.buyer, count=t.units, step=step,
+                                     price_per_gpu=t.price_per_gpu, generation=t.generation, region=t.region,
+                                     to_region=t.to_region, built_before=t.built_before)
+            if not moved.units:
+                continue
+            self.fleet_stale = True
+            if t.buyer == SCRAPPED:
+                self.record_event(Event(EventKind.GPU_SCRAPPED, holder=t.seller, generation=t.generation,
+                                        units=moved.units))
+                continue
+            amount = t.price_per_gpu * moved.units
+            self.holders[t.seller].cash += amount
+            self.holders[t.buyer].cash -= amount
+            self.record_event(Event(t.kind, holder=t.seller, counterparty=t.buyer, generation=t.generation,
+                                    units=moved.units, amount_usd=amount))
+
+    def refresh_fleet(self) -> None:
+        """Recompute fleet economics if GPUs or providers changed since it was last computed."""
+        if self.fleet_stale:
+            self.fleet = self._fleet_economics()
+            self.fleet_stale = False
+
+    def _fleet_economics(self) -> FleetEconomics:
+        return fleet_economics(self.ledger, self.generations, self.roster.holder_technology(), self.power_price,
+                               self.algorithmic_efficiency)
+
+    def record_event(self, event: Event) -> None:
+        """Append a row to the events table, with the parties' names."""
+        kind = event.kind.value
+        self.event_counts[kind] = self.event_counts.get(kind, 0) + 1
+        self.events.append({
+            "step": self.step_index, "event": kind,
+            "party": self.holders[event.holder].name if event.holder >= 0 else "",
+            "counterparty": self.holders[event.counterparty].name if event.counterparty >= 0 else "",
+            "generation": self.generations.names[event.generation] if event.generation >= 0 else "",
+            "units": int(event.units), "amount_usd": float(event.amount_usd), "detail": event.detail,
         })
 
-    @property
-    def events(self) -> list[dict[str, object]]:
-        """Events recorded so far."""
-        return self._events
+    # -- what users read ------------------------------------------------------------------------------------
+    def outcome(self) -> StepOutcome:
+        """The frozen outcome of the current step (what the recorder reads)."""
+        assert self.offers is not None and self.clearing is not None and self.settlement is not None
+        n = len(self.holders)
+        return StepOutcome(
+            step=self.step_index, frontier=self.frontier, open_weight=self.open_weight,
+            reference_quality=self.reference_quality, offers=self.offers, clearing=self.clearing, fleet=self.fleet,
+            settlement=self.settlement, volume=self.volume, consumer_surplus=self.consumer_surplus,
+            self_host_cost_by_region=self.self_host_cost_by_region,
+            revenue_by_buyer_region=self.revenue_by_buyer_region(),
+            providers=self.roster.snapshot(self.frontier, self.open_weight), holder_kind_id=self.roster.kind_ids(),
+            secondary_price=self.secondary_prices(), reference_generation=self.reference_generation,
+            generation_names=tuple(self.generations.names), held=self.ledger.units_by_holder_generation(n),
+            reseller_ids=np.array([r.holder_id for r in self.resellers], dtype=np.int64),
+            provider_ids=np.array([p.holder_id for p in self.providers], dtype=np.int64),
+            scrapped=self.ledger.scrapped_by_generation(), produced=self.ledger.produced.copy(),
+            event_counts=dict(self.event_counts))
 
     @property
     def networks(self) -> dict[str, nx.Graph]:
         """Current networks: ``contracts`` (this month), ``ownership`` and ``gpu_flows`` (``market.networks``)."""
-        names = [h.name for h in self.holders]
-        kinds = [h.kind for h in self.holders]
+        names, kinds = self.roster.names, [h.kind for h in self.holders]
         graphs: dict[str, nx.Graph] = {}
         if self.clearing is not None and self.offers is not None:
             pop = self.population
@@ -675,29 +612,34 @@ class InferenceMarket(HardwareTrading, CorporateDynamics, mesa.Model):
                 enterprise_segment=np.array([s.name for s in self.config.segments], dtype=object)[pop.segment],
                 enterprise_region=np.array(self.region_names, dtype=object)[pop.region],
                 enterprise_firms=pop.weight, incumbent_provider=pop.incumbent_provider,
-                tenure_months=pop.tenure_months,
-            )
+                tenure_months=pop.tenure_months)
         parents = [h.parent.holder_id if isinstance(h, Provider) and h.parent is not None else None
                    for h in self.holders]
-        graphs["ownership"] = ownership_graph(names, kinds, parents, self._events)
-        graphs["gpu_flows"] = gpu_flow_graph(self._events)
+        graphs["ownership"] = ownership_graph(names, kinds, parents, self.events)
+        graphs["gpu_flows"] = gpu_flow_graph(self.events)
         return graphs
 
     def revenue_by_buyer_region(self) -> FloatArray:
         """This month's revenue per (buyer region, offer), $ (agents are stored region by region)."""
         c, offers = self.clearing, self.offers
         assert c is not None and offers is not None
-        tokens = np.array([c.allocation[rows].sum(axis=0) for rows in self.population.region_slices])
-        return tokens.reshape(self.n_regions, len(offers)) * offers.price[None, :]
+        if self._revenue_by_region is None:
+            tokens = np.array([c.allocation[rows].sum(axis=0) for rows in self.population.region_slices])
+            self._revenue_by_region = tokens.reshape(self.n_regions, len(offers)) * offers.price[None, :]
+        return self._revenue_by_region
 
     def revenue_by_buyer_region_and_holder(self) -> FloatArray:
         """This month's revenue per (buyer region, holder id), $."""
-        offers = self.offers
-        assert offers is not None
-        by_offer = self.revenue_by_buyer_region()
+        assert self.offers is not None
         out = np.zeros((self.n_regions, len(self.holders)))
-        np.add.at(out, (slice(None), offers.holder), by_offer)
+        np.add.at(out, (slice(None), self.offers.holder), self.revenue_by_buyer_region())
         return out
+
+    def secondary_prices(self) -> FloatArray:
+        """Lowest resale quote per generation, $ (NaN where no reseller quotes it)."""
+        if not self.resellers or not len(self.generations):
+            return np.full(len(self.generations), np.nan)
+        return best_quotes(self.secondary_quotes)
 
     def run(self, steps: int | None = None) -> None:
         """Run ``steps`` steps (default: the scenario's)."""
@@ -705,40 +647,13 @@ class InferenceMarket(HardwareTrading, CorporateDynamics, mesa.Model):
             self.step()
 
 
-def batch_iteration_seed(seed: int, iteration: int) -> int:
-    """Seed of iteration ``iteration`` of a ``mesa.batch_run`` from the parameters' seed: the seed itself for
-    iteration 0, else the first 63-bit word of ``SeedSequence(seed).spawn(iteration)[-1]``."""
-    if iteration <= 0:
-        return int(seed)
-    child = np.random.SeedSequence(int(seed)).spawn(iteration)[-1]
-    return int(child.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
+def _column(column: str) -> Any:
+    return lambda model: model.recorder.last_model_row[column]
 
 
-def model_seed(config: ScenarioConfig, seed: int | None, rng: int | None) -> int:
-    """The root seed of a model: ``seed`` (or Mesa's ``rng`` as an integer), else the scenario's, moved to the
-    batch iteration's seed when ``mesa.batch_run`` builds the model (:func:`mesa_batch_iteration`)."""
-    if seed is not None and rng is not None:
-        raise ValueError("pass either seed or rng, not both")
-    if rng is not None and not isinstance(rng, int | np.integer):
-        raise ValueError(f"rng must be an integer seed, got {rng!r}")
-    base = config.simulation.seed if seed is None and rng is None else int(seed if seed is not None else rng)
-    return batch_iteration_seed(base, mesa_batch_iteration())
+def _seed(model: InferenceMarket) -> int:
+    return model.seed
 
 
-def mesa_batch_iteration() -> int:
-    """The iteration number when called while ``mesa.batch_run`` builds a model, else 0.
-
-    ``mesa.batch_run`` (Mesa 3.3) passes every iteration the same keyword parameters and gives the model no
-    iteration number; its worker function ``mesa.batchrunner._model_run_func`` holds it in its ``run`` tuple
-    ``(run_id, iteration, kwargs)``, in the calling process and in pool workers alike, so it is read from
-    that frame.
-    """
-    frame = sys._getframe(1)
-    while frame is not None:
-        code = frame.f_code
-        if code.co_name == "_model_run_func" and frame.f_globals.get("__name__") == "mesa.batchrunner":
-            run = frame.f_locals.get("run")
-            if isinstance(run, tuple) and len(run) == 3 and isinstance(run[1], int):
-                return run[1]
-        frame = frame.f_back  # type: ignore[assignment]
-    return 0
+def _attribute(attribute: str) -> Any:
+    return lambda agent: getattr(agent, attribute, None)

@@ -47,13 +47,11 @@ class DemandSlopes:
         demand: Unconstrained demand per offer at the last prices, Mtok (O).
         own_slope: ``-dD_i/dp_i`` >= 0, Mtok per $/Mtok (O).
         beta: Demand-weighted mean of ``b_e / mu`` over the offer's buyers (O).
-        market_volume: Volume of the buyers who can reach the offer, Mtok (O).
     """
 
     demand: FloatArray
     own_slope: FloatArray
     beta: FloatArray
-    market_volume: FloatArray
 
 
 def demand_slopes(
@@ -64,11 +62,10 @@ def demand_slopes(
     demand = volume @ shares
     weighted = weight @ shares
     weighted_sq = weight @ (shares * shares)
-    reachable = volume @ (shares > 0.0)
     own_slope = price_term_derivative(price, form) * np.maximum(weighted - weighted_sq, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         beta = np.where(demand > 0.0, weighted / demand, 0.0)
-    return DemandSlopes(demand=demand, own_slope=own_slope, beta=beta, market_volume=reachable)
+    return DemandSlopes(demand=demand, own_slope=own_slope, beta=beta)
 
 
 def diversion_margin(

@@ -1,24 +1,33 @@
-"""Collection of a run's outputs: model-, provider- and enterprise-level tables, built column-wise.
+"""Collection of a run's outputs: model-, provider-, enterprise- and GPU-market tables, built column-wise.
 
-Reporters are named functions of the model's arrays; nothing loops over enterprises. The recorder reads the
-model's public state (offers, clearing, settlement, population) and keeps plain arrays until
-:meth:`Recorder.frames` turns them into tidy pandas frames.
+The model hands the :class:`Recorder` a frozen :class:`StepOutcome` at the end of every step; reporters are
+named functions of it, nothing loops over enterprises, and the recorder keeps plain arrays until
+:meth:`Recorder.frames` turns them into tidy pandas frames. :data:`TABLES` names the tables of a run.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from market import metrics
+from market.accounts import Settlement
+from market.clearing import Clearing
 from market.config import PROVIDER_KIND_NAMES
-from market.hardware import best_quotes
+from market.events import EVENT_COLUMNS
+from market.fleet import FleetEconomics
+from market.offers import OfferBook
 
-if TYPE_CHECKING:
-    from market.model import InferenceMarket
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+ObjectArray = NDArray[np.object_]
 
+TABLES: tuple[str, ...] = ("model", "providers", "enterprises", "gpu_market", "events")
+"""The tables of a run, each written as ``<name>.parquet``."""
 
 MODEL_COLUMNS: tuple[str, ...] = (
     "step", "frontier_quality", "open_weight_quality", "price_index", "quality_adjusted_price_index", "hhi",
@@ -31,29 +40,115 @@ MODEL_COLUMNS: tuple[str, ...] = (
 """Model-level columns present in every run (``hhi_<region>`` columns follow them)."""
 
 
+@dataclass(frozen=True)
+class ProviderSnapshot:
+    """Every provider ever created, in holder-id order, at the end of a step."""
+
+    holder: IntArray
+    name: ObjectArray
+    kind: ObjectArray
+    owner_name: ObjectArray
+    active: NDArray[np.bool_]
+    cash: FloatArray
+    quality: FloatArray
+    mean_price: FloatArray
+
+
+@dataclass(frozen=True)
+class Population:
+    """The enterprise facts the recorder groups by (fixed for a run)."""
+
+    segment: IntArray
+    region: IntArray
+    weight: FloatArray
+    region_names: tuple[str, ...]
+    segment_names: tuple[str, ...]
+    per_agent: bool
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    """What happened in one step, as the model hands it to the recorder.
+
+    Attributes:
+        step: The step.
+        frontier, open_weight: Quality indices this step.
+        reference_quality: Frontier quality at step 0 (the quality adjustment's reference).
+        offers, clearing, fleet, settlement: This step's offers, their clearing, fleets and accounts.
+        volume: Token volume each enterprise wanted, Mtok.
+        consumer_surplus: Per enterprise, $.
+        self_host_cost_by_region: $/Mtok (NaN without self-hosting).
+        revenue_by_buyer_region: Revenue per (buyer region, offer), $.
+        providers: Provider snapshot.
+        holder_kind_id: Provider kind id per holder (-1 for resellers).
+        secondary_price: Lowest resale quote per generation, $ (NaN: none).
+        reference_generation: Generation id whose resale price is ``secondary_gpu_price`` (-1: none).
+        generation_names: Names of the generations.
+        held: GPUs per (holder, generation).
+        reseller_ids, provider_ids: Holder ids of resellers and providers.
+        scrapped, produced: GPUs per generation so far.
+        event_counts: Events so far by kind.
+    """
+
+    step: int
+    frontier: float
+    open_weight: float
+    reference_quality: float
+    offers: OfferBook
+    clearing: Clearing
+    fleet: FleetEconomics
+    settlement: Settlement
+    volume: FloatArray
+    consumer_surplus: FloatArray
+    self_host_cost_by_region: FloatArray
+    revenue_by_buyer_region: FloatArray
+    providers: ProviderSnapshot
+    holder_kind_id: IntArray
+    secondary_price: FloatArray
+    reference_generation: int
+    generation_names: tuple[str, ...]
+    held: IntArray
+    reseller_ids: IntArray
+    provider_ids: IntArray
+    scrapped: IntArray
+    produced: IntArray
+    event_counts: dict[str, int]
+
+
 class Recorder:
     """Accumulates per-step rows of a run."""
 
-    def __init__(self, model: InferenceMarket) -> None:
-        self.model = model
+    def __init__(self, population: Population) -> None:
+        self.population = population
         self.model_rows: list[dict[str, Any]] = []
-        self.provider_parts: list[dict[str, np.ndarray]] = []
-        self.enterprise_parts: list[dict[str, np.ndarray]] = []
-        self.market_parts: list[dict[str, np.ndarray]] = []
+        self.provider_parts: list[dict[str, NDArray[Any]]] = []
+        self.enterprise_parts: list[dict[str, NDArray[Any]]] = []
+        self.market_parts: list[dict[str, NDArray[Any]]] = []
+        self.event_rows: list[dict[str, object]] = []
 
-    def collect(self) -> None:
-        """Record the current step."""
-        self.model_rows.append(model_row(self.model))
-        self.provider_parts.append(provider_rows(self.model))
-        self.enterprise_parts.append(enterprise_rows(self.model))
-        self.market_parts.append(gpu_market_rows(self.model))
+    def collect(self, outcome: StepOutcome, events: list[dict[str, object]]) -> None:
+        """Record a step and the events rows written during it."""
+        self.model_rows.append(model_row(outcome, self.population.region_names))
+        self.provider_parts.append(provider_rows(outcome))
+        self.enterprise_parts.append(enterprise_rows(outcome, self.population))
+        self.market_parts.append(gpu_market_rows(outcome))
+        self.event_rows.extend(events)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Columns of the model table."""
+        return (*MODEL_COLUMNS, *[f"hhi_{r}" for r in self.population.region_names])
+
+    @property
+    def last_model_row(self) -> dict[str, Any]:
+        """The model-level row of the last recorded step."""
+        return self.model_rows[-1]
 
     def frames(self) -> dict[str, pd.DataFrame]:
-        """The run's tables: ``model``, ``providers``, ``enterprises``, ``gpu_market`` and ``events``."""
-        events = pd.DataFrame(
-            self.model.events,
-            columns=["step", "event", "party", "counterparty", "generation", "units", "amount_usd", "detail"],
-        ).astype({"step": "int64", "units": "int64", "amount_usd": "float64"})
+        """The run's tables by name (:data:`TABLES`)."""
+        events = pd.DataFrame(self.event_rows, columns=list(EVENT_COLUMNS)).astype(
+            {"step": "int64", "units": "int64", "amount_usd": "float64"}
+        )
         return {
             "model": pd.DataFrame(self.model_rows),
             "providers": _concat(self.provider_parts),
@@ -63,140 +158,130 @@ class Recorder:
         }
 
 
-def _concat(parts: list[dict[str, np.ndarray]]) -> pd.DataFrame:
+def _concat(parts: list[dict[str, NDArray[Any]]]) -> pd.DataFrame:
     if not parts:
         return pd.DataFrame()
     keys = parts[0].keys()
     return pd.DataFrame({k: np.concatenate([p[k] for p in parts]) for k in keys})
 
 
-def model_row(m: InferenceMarket) -> dict[str, Any]:
-    """One row of market-level metrics for the current step."""
-    offers, c, f = m.offers, m.clearing, m.fleet
-    assert offers is not None and c is not None and f is not None
+def model_row(o: StepOutcome, region_names: tuple[str, ...]) -> dict[str, Any]:
+    """One row of market-level metrics."""
+    offers, c, f, s = o.offers, o.clearing, o.fleet, o.settlement
     tokens = float(c.served.sum())
     spend = float(c.revenue.sum())
     by_kind = np.bincount(offers.kind, weights=c.served, minlength=len(PROVIDER_KIND_NAMES))
     finite = np.isfinite(offers.capacity)
     capacity = float(offers.capacity[finite].sum())
-    surplus = m.consumer_surplus
+    volume = o.volume
+    secondary = float(o.secondary_price[o.reference_generation]) if o.reference_generation >= 0 else float("nan")
     row: dict[str, Any] = {
-        "step": m.step_index,
-        "frontier_quality": m.frontier,
-        "open_weight_quality": m.open_weight,
+        "step": o.step,
+        "frontier_quality": o.frontier,
+        "open_weight_quality": o.open_weight,
         "price_index": metrics.price_index(spend, tokens),
         "quality_adjusted_price_index": metrics.quality_adjusted_price_index(
-            c.revenue, c.served, offers.quality, m.reference_quality
+            c.revenue, c.served, offers.quality, o.reference_quality
         ),
         "hhi": metrics.hhi(c.revenue, offers.owner),
-        "n_active_providers": sum(p.active for p in m.providers),
+        "n_active_providers": int(o.providers.active.sum()),
         "tokens_demanded": float(c.inside_demand.sum()),
         "tokens_served": tokens,
         "total_spend": spend,
         "unmet_demand": float(c.unmet.sum()),
-        "outside_share": float(m.volume @ c.outside_share / m.volume.sum()) if m.volume.sum() > 0 else np.nan,
+        "outside_share": float(volume @ c.outside_share / volume.sum()) if volume.sum() > 0 else np.nan,
         "utilization": float(c.served[finite].sum() / capacity) if capacity > 0 else np.nan,
         "total_capacity": capacity,
-        "secondary_gpu_price": _reference_secondary_price(m),
-        "consumer_surplus": float(surplus.sum()),
-        "self_host_cost": float(np.mean(m.self_host_cost_by_region)),
+        "secondary_gpu_price": secondary,
+        "consumer_surplus": float(o.consumer_surplus.sum()),
+        "self_host_cost": float(np.mean(o.self_host_cost_by_region)),
         "total_gpus": float(f.gpus.sum()),
-        "cumulative_entries": m.event_counts.get("entry", 0),
-        "cumulative_exits": m.event_counts.get("exit", 0),
-        "cumulative_acquisitions": m.event_counts.get("acquisition", 0),
-        "cumulative_blocked_mergers": m.event_counts.get("merger_blocked", 0),
+        "cumulative_entries": o.event_counts.get("entry", 0),
+        "cumulative_exits": o.event_counts.get("exit", 0),
+        "cumulative_acquisitions": o.event_counts.get("acquisition", 0),
+        "cumulative_blocked_mergers": o.event_counts.get("merger_blocked", 0),
     }
     for k, name in enumerate(PROVIDER_KIND_NAMES):
         row[f"share_{name}"] = float(by_kind[k] / tokens) if tokens > 0 else 0.0
-    revenue, profit = m.settlement["revenue"], m.settlement["profit"]
-    kinds = np.array([PROVIDER_KIND_NAMES.index(p.kind) if p.kind in PROVIDER_KIND_NAMES else -1 for p in m.holders])
-    for k, name in enumerate(PROVIDER_KIND_NAMES):
-        rev = revenue[kinds == k].sum()
-        row[f"margin_{name}"] = float(profit[kinds == k].sum() / rev) if rev > 0 else np.nan
-    region_revenue = m.revenue_by_buyer_region()
-    for r, region in enumerate(m.region_names):
-        row[f"hhi_{region}"] = metrics.hhi(region_revenue[r], offers.owner)
-    return {k: row[k] for k in (*MODEL_COLUMNS, *[f"hhi_{r}" for r in m.region_names])}
+        mask = o.holder_kind_id == k
+        rev = s.revenue[mask].sum()
+        row[f"margin_{name}"] = float(s.profit[mask].sum() / rev) if rev > 0 else np.nan
+    for r, region in enumerate(region_names):
+        row[f"hhi_{region}"] = metrics.hhi(o.revenue_by_buyer_region[r], offers.owner)
+    return {k: row[k] for k in (*MODEL_COLUMNS, *[f"hhi_{r}" for r in region_names])}
 
 
-def _reference_secondary_price(m: InferenceMarket) -> float:
-    g = m.reference_generation
-    if g < 0 or not len(m.resellers):
-        return float("nan")
-    return float(best_quotes(m.secondary_quotes)[g])
-
-
-def provider_rows(m: InferenceMarket) -> dict[str, np.ndarray]:
-    """One row per provider (active or not) for the current step."""
-    offers, c, f = m.offers, m.clearing, m.fleet
-    assert offers is not None and c is not None and f is not None
-    providers = m.providers
-    ids = np.array([p.holder_id for p in providers], dtype=np.int64)
-    n = len(m.holders)
+def provider_rows(o: StepOutcome) -> dict[str, NDArray[Any]]:
+    """One row per provider (active or not)."""
+    offers, c, f, p = o.offers, o.clearing, o.fleet, o.providers
+    ids = p.holder
+    n = len(o.holder_kind_id)
     demand = np.bincount(offers.holder, weights=c.offer_demand, minlength=n)[ids]
-    revenue = m.settlement["revenue"][ids]
-    served = m.settlement["served"][ids]
+    revenue = o.settlement.revenue[ids]
+    served = o.settlement.served[ids]
     with np.errstate(invalid="ignore", divide="ignore"):
-        price = np.where(served > 0, revenue / served, np.array([np.mean(p.price) for p in providers]))
+        price = np.where(served > 0, revenue / served, p.mean_price)
         n_offers = np.bincount(offers.holder, minlength=n)[ids]
         unit_cost = np.bincount(offers.holder, weights=offers.unit_cost, minlength=n)[ids] / np.maximum(n_offers, 1)
     capacity = np.bincount(offers.holder, weights=offers.capacity, minlength=n)[ids]
-    size = len(providers)
     return {
-        "step": np.full(size, m.step_index, dtype=np.int64),
-        "provider": np.array([p.name for p in providers], dtype=object),
-        "kind": np.array([p.kind for p in providers], dtype=object),
-        "owner": np.array([m.holders[p.owner_id].name for p in providers], dtype=object),
-        "active": np.array([p.active for p in providers]),
+        "step": np.full(len(ids), o.step, dtype=np.int64),
+        "provider": p.name,
+        "kind": p.kind,
+        "owner": p.owner_name,
+        "active": p.active,
         "price": price,
         "unit_cost": unit_cost,
-        "quality": np.array([p.quality(m.frontier, m.open_weight) for p in providers]),
+        "quality": p.quality,
         "capacity": capacity,
         "demand": demand,
         "tokens_served": served,
         "revenue": revenue,
-        "profit": m.settlement["profit"][ids],
-        "cash": np.array([p.cash for p in providers]),
+        "profit": o.settlement.profit[ids],
+        "cash": p.cash,
         "fleet_gpus": f.gpus.sum(axis=1)[ids],
     }
 
 
-def enterprise_rows(m: InferenceMarket) -> dict[str, np.ndarray]:
+def enterprise_rows(o: StepOutcome, pop: Population) -> dict[str, NDArray[Any]]:
     """Enterprise outcomes aggregated by (region, segment), or one row per agent on request."""
-    c, offers = m.clearing, m.offers
-    assert c is not None and offers is not None
-    pop = m.population
-    kind_served = np.zeros((pop.size, len(PROVIDER_KIND_NAMES)))
+    c, offers = o.clearing, o.offers
+    size = len(pop.segment)
+    n_regions = len(pop.region_names)
+    n_kinds = len(PROVIDER_KIND_NAMES)
+    kind_served = np.zeros((size, n_kinds))
     if len(offers):
-        onehot = np.zeros((len(offers), len(PROVIDER_KIND_NAMES)))
+        onehot = np.zeros((len(offers), n_kinds))
         onehot[np.arange(len(offers)), offers.kind] = 1.0
         kind_served = c.allocation @ onehot
-    surplus = m.consumer_surplus
     values = {
         "firms": pop.weight,
-        "volume": m.volume,
+        "volume": o.volume,
         "inside_demand": c.inside_demand,
         "tokens_served": c.served_by_enterprise,
         "unmet": c.unmet,
         "spend": c.spend,
-        "consumer_surplus": surplus,
-        "outside_volume": m.volume * c.outside_share,
+        "consumer_surplus": o.consumer_surplus,
+        "outside_volume": o.volume * c.outside_share,
         **{f"served_{name}": kind_served[:, k] for k, name in enumerate(PROVIDER_KIND_NAMES)},
     }
-    if m.config.simulation.enterprise_output == "agent":
-        out = {"step": np.full(pop.size, m.step_index, dtype=np.int64), "enterprise": np.arange(pop.size),
-               "region": np.array(m.region_names, dtype=object)[pop.region],
-               "segment": np.array([s.name for s in m.config.segments], dtype=object)[pop.segment]}
+    regions = np.array(pop.region_names, dtype=object)
+    segments = np.array(pop.segment_names, dtype=object)
+    if pop.per_agent:
+        out: dict[str, NDArray[Any]] = {
+            "step": np.full(size, o.step, dtype=np.int64), "enterprise": np.arange(size),
+            "region": regions[pop.region], "segment": segments[pop.segment],
+        }
         out.update(values)
         return out
-    group = pop.segment * m.n_regions + pop.region
-    n_groups = pop.n_segments * m.n_regions
+    group = pop.segment * n_regions + pop.region
+    n_groups = len(pop.segment_names) * n_regions
     agg = {k: np.bincount(group, weights=v, minlength=n_groups) for k, v in values.items()}
-    seg_ids, reg_ids = np.divmod(np.arange(n_groups), m.n_regions)
+    seg_ids, reg_ids = np.divmod(np.arange(n_groups), n_regions)
     out = {
-        "step": np.full(n_groups, m.step_index, dtype=np.int64),
-        "region": np.array(m.region_names, dtype=object)[reg_ids],
-        "segment": np.array([s.name for s in m.config.segments], dtype=object)[seg_ids],
+        "step": np.full(n_groups, o.step, dtype=np.int64),
+        "region": regions[reg_ids],
+        "segment": segments[seg_ids],
         "n_agents": np.bincount(group, minlength=n_groups).astype(np.int64),
     }
     out.update(agg)
@@ -205,21 +290,15 @@ def enterprise_rows(m: InferenceMarket) -> dict[str, np.ndarray]:
     return out
 
 
-def gpu_market_rows(m: InferenceMarket) -> dict[str, np.ndarray]:
+def gpu_market_rows(o: StepOutcome) -> dict[str, NDArray[Any]]:
     """Per generation: secondary price, units in fleets, in reseller inventory, scrapped, produced."""
-    gens = m.generations
-    n = len(gens)
-    held = m.ledger.units_by_holder_generation(len(m.holders))
-    reseller_ids = [r.holder_id for r in m.resellers]
-    provider_ids = [p.holder_id for p in m.providers]
-    quotes = m.secondary_quotes
-    price = best_quotes(quotes) if len(reseller_ids) and n else np.full(n, np.nan)
+    n = len(o.generation_names)
     return {
-        "step": np.full(n, m.step_index, dtype=np.int64),
-        "generation": np.array(gens.names, dtype=object),
-        "secondary_price": price,
-        "in_fleets": held[provider_ids].sum(axis=0) if provider_ids else np.zeros(n, dtype=np.int64),
-        "in_inventory": held[reseller_ids].sum(axis=0) if reseller_ids else np.zeros(n, dtype=np.int64),
-        "scrapped": m.ledger.scrapped_by_generation(),
-        "produced": m.ledger.produced.copy(),
+        "step": np.full(n, o.step, dtype=np.int64),
+        "generation": np.array(o.generation_names, dtype=object),
+        "secondary_price": o.secondary_price,
+        "in_fleets": o.held[o.provider_ids].sum(axis=0) if len(o.provider_ids) else np.zeros(n, dtype=np.int64),
+        "in_inventory": o.held[o.reseller_ids].sum(axis=0) if len(o.reseller_ids) else np.zeros(n, dtype=np.int64),
+        "scrapped": o.scrapped,
+        "produced": o.produced,
     }

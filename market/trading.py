@@ -1,184 +1,290 @@
-"""Execution of trades in the hardware markets: vendor sales, reseller purchases and sales.
+"""Hardware trades as pure functions: who sells which GPUs to whom, at what price.
 
-:class:`HardwareTrading` is mixed into the model. It executes orders that agents have decided (fleet orders
-with ``buy_new``, ``buy_used``, ``sell`` per region and a ``used_generation``) and moves GPUs and money:
-every GPU moves through the ledger (``market.hardware``), and every payment is booked on both sides, so
-money and GPUs are conserved. Participants are duck-typed (``holder_id``, ``name``, ``cash``, ``regions``,
-``pue``, ``credit_limit``); nothing here imports an agent class.
+Every function here plans trades from a snapshot of the hardware markets and returns them as data; the
+model applies them in order, in one place (GPUs through the ledger, money on both sides, one event per
+trade), so GPUs and money are conserved. Trades of a plan see the ones planned before them: a planner
+works on its own copy of the holdings and of the regions' grid headroom.
+
+- :class:`GpuTrade`: GPUs that change holder (to a reseller, from a reseller, or to the scrap heap).
+- :class:`VendorSale`: new GPUs bought from the vendor at list price (they are produced by the sale).
+
+Rules (DESIGN.md 3.5):
+
+- A seller sells to the reseller with the highest bid, ``bid = quote * (1 - margin)``; with no reseller the
+  GPUs are scrapped for nothing.
+- A buyer buys a generation from the reseller with the lowest quote that holds it, then from the next,
+  until its order is filled or no reseller holds it; buyers are served in order of priority (cash plus
+  credit), deepest pockets first.
+- Whole GPUs only, within the grid headroom of the region they are installed in:
+  ``units <= floor(headroom_mw / (power_kw * pue / 1000))`` where the grid is constrained.
+- Scarce vendor supply goes to buyers by ``market.hardware.allocate_supply``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
+from market.events import EventKind
 from market.hardware import SCRAPPED, allocate_supply
 
 FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
 
 
-class HardwareTrading:
-    """Trade execution for :class:`market.model.InferenceMarket` (a mixin: it uses the model's ledger,
-    generations, holders, resellers, quotes and event log)."""
+@dataclass(frozen=True)
+class GpuTrade:
+    """GPUs moving from ``seller`` to ``buyer`` (a holder id, or :data:`SCRAPPED`) at a price per GPU.
 
-    ledger: Any
-    generations: Any
-    holders: list[Any]
-    secondary_quotes: Any
-    fleet: Any
-    region_power_capacity: FloatArray
-    step_index: int
-    resellers: list[Any]
-    config: Any
-    record_event: Callable[..., None]
+    Attributes:
+        seller: Holder id of the seller.
+        buyer: Holder id of the buyer, or ``SCRAPPED`` (no money changes hands).
+        generation: Generation id of the GPUs.
+        units: GPUs to move, oldest first; None moves every matching GPU.
+        price_per_gpu: Price the buyer pays, $ per GPU.
+        kind: The event it is recorded as.
+        region: Only the seller's GPUs installed in this region (None: any region).
+        to_region: Region the buyer installs them in (None: where they are).
+        built_before: Only GPUs built before this step (None: any age).
+    """
 
-    def _best_reseller(self, generation: int, *, buying: bool) -> Any:
-        """The reseller with the lowest quote holding ``generation`` (buying), or the highest bid (selling)."""
-        resellers = self.resellers
-        if not resellers:
-            return None
-        quotes = self.secondary_quotes[:, generation]
-        if buying:
-            held = self.ledger.units_by_holder_generation(len(self.holders))[[r.holder_id for r in resellers],
-                                                                              generation]
-            candidates = np.nonzero(held > 0)[0]
-            if candidates.size == 0:
-                return None
-            return resellers[int(candidates[np.argmin(quotes[candidates])])]
-        bids = [r.bid(self.secondary_quotes[i])[generation] for i, r in enumerate(resellers)]
-        return resellers[int(np.argmax(bids))]
-
-    def _sell_to_reseller(self, seller: Any, count: int | None, *, generation: int, region: int | None,
-                          event: str, built_before: int | None = None) -> int:
-        """Move GPUs from a provider to the best-bidding reseller (or scrap them if there is none)."""
-        reseller = self._best_reseller(generation, buying=False)
-        if reseller is None:
-            moved = self.ledger.move(holder=seller.holder_id, to_holder=SCRAPPED, count=count, step=self.step_index,
-                                     price_per_gpu=0.0, generation=generation, region=region,
-                                     built_before=built_before)
-            if moved.units:
-                self.record_event("gpu_scrapped", holder=seller.holder_id, generation=generation, units=moved.units)
-            return moved.units
-        i = self.resellers.index(reseller)
-        price = float(reseller.bid(self.secondary_quotes[i])[generation])
-        moved = self.ledger.move(holder=seller.holder_id, to_holder=reseller.holder_id, count=count,
-                                 step=self.step_index, price_per_gpu=price, generation=generation, region=region,
-                                 built_before=built_before)
-        if moved.units:
-            amount = price * moved.units
-            seller.cash += amount
-            reseller.cash -= amount
-            self.record_event(event, holder=seller.holder_id, counterparty=reseller.holder_id,
-                              generation=generation, units=moved.units, amount_usd=amount)
-        return moved.units
-
-    def _power_headroom_mw(self) -> FloatArray:
-        assert self.fleet is not None
-        return np.maximum(self.region_power_capacity - self.fleet.load_mw, 0.0)
-
-    def _execute_sales(self, orders: list[tuple[Any, Any]]) -> None:
-        """Providers sell GPUs they no longer need, oldest generation first."""
-        oldest_first = [int(g) for g in np.argsort(self.generations.release_step, kind="stable")]
-        for p, order in orders:
-            for j, units in enumerate(order.sell):
-                left = int(units)
-                for g in oldest_first:
-                    if left <= 0:
-                        break
-                    left -= self._sell_to_reseller(p, left, generation=g, region=int(p.regions[j]),
-                                                   event="gpu_sale")
-
-    def _execute_used_purchases(self, orders: list[tuple[Any, Any]]) -> None:
-        """Providers buy used GPUs from resellers, deepest pockets first, within regional grid capacity."""
-        requested = np.zeros(len(self.generations))
-        headroom = self._power_headroom_mw()
-        for p, order in sorted(orders, key=lambda po: -(po[0].cash + po[0].credit_limit)):
-            g = order.used_generation
-            if g < 0:
-                continue
-            for j, units in enumerate(order.buy_used):
-                requested[g] += units
-                if units > 0:
-                    self._buy_from_resellers(p, g, int(p.regions[j]), int(units), headroom)
-        for r in self.resellers:
-            r.last_orders = requested.copy()
-
-    def _buy_from_resellers(self, buyer: Any, generation: int, region: int, units: int, headroom: FloatArray) -> int:
-        """Buy up to ``units`` GPUs of a generation from the cheapest resellers holding it; returns GPUs bought.
-
-        ``headroom`` (MW per region) is reduced by what the GPUs draw.
-        """
-        mw_per_gpu = self.generations.power_kw[generation] * buyer.pue / 1000.0
-        want = int(min(units, _gpus_within(headroom[region], mw_per_gpu)))
-        bought = 0
-        while want > 0:
-            reseller = self._best_reseller(generation, buying=True)
-            if reseller is None:
-                break
-            price = float(self.secondary_quotes[self.resellers.index(reseller)][generation])
-            moved = self.ledger.move(holder=reseller.holder_id, to_holder=buyer.holder_id, count=want,
-                                     step=self.step_index, price_per_gpu=price, generation=generation,
-                                     to_region=region)
-            if moved.units == 0:
-                break
-            amount = price * moved.units
-            buyer.cash -= amount
-            reseller.cash += amount
-            headroom[region] -= moved.units * mw_per_gpu
-            want -= moved.units
-            bought += moved.units
-            self.record_event("gpu_sale", holder=reseller.holder_id, counterparty=buyer.holder_id,
-                              generation=generation, units=moved.units, amount_usd=amount)
-        return bought
-
-    def _execute_new_purchases(self, orders: list[tuple[Any, Any]]) -> None:
-        """Providers buy the newest generation from the vendor; scarce supply is allocated by the configured rule."""
-        g = self.generations.newest(self.step_index)
-        if g < 0:
-            return
-        buyers = [(p, o) for p, o in orders if o.buy_new.sum() > 0]
-        if not buyers:
-            return
-        wanted = np.array([o.buy_new.sum() for _, o in buyers])
-        priority = np.array([p.cash + p.credit_limit for p, _ in buyers])
-        granted = allocate_supply(wanted, priority, float(self.generations.vendor_supply_per_month[g]),
-                                  self.config.technology.vendor_allocation)
-        headroom = self._power_headroom_mw()
-        for (p, o), total, grant in zip(buyers, wanted, granted, strict=True):
-            for j, units in enumerate(o.buy_new):
-                self._buy_from_vendor(p, g, int(p.regions[j]), int(np.floor(units * grant / total)), headroom,
-                                      detail="vendor")
-
-    def _buy_from_vendor(self, buyer: Any, generation: int, region: int, units: int, headroom: FloatArray, *,
-                         detail: str) -> int:
-        """Buy new GPUs at list price (they are produced now), within grid capacity; returns GPUs bought."""
-        mw_per_gpu = self.generations.power_kw[generation] * buyer.pue / 1000.0
-        n = int(min(units, _gpus_within(headroom[region], mw_per_gpu)))
-        if n <= 0:
-            return 0
-        price = float(self.generations.list_price_usd[generation])
-        self.ledger.add(holder=buyer.holder_id, generation=generation, region=region, count=n,
-                        built_step=self.step_index, lifetime=int(self.generations.lifetime_months[generation]),
-                        step=self.step_index, basis=price)
-        buyer.cash -= n * price
-        headroom[region] -= n * mw_per_gpu
-        self.record_event("gpu_purchase", holder=buyer.holder_id, generation=generation, units=n, amount_usd=n * price,
-                          detail=detail)
-        return n
-
-    def _sell_aged(self, seller: Any, *, built_before: int) -> None:
-        """Sell every GPU of ``seller`` built before ``built_before`` to resellers (an upgrade cycle)."""
-        n = len(self.ledger)
-        mask = (self.ledger.holder[:n] == seller.holder_id) & (self.ledger.built_step[:n] < built_before)
-        mask &= self.ledger.count[:n] > 0
-        for g in np.unique(self.ledger.generation[:n][mask]):
-            self._sell_to_reseller(seller, None, generation=int(g), region=None, event="gpu_retired",
-                                   built_before=built_before)
+    seller: int
+    buyer: int
+    generation: int
+    units: int | None
+    price_per_gpu: float
+    kind: EventKind
+    region: int | None = None
+    to_region: int | None = None
+    built_before: int | None = None
 
 
-def _gpus_within(headroom_mw: float, mw_per_gpu: float) -> float:
+@dataclass(frozen=True)
+class VendorSale:
+    """New GPUs bought from the vendor at list price, installed in ``region``."""
+
+    buyer: int
+    generation: int
+    region: int
+    units: int
+    price_per_gpu: float
+    detail: str
+
+
+Trade = GpuTrade | VendorSale
+"""Anything the model applies to the hardware books."""
+
+
+@dataclass(frozen=True)
+class ResellerDesk:
+    """The resellers' standing prices this step (rows follow ``holder_ids``).
+
+    Attributes:
+        holder_ids: Holder id of each reseller.
+        quotes: Resale price per (reseller, generation), $ per GPU (NaN: not quoted).
+        margin: Each reseller's margin; it bids ``quote * (1 - margin)`` for GPUs it buys.
+    """
+
+    holder_ids: IntArray
+    quotes: FloatArray
+    margin: FloatArray
+
+    @property
+    def bids(self) -> FloatArray:
+        """Price per GPU each reseller pays sellers, per (reseller, generation), $."""
+        return self.quotes * (1.0 - self.margin[:, None])
+
+
+@dataclass(frozen=True)
+class GpuSpec:
+    """Per-generation facts the planners need (index = generation id)."""
+
+    power_kw: FloatArray
+    list_price_usd: FloatArray
+    throughput_tokens_per_s: FloatArray
+
+
+@dataclass(frozen=True)
+class UsedOrder:
+    """A buyer's order of used GPUs of one generation, per region it serves."""
+
+    buyer: int
+    priority: float
+    generation: int
+    regions: IntArray
+    units: FloatArray
+    pue: float
+
+
+@dataclass(frozen=True)
+class NewOrder:
+    """A buyer's order of new GPUs, per region it serves."""
+
+    buyer: int
+    priority: float
+    regions: IntArray
+    units: FloatArray
+    pue: float
+
+
+def gpus_within(headroom_mw: float, mw_per_gpu: float) -> float:
     """Whole GPUs that fit in a region's remaining grid capacity (``inf`` where the grid is unconstrained)."""
     return float(np.floor(headroom_mw / mw_per_gpu)) if np.isfinite(headroom_mw) else np.inf
+
+
+def sale(desk: ResellerDesk, *, seller: int, generation: int, units: int | None, kind: EventKind,
+         region: int | None = None, built_before: int | None = None) -> GpuTrade:
+    """A sale of GPUs to the best-bidding reseller, or to the scrap heap when there is no reseller."""
+    if len(desk.holder_ids) == 0:
+        return GpuTrade(seller=seller, buyer=SCRAPPED, generation=generation, units=units, price_per_gpu=0.0,
+                        kind=EventKind.GPU_SCRAPPED, region=region, built_before=built_before)
+    bids = desk.bids[:, generation]
+    best = int(np.argmax(bids))
+    return GpuTrade(seller=seller, buyer=int(desk.holder_ids[best]), generation=generation, units=units,
+                    price_per_gpu=float(bids[best]), kind=kind, region=region, built_before=built_before)
+
+
+def divestment_sales(desk: ResellerDesk, held: IntArray, sellers: Sequence[tuple[int, IntArray, FloatArray]],
+                     oldest_first: Sequence[int]) -> list[GpuTrade]:
+    """Providers sell GPUs they no longer need, oldest generation first, in each region.
+
+    Args:
+        desk: Resellers' prices.
+        held: GPUs per (holder, generation, region).
+        sellers: ``(seller, regions, units to sell per region)`` per provider, in order.
+        oldest_first: Generation ids, oldest release first.
+    """
+    left_held = held.copy()
+    trades: list[GpuTrade] = []
+    for seller, regions, sell in sellers:
+        for region, units in zip(regions, sell, strict=True):
+            left = int(units)
+            for g in oldest_first:
+                if left <= 0:
+                    break
+                n = int(min(left, left_held[seller, g, region]))
+                if n > 0:
+                    trades.append(sale(desk, seller=seller, generation=g, units=n, kind=EventKind.GPU_SALE,
+                                       region=int(region)))
+                    left_held[seller, g, region] -= n
+                    left -= n
+    return trades
+
+
+def _reseller_purchase(desk: ResellerDesk, held: IntArray, headroom: FloatArray, spec: GpuSpec, *, buyer: int,
+                       generation: int, region: int, units: int, pue: float) -> tuple[list[GpuTrade], int]:
+    """Buy up to ``units`` GPUs of a generation from the cheapest resellers holding it (updates ``held`` and
+    ``headroom`` in place); returns the trades and the GPUs bought."""
+    mw_per_gpu = spec.power_kw[generation] * pue / 1000.0
+    want = int(min(units, gpus_within(headroom[region], mw_per_gpu)))
+    trades: list[GpuTrade] = []
+    bought = 0
+    while want > 0:
+        stock = held[desk.holder_ids, generation]
+        candidates = np.nonzero(stock > 0)[0]
+        if candidates.size == 0:
+            break
+        best = int(candidates[np.argmin(desk.quotes[candidates, generation])])
+        seller = int(desk.holder_ids[best])
+        n = int(min(want, stock[best]))
+        trades.append(GpuTrade(seller=seller, buyer=buyer, generation=generation, units=n,
+                               price_per_gpu=float(desk.quotes[best, generation]), kind=EventKind.GPU_SALE,
+                               to_region=region))
+        held[seller, generation] -= n
+        headroom[region] -= n * mw_per_gpu
+        want -= n
+        bought += n
+    return trades, bought
+
+
+def used_purchases(desk: ResellerDesk, held: IntArray, orders: Sequence[UsedOrder], headroom: FloatArray,
+                   spec: GpuSpec) -> tuple[list[GpuTrade], FloatArray]:
+    """Buyers buy used GPUs from resellers, deepest pockets first, within grid headroom.
+
+    Args:
+        desk: Resellers' prices.
+        held: GPUs per (holder, generation).
+        orders: One order per buyer (``generation < 0``: none).
+        headroom: Grid headroom per region, MW.
+        spec: Generation facts.
+
+    Returns:
+        The trades, and the GPUs requested per generation (the resellers' order book for their next quote).
+    """
+    left_held = held.copy()
+    room = headroom.copy()
+    requested = np.zeros(len(spec.power_kw))
+    trades: list[GpuTrade] = []
+    for order in sorted(orders, key=lambda o: -o.priority):
+        g = order.generation
+        if g < 0:
+            continue
+        for region, units in zip(order.regions, order.units, strict=True):
+            requested[g] += units
+            if units > 0:
+                bought, _ = _reseller_purchase(desk, left_held, room, spec, buyer=order.buyer, generation=g,
+                                               region=int(region), units=int(units), pue=order.pue)
+                trades += bought
+    return trades, requested
+
+
+def _vendor_sale(spec: GpuSpec, headroom: FloatArray, *, buyer: int, generation: int, region: int, units: int,
+                 pue: float, detail: str) -> VendorSale | None:
+    """New GPUs within grid headroom (updates ``headroom`` in place), or None when none fit."""
+    mw_per_gpu = spec.power_kw[generation] * pue / 1000.0
+    n = int(min(units, gpus_within(headroom[region], mw_per_gpu)))
+    if n <= 0:
+        return None
+    headroom[region] -= n * mw_per_gpu
+    return VendorSale(buyer=buyer, generation=generation, region=region, units=n,
+                      price_per_gpu=float(spec.list_price_usd[generation]), detail=detail)
+
+
+def vendor_purchases(orders: Sequence[NewOrder], generation: int, supply: float, rule: str, headroom: FloatArray,
+                     spec: GpuSpec) -> list[VendorSale]:
+    """Buyers buy the newest generation from the vendor; scarce supply is allocated by ``rule``.
+
+    A buyer granted ``k`` of the ``n`` GPUs it ordered gets ``floor(units * k / n)`` in each region.
+    """
+    buyers = [o for o in orders if o.units.sum() > 0]
+    if not buyers:
+        return []
+    wanted = np.array([o.units.sum() for o in buyers])
+    priority = np.array([o.priority for o in buyers])
+    granted = allocate_supply(wanted, priority, supply, rule)
+    room = headroom.copy()
+    sales: list[VendorSale] = []
+    for order, total, grant in zip(buyers, wanted, granted, strict=True):
+        for region, units in zip(order.regions, order.units, strict=True):
+            done = _vendor_sale(spec, room, buyer=order.buyer, generation=generation, region=int(region),
+                                units=int(np.floor(units * grant / total)), pue=order.pue, detail="vendor")
+            if done is not None:
+                sales.append(done)
+    return sales
+
+
+def entry_fleet(desk: ResellerDesk, held: IntArray, headroom: FloatArray, spec: GpuSpec, *, buyer: int, pue: float,
+                lots: Sequence[tuple[int, int, int]], newest: int) -> list[Trade]:
+    """An entrant's starting fleet: each lot ``(generation, region, gpus)`` from reseller stock of that
+    generation first; the rest as the same capacity of the newest generation, new from the vendor.
+
+    ``ceil(missing * throughput[g] / throughput[newest])`` new GPUs replace ``missing`` GPUs of generation ``g``.
+    """
+    left_held = held.copy()
+    room = headroom.copy()
+    trades: list[Trade] = []
+    tput = spec.throughput_tokens_per_s
+    for g, region, gpus in lots:
+        bought_trades, bought = _reseller_purchase(desk, left_held, room, spec, buyer=buyer, generation=g,
+                                                   region=region, units=gpus, pue=pue)
+        trades += bought_trades
+        if bought < gpus and newest >= 0:
+            units = int(np.ceil((gpus - bought) * tput[g] / tput[newest]))
+            done = _vendor_sale(spec, room, buyer=buyer, generation=newest, region=region, units=units, pue=pue,
+                                detail="entry")
+            if done is not None:
+                trades.append(done)
+    return trades

@@ -20,6 +20,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from market.metrics import MERGER_SCREENS
+
 ProviderKind = Literal["hyperscaler", "specialized", "decentralized"]
 PROVIDER_KIND_NAMES: tuple[str, ...] = typing.get_args(ProviderKind)
 """Provider kinds in the order every output column and kind id uses."""
@@ -471,6 +473,13 @@ class AcquisitionConfig(_Section):
     """Acquisitions of small or distressed providers by capital-rich ones."""
 
     enabled: bool = Field(False, description="Whether acquisitions happen.")
+    strategy: str = Field(
+        "value_over_price",
+        description=(
+            "How an acquirer picks its target and price (a registered acquisition strategy, agents/acquisition.py): "
+            "'value_over_price' bids for the small or distressed provider whose value most exceeds its price."
+        ),
+    )
     acquirer_kinds: list[ProviderKind] = Field(["hyperscaler"], description="Kinds that acquire.")
     target_kinds: list[ProviderKind] = Field(
         ["specialized", "decentralized"], description="Kinds that can be acquired."
@@ -511,12 +520,11 @@ class AntitrustConfig(_Section):
     @property
     def thresholds(self) -> tuple[float, float] | None:
         """(post-merger HHI, change) above both of which a merger is blocked; None for no control."""
-        return {
-            "none": None,
-            "hhi_2023": (1800.0, 100.0),
-            "hhi_2010": (2500.0, 200.0),
-            "custom": (self.post_merger_hhi, self.hhi_delta),
-        }[self.policy]
+        if self.policy == "none":
+            return None
+        if self.policy == "custom":
+            return (self.post_merger_hhi, self.hhi_delta)
+        return MERGER_SCREENS[self.policy]
 
 
 class CorporateConfig(_Section):

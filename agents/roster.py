@@ -1,0 +1,196 @@
+"""The market's firms: providers and resellers in holder-id order, with their state gathered into arrays.
+
+A :class:`Roster` is to the firms what the enterprise population's arrays are to the buyers: the model asks
+it for per-holder arrays (technology, kinds, owners, balance sheets) and for the agents' views, instead of
+looping over agents itself. It never decides anything and never sees the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from agents.acquisition import AcquisitionView
+from agents.provider import Provider
+from agents.reseller import HardwareReseller
+from market.accounts import Settlement
+from market.config import PROVIDER_KIND_NAMES
+from market.fleet import FleetEconomics, HolderTechnology
+from market.offers import OfferBook
+from market.recording import ProviderSnapshot
+from market.technology import GenerationTable
+from market.trading import ResellerDesk
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+BoolArray = NDArray[np.bool_]
+
+
+class Roster:
+    """Providers and resellers by holder id (the index into every per-holder array)."""
+
+    def __init__(self) -> None:
+        self.holders: list[Provider | HardwareReseller] = []
+
+    def __len__(self) -> int:
+        return len(self.holders)
+
+    def __getitem__(self, holder_id: int) -> Provider | HardwareReseller:
+        return self.holders[holder_id]
+
+    @property
+    def next_id(self) -> int:
+        """Holder id the next firm gets."""
+        return len(self.holders)
+
+    def add(self, holder: Provider | HardwareReseller) -> None:
+        """Register a firm created with :attr:`next_id`."""
+        if holder.holder_id != len(self.holders):
+            raise ValueError(f"{holder.name}: holder id {holder.holder_id}, expected {len(self.holders)}")
+        self.holders.append(holder)
+
+    @property
+    def providers(self) -> list[Provider]:
+        """All providers ever created, in holder-id order (inactive ones included)."""
+        return [h for h in self.holders if isinstance(h, Provider)]
+
+    @property
+    def resellers(self) -> list[HardwareReseller]:
+        """All hardware resellers."""
+        return [h for h in self.holders if isinstance(h, HardwareReseller)]
+
+    @property
+    def names(self) -> list[str]:
+        """Name per holder id."""
+        return [h.name for h in self.holders]
+
+    # -- arrays over holders ---------------------------------------------------------------------------------
+    def holder_technology(self) -> HolderTechnology:
+        """Per-holder parameters of fleet economics (resellers install nothing)."""
+        n = len(self.holders)
+        nan = np.full(n, np.nan)
+        tech = HolderTechnology(
+            efficiency=np.ones(n), capacity_factor=np.ones(n), pue=np.full(n, 1.0), opex_per_gpu=np.zeros(n),
+            cost_basis_utilization=np.ones(n), fixed_unit_cost=nan.copy(), fixed_capacity=nan.copy(),
+            installs=np.zeros(n, dtype=bool),
+        )
+        for p in self.providers:
+            h = p.holder_id
+            tech.efficiency[h] = p.serving_efficiency
+            tech.capacity_factor[h] = p.capacity_factor
+            tech.pue[h] = p.pue
+            tech.opex_per_gpu[h] = p.opex_usd_per_gpu_month
+            tech.cost_basis_utilization[h] = p.config.cost_basis_utilization
+            tech.installs[h] = p.active
+            if p.config.unit_cost_usd_per_mtok is not None:
+                tech.fixed_unit_cost[h] = p.config.unit_cost_usd_per_mtok
+            if p.config.capacity_mtok_per_month is not None:
+                tech.fixed_capacity[h] = p.config.capacity_mtok_per_month if p.active else 0.0
+        return tech
+
+    def kind_ids(self, *, active_only: bool = False) -> IntArray:
+        """Provider kind id per holder (index into ``PROVIDER_KIND_NAMES``); -1 for resellers (and for
+        providers that exited, with ``active_only``)."""
+        return np.array([
+            PROVIDER_KIND_NAMES.index(h.kind) if isinstance(h, Provider) and (h.active or not active_only) else -1
+            for h in self.holders
+        ], dtype=np.int64)
+
+    def owner_ids(self) -> IntArray:
+        """Holder id of each holder's ultimate owner (itself for resellers and independent providers)."""
+        return np.array([h.owner_id if isinstance(h, Provider) else h.holder_id for h in self.holders],
+                        dtype=np.int64)
+
+    def balance_sheets(self) -> tuple[BoolArray, FloatArray, FloatArray, BoolArray]:
+        """Per holder: whether it keeps accounts (active provider), its cash, cost of capital, and whether it is
+        an independent balance sheet that pays interest (active and not owned)."""
+        n = len(self.holders)
+        books, independent = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+        cash, rate = np.zeros(n), np.zeros(n)
+        for p in self.providers:
+            h = p.holder_id
+            books[h] = p.active
+            independent[h] = p.active and p.parent is None
+            cash[h] = p.cash
+            rate[h] = p.cost_of_capital_per_year
+        return books, cash, rate, independent
+
+    def snapshot(self, frontier: float, open_weight: float) -> ProviderSnapshot:
+        """Every provider's identity, balance and quality now."""
+        ps = self.providers
+        return ProviderSnapshot(
+            holder=np.array([p.holder_id for p in ps], dtype=np.int64),
+            name=np.array([p.name for p in ps], dtype=object), kind=np.array([p.kind for p in ps], dtype=object),
+            owner_name=np.array([self.holders[p.owner_id].name for p in ps], dtype=object),
+            active=np.array([p.active for p in ps], dtype=bool), cash=np.array([p.cash for p in ps]),
+            quality=np.array([p.quality(frontier, open_weight) for p in ps]),
+            mean_price=np.array([np.mean(p.price) for p in ps]),
+        )
+
+    # -- the agents' offers and views ------------------------------------------------------------------------
+    def offer_book(self, posting: Sequence[tuple[Provider, BoolArray]], fleet: FleetEconomics, frontier: float,
+                   open_weight: float) -> OfferBook:
+        """The offers of providers that posted prices: one per region where ``posting``'s mask is True."""
+        rows = [(p, j, int(r)) for p, served in posting for j, r in enumerate(p.regions) if served[j]]
+        kinds = {name: i for i, name in enumerate(PROVIDER_KIND_NAMES)}
+        quality = {p.holder_id: p.quality(frontier, open_weight) for p, _ in posting}
+
+        def column(values: list[float]) -> FloatArray:
+            return np.array(values, dtype=np.float64)
+
+        return OfferBook(
+            holder=np.array([p.holder_id for p, _, _ in rows], dtype=np.int64),
+            region=np.array([r for _, _, r in rows], dtype=np.int64),
+            kind=np.array([kinds[p.kind] for p, _, _ in rows], dtype=np.int64),
+            owner=np.array([p.owner_id for p, _, _ in rows], dtype=np.int64),
+            quality=column([quality[p.holder_id] for p, _, _ in rows]),
+            price=column([p.price[j] for p, j, _ in rows]),
+            unit_cost=column([fleet.unit_cost[p.holder_id, r] for p, _, r in rows]),
+            capacity=column([fleet.capacity[p.holder_id, r] for p, _, r in rows]),
+            variable_cost=column([fleet.variable_cost[p.holder_id, r] for p, _, r in rows]),
+            privacy_risk=column([p.privacy_risk for p, _, _ in rows]),
+            lock_in=column([p.lock_in for p, _, _ in rows]),
+            unverified=column([p.unverified_fraction for p, _, _ in rows]),
+            reliability=column([p.reliability for p, _, _ in rows]),
+        )
+
+    def reseller_quotes(self, generations: GenerationTable, step: int, held: IntArray) -> FloatArray:
+        """Each reseller's resale quote per generation, $ (NaN before a generation's release)."""
+        resellers = self.resellers
+        if not resellers or not len(generations):
+            return np.full((len(resellers), len(generations)), np.nan)
+        quotes = np.vstack([r.quote(generations, step, held[r.holder_id]) for r in resellers])
+        quotes[:, generations.release_step > step] = np.nan  # nothing to resell before release
+        return quotes
+
+    def reseller_desk(self, quotes: FloatArray) -> ResellerDesk:
+        """The resellers' standing prices for trade planning."""
+        resellers = self.resellers
+        return ResellerDesk(holder_ids=np.array([r.holder_id for r in resellers], dtype=np.int64), quotes=quotes,
+                            margin=np.array([r.config.margin for r in resellers], dtype=np.float64))
+
+    def acquisition_view(self, acquirer: Provider, settlement: Settlement, target_kinds: Sequence[str],
+                         fleet_book_value: FloatArray) -> AcquisitionView:
+        """What ``acquirer`` sees of the independent, active providers of the target kinds.
+
+        Args:
+            acquirer: The acquirer.
+            settlement: This month's accounts (revenue shares of the whole market, gross profit).
+            target_kinds: Kinds that may be acquired.
+            fleet_book_value: Book value of each holder's GPUs, $ (index = holder id).
+        """
+        revenue = np.asarray(settlement.revenue, dtype=np.float64)[:len(self.holders)]
+        total = revenue.sum()
+        candidates = [t for t in self.providers if t.active and t.parent is None and t is not acquirer
+                      and t.kind in target_kinds]
+        ids = np.array([t.holder_id for t in candidates], dtype=np.int64)
+        return AcquisitionView(
+            acquirer=acquirer.holder_id, cash=acquirer.cash, credit_limit=acquirer.credit_limit, candidate=ids,
+            revenue_share=np.array([revenue[h] / total if total > 0 else 0.0 for h in ids], dtype=np.float64),
+            distressed=np.array([t.cash < 0 for t in candidates], dtype=bool),
+            annual_gross_profit=np.array([12.0 * (settlement.revenue[h] - settlement.cash_cost[h]) for h in ids],
+                                         dtype=np.float64),
+            fleet_book_value=fleet_book_value[ids] if len(ids) else np.zeros(0),
+        )

@@ -1,0 +1,68 @@
+"""Monthly accounts of the providers: revenue, costs, interest and profit. Pure functions on arrays.
+
+For holder ``h`` (sums over its offers ``o`` and the regions ``r`` of its fleet)::
+
+    revenue[h]      = sum_o price_o * served_o
+    cash_cost[h]    = sum_r (power_cost[h, r] + opex[h, r]) + sum_o variable_cost_o * served_o
+    depreciation[h] = sum_r depreciation[h, r]
+    interest[h]     = max(-cash_h, 0) * cost_of_capital_h / 12       (on the debt carried into the month)
+    profit[h]       = revenue - cash_cost - depreciation - interest
+    cash[h]        += revenue - cash_cost - interest
+
+A subsidiary's treasury is its owner's: it pays no interest of its own, its cash flows go to the owner.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+from numpy.typing import NDArray
+
+from market.clearing import Clearing
+from market.fleet import FleetEconomics
+from market.offers import OfferBook
+
+FloatArray = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """One month's accounts per holder id, $ (``served`` in Mtok). Holders without accounts have zeros."""
+
+    revenue: FloatArray
+    served: FloatArray
+    depreciation: FloatArray
+    cash_cost: FloatArray
+    interest: FloatArray
+    profit: FloatArray
+
+    def padded(self, n_holders: int) -> Settlement:
+        """The same accounts with zero rows for holders added since (entrants of the month)."""
+        def pad(values: FloatArray) -> FloatArray:
+            missing = n_holders - len(values)
+            return np.concatenate([values, np.zeros(missing)]) if missing > 0 else values
+
+        return replace(self, **{name: pad(getattr(self, name)) for name in self.__dataclass_fields__})
+
+
+def settle_month(offers: OfferBook, clearing: Clearing, fleet: FleetEconomics, interest: FloatArray,
+                 books: NDArray[np.bool_]) -> Settlement:
+    """The month's accounts (equations in the module docstring).
+
+    Args:
+        offers: This month's offers.
+        clearing: Their clearing.
+        fleet: Fleet costs per (holder, region).
+        interest: Interest per holder this month, $.
+        books: Which holders keep accounts (active providers); the others get zero profit.
+    """
+    n = len(interest)
+    revenue = np.bincount(offers.holder, weights=clearing.revenue, minlength=n)
+    served = np.bincount(offers.holder, weights=clearing.served, minlength=n)
+    variable = np.bincount(offers.holder, weights=clearing.served * offers.variable_cost, minlength=n)
+    depreciation = fleet.depreciation.sum(axis=1)
+    cash_cost = fleet.power_cost.sum(axis=1) + fleet.opex.sum(axis=1) + variable
+    profit = np.where(books, revenue - cash_cost - depreciation - interest, 0.0)
+    return Settlement(revenue=revenue, served=served, depreciation=depreciation, cash_cost=cash_cost,
+                      interest=interest, profit=profit)

@@ -1,0 +1,51 @@
+"""Events of a run: what changed hands or who entered and left. One kind per :class:`EventKind`.
+
+An event is a frozen :class:`Event` with holder ids; the model turns it into a row of the ``events`` table
+(:data:`EVENT_COLUMNS`) with the parties' names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class EventKind(StrEnum):
+    """The kinds of event a run records (the ``event`` column of ``events.parquet``)."""
+
+    ENTRY = "entry"
+    """A provider entered: ``amount_usd`` is the sunk cost, ``detail`` the incumbents' margin and kind."""
+    EXIT = "exit"
+    """A provider left (bankrupt or idle): ``amount_usd`` its cash, ``detail`` the reason and GPUs liquidated."""
+    ACQUISITION = "acquisition"
+    """An acquirer (``party``) bought a target (``counterparty``) for ``amount_usd``; ``detail`` the HHI review."""
+    MERGER_BLOCKED = "merger_blocked"
+    """Merger control blocked a proposed deal; ``detail`` the HHI review."""
+    GPU_PURCHASE = "gpu_purchase"
+    """New GPUs bought from the vendor (``detail``: ``vendor`` or ``entry``)."""
+    GPU_SALE = "gpu_sale"
+    """GPUs sold: by a provider to a reseller (divestment) or by a reseller (``party``) to a provider."""
+    GPU_RETIRED = "gpu_retired"
+    """GPUs a provider retired to a reseller (on a new generation's release, or by its upgrade cycle)."""
+    GPU_LIQUIDATION = "gpu_liquidation"
+    """GPUs of a provider that exited, sold to a reseller."""
+    GPU_SCRAPPED = "gpu_scrapped"
+    """GPUs scrapped at the end of their life, or because no reseller could take them."""
+
+
+EVENT_COLUMNS: tuple[str, ...] = ("step", "event", "party", "counterparty", "generation", "units", "amount_usd",
+                                  "detail")
+"""Columns of the events table."""
+
+
+@dataclass(frozen=True)
+class Event:
+    """One event, by holder id (-1: none)."""
+
+    kind: EventKind
+    holder: int
+    counterparty: int = -1
+    generation: int = -1
+    units: int = 0
+    amount_usd: float = 0.0
+    detail: str = ""

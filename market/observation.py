@@ -1,0 +1,81 @@
+"""What pricing observes from a clearing: each offer's demand curve at the posted prices. Pure functions.
+
+For every offer: its unconstrained demand, own-price slope and buyers' price sensitivity
+(``market.pricing.demand_slopes``), the margin its owner's other offers (or the whole industry's) recapture
+when its buyers switch (``market.pricing.diversion_margin``, computed only when a strategy in the market asks
+for it), and the demand-weighted price of rivals' offers in its region (``market.offers.rival_prices``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from market.offers import OfferBook, rival_prices
+from market.pricing import demand_slopes, diversion_margin
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class MarketObservation:
+    """Per offer of the last clearing (in the offer book's order), what pricing reads next month.
+
+    Attributes:
+        holder, region: The offer's provider and region.
+        demand: Unconstrained demand at the posted prices, Mtok.
+        own_slope: ``-dD/dp``, Mtok per $/Mtok.
+        beta: Buyers' demand-weighted mean price sensitivity over the logit scale.
+        recapture_owner: Margin recaptured by offers of the same owner per unit of diverted demand, $/Mtok.
+        recapture_industry: Same over every offer (the joint-profit benchmark), $/Mtok.
+        rival_price: Demand-weighted mean price of other owners' offers in the region, $/Mtok (NaN: none).
+    """
+
+    holder: IntArray
+    region: IntArray
+    demand: FloatArray
+    own_slope: FloatArray
+    beta: FloatArray
+    recapture_owner: FloatArray
+    recapture_industry: FloatArray
+    rival_price: FloatArray
+
+    def index_of(self, holder: int, region: int) -> int:
+        """Position of the offer of ``holder`` in ``region``, or -1 when it posted none."""
+        hits = np.nonzero((self.holder == holder) & (self.region == region))[0]
+        return int(hits[0]) if hits.size else -1
+
+
+def observe_market(offers: OfferBook, shares: FloatArray, volume: FloatArray, price_sensitivity: FloatArray, mu: float,
+                   form: str, observes: Collection[str]) -> MarketObservation:
+    """Demand slopes, diversion terms and rival prices at this clearing's prices.
+
+    Args:
+        offers: The offers.
+        shares: Logit shares before rationing (E x O).
+        volume: Token volume per enterprise, Mtok (E).
+        price_sensitivity: ``b_e`` (E).
+        mu: Logit scale.
+        form: Utility form.
+        observes: Which costly terms to compute (``recapture_owner``, ``recapture_industry``); others are 0.
+    """
+    slopes = demand_slopes(shares, volume, price_sensitivity, mu, offers.price, form)
+    margin = offers.price - offers.unit_cost
+    owner_recapture = np.zeros(len(offers))
+    industry_recapture = np.zeros(len(offers))
+    if "recapture_owner" in observes:
+        groups = [np.nonzero(offers.owner == o)[0] for o in np.unique(offers.owner)]
+        owner_recapture = diversion_margin(shares, volume, price_sensitivity, mu, offers.price, margin,
+                                           slopes.own_slope, [g for g in groups if len(g) > 1], form)
+    if "recapture_industry" in observes:
+        industry_recapture = diversion_margin(shares, volume, price_sensitivity, mu, offers.price, margin,
+                                              slopes.own_slope, [np.arange(len(offers))], form)
+    return MarketObservation(
+        holder=offers.holder.copy(), region=offers.region.copy(), demand=slopes.demand, own_slope=slopes.own_slope,
+        beta=slopes.beta, recapture_owner=owner_recapture, recapture_industry=industry_recapture,
+        rival_price=rival_prices(offers.price, slopes.demand, offers.owner, offers.region),
+    )

@@ -1,0 +1,86 @@
+"""This step's offers and what buyers and pricing read off them. Pure functions on arrays.
+
+An offer is one (provider, region) a provider serves with capacity this step; :class:`OfferBook` holds them
+as parallel arrays, in the order providers post them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class OfferBook:
+    """This step's offers: one per (active provider, region it serves with capacity).
+
+    Attributes:
+        holder: Holder id of the provider.
+        region: Region id it serves.
+        kind: Provider kind id (index into ``PROVIDER_KIND_NAMES``).
+        owner: Holder id of the provider's ultimate owner.
+        quality: Capability index served.
+        price: Posted price, $/Mtok.
+        unit_cost: Full cost per Mtok at the provider's cost-basis utilization, $/Mtok.
+        capacity: Tokens it can serve this month, Mtok.
+        variable_cost: Cost per Mtok served beyond the fleet's fixed monthly costs, $/Mtok.
+        privacy_risk, lock_in, unverified, reliability: The provider's characteristics buyers value.
+    """
+
+    holder: IntArray
+    region: IntArray
+    kind: IntArray
+    owner: IntArray
+    quality: FloatArray
+    price: FloatArray
+    unit_cost: FloatArray
+    capacity: FloatArray
+    variable_cost: FloatArray
+    privacy_risk: FloatArray
+    lock_in: FloatArray
+    unverified: FloatArray
+    reliability: FloatArray
+
+    def __len__(self) -> int:
+        return len(self.holder)
+
+
+def incumbent_offer_index(offer_holder: IntArray, offer_region: IntArray, incumbent_provider: IntArray,
+                          incumbent_region: IntArray, n_regions: int) -> IntArray:
+    """Index in the offer list of each enterprise's main provider's offer in the same region, or -1 (none, or
+    that provider posts no offer there this step)."""
+    key = offer_holder * n_regions + offer_region
+    order = np.argsort(key)
+    sorted_keys = key[order]
+    want = incumbent_provider * n_regions + incumbent_region
+    pos = np.clip(np.searchsorted(sorted_keys, want), 0, max(len(key) - 1, 0))
+    found = (incumbent_provider >= 0) & (len(key) > 0)
+    if len(key):
+        found &= sorted_keys[pos] == want
+    return np.where(found, order[pos] if len(key) else -1, -1)
+
+
+def rival_prices(price: FloatArray, demand: FloatArray, owner: IntArray, region: IntArray) -> FloatArray:
+    """Per offer, the demand-weighted mean price of other owners' offers in its region, $/Mtok:
+
+    ``rival_o = (sum_{k in r, owner_k != owner_o} d_k p_k) / (sum_{k in r, owner_k != owner_o} d_k)``,
+    NaN where rivals have no demand there.
+    """
+    if len(price) == 0:
+        return np.zeros(0)
+    n_regions = int(region.max()) + 1
+    _, group = np.unique(owner * n_regions + region, return_inverse=True)
+    spend_region = np.bincount(region, weights=demand * price, minlength=n_regions)
+    demand_region = np.bincount(region, weights=demand, minlength=n_regions)
+    spend_group = np.bincount(group, weights=demand * price)
+    demand_group = np.bincount(group, weights=demand)
+    rival_demand = demand_region[region] - demand_group[group]
+    rival_spend = spend_region[region] - spend_group[group]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(rival_demand > 1e-12 * np.maximum(demand_region[region], 1e-300),
+                        rival_spend / rival_demand, np.nan)
