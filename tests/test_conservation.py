@@ -393,7 +393,7 @@ def check_money(model: InferenceMarket, record: StepRecord, snap: SettleSnapshot
     accounts = StepAccounts(
         spend=float(clearing.spend.sum()),
         cash_costs=cash_costs(model, snap),
-        interest=float(settlement["interest"].sum()),
+        interest=float(settlement.interest.sum()),
         vendor=flows[("gpu_purchase", "vendor")] + flows[("gpu_purchase", "entry")],
         acquisitions=flows[("acquisition", "")],
         sunk_costs=flows[("entry", "")],
@@ -404,7 +404,7 @@ def check_money(model: InferenceMarket, record: StepRecord, snap: SettleSnapshot
     assert abs(change - accounts.expected_change) <= tolerance, (record.step, change, accounts)
 
     # The engine's cash costs agree with the lot-by-lot bill.
-    engine_costs = sum(settlement["cash_cost"][h] for h, on in snap.active.items() if on)
+    engine_costs = sum(settlement.cash_cost[h] for h, on in snap.active.items() if on)
     assert math.isclose(engine_costs, accounts.cash_costs, rel_tol=1e-9, abs_tol=1e-6)
 
     # Interest on the debt each independent balance sheet carried into the month (ODD 7.7).
@@ -413,7 +413,7 @@ def check_money(model: InferenceMarket, record: StepRecord, snap: SettleSnapshot
         if not snap.active.get(h, False) or snap.parent[h] is not None:
             continue
         owed = max(-snap.own_cash[h], 0.0) * p.cost_of_capital_per_year / 12.0
-        assert math.isclose(settlement["interest"][h], owed, rel_tol=1e-12, abs_tol=1e-9)
+        assert math.isclose(settlement.interest[h], owed, rel_tol=1e-12, abs_tol=1e-9)
 
     # Reseller trades are booked on both sides at one price: a reseller's cash moves by its sales less its buys.
     for r in model.resellers:
@@ -524,5 +524,5 @@ def test_interest_is_charged_on_the_debt_carried_into_the_month(target_first: bo
     assert [e["event"] for e in model.events] == ["acquisition"]
     assert cloud.cash == pytest.approx(-1e7 + 9e5 - 1e5 + 6e5 - 2.592e7, rel=1e-12)
     model.step()
-    assert model.settlement["interest"][cloud.holder_id] == pytest.approx(345_200.0, rel=1e-9)
-    assert model.settlement["interest"].sum() == pytest.approx(345_200.0, rel=1e-9)
+    assert model.settlement.interest[cloud.holder_id] == pytest.approx(345_200.0, rel=1e-9)
+    assert model.settlement.interest.sum() == pytest.approx(345_200.0, rel=1e-9)

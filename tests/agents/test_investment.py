@@ -14,12 +14,14 @@ from agents.investment import (
     InvestmentView,
     NoInvestmentStrategy,
     UtilizationTargetStrategy,
+    cheapest_used_generation,
     make_investment_strategy,
 )
 from market.config import NoInvestment, UtilizationTargetInvestment
 
-# Two regions. New GPUs: $30,000, 100 Mtok/month, 60 months -> $5 per lifetime Mtok.
-# Used GPUs: $6,000, 50 Mtok/month, 30 months left -> $4 per lifetime Mtok (cheaper).
+# Two regions, three generations. New GPUs (generation 2): $30,000, 100 Mtok/month, 60 months -> $5 per
+# lifetime Mtok. Used GPUs of generation 1: $6,000, 50 Mtok/month, 30 months left -> $4 per lifetime Mtok
+# (cheaper). Generation 0 is quoted at $3,000 but out of stock (25 Mtok/month, 10 months: $12 per Mtok).
 BASE_VIEW: dict[str, Any] = {
     "step": 10,
     "capacity": np.array([1000.0, 0.0]),
@@ -28,11 +30,10 @@ BASE_VIEW: dict[str, Any] = {
     "new_price": 30000.0,
     "new_tokens_per_gpu": 100.0,
     "new_lifetime": 60,
-    "used_generation": 1,
-    "used_price": 6000.0,
-    "used_tokens_per_gpu": 50.0,
-    "used_life_left": 30.0,
-    "used_available": 100,
+    "tokens_per_gpu": np.array([25.0, 50.0, 100.0]),
+    "used_price": np.array([3000.0, 6000.0, np.nan]),
+    "used_life_left": np.array([10.0, 30.0, 60.0]),
+    "used_available": np.array([0, 100, 0]),
     "tokens_per_installed_gpu": np.array([10.0, 10.0]),
     "installed_gpus": np.array([100.0, 0.0]),
     "cash": 1e9,
@@ -42,6 +43,16 @@ BASE_VIEW: dict[str, Any] = {
 
 TARGET = UtilizationTargetInvestment(target_utilization=0.75, max_growth_per_month=0.15, cash_reserve_months=3.0,
                                      divest_below_utilization=0.4, max_divest_per_month=0.05)
+
+
+def stock(price: float | None = None, available: int | None = None) -> dict[str, np.ndarray]:
+    """Generation 1's resale price and stock changed, the rest as in BASE_VIEW."""
+    out = {}
+    if price is not None:
+        out["used_price"] = np.array([3000.0, price, np.nan])
+    if available is not None:
+        out["used_available"] = np.array([0, available, 0])
+    return out
 
 
 def view(**changes: Any) -> InvestmentView:
@@ -68,7 +79,7 @@ def test_growth_toward_target_is_capped_and_bought_used_when_cheaper() -> None:
 
 def test_new_gpus_when_used_are_dearer() -> None:
     """Used at $9,000 is $6 per lifetime Mtok against $5 new: floor(need / 100) = (1, 1) new GPUs."""
-    order = UtilizationTargetStrategy(TARGET).decide(view(used_price=9000.0))
+    order = UtilizationTargetStrategy(TARGET).decide(view(**stock(price=9000.0)))
     np.testing.assert_array_equal(order.buy_new, [1.0, 1.0])
     np.testing.assert_array_equal(order.buy_used, [0.0, 0.0])
 
@@ -85,9 +96,27 @@ def test_expected_demand_growth_raises_the_target() -> None:
     np.testing.assert_array_equal(growing.buy_used, [3.0, 3.0])
 
 
+def test_the_cheapest_used_generation_per_lifetime_token_is_chosen() -> None:
+    """With generation 0 in stock at $3,000 for 25 Mtok/month and 10 months ($12 per lifetime Mtok) beside
+    generation 1 ($4), generation 1 is bought; at $900 generation 0 costs $3.6 per Mtok and wins:
+    floor((150, 133.3) / 25) = (6, 5) GPUs of generation 0."""
+    in_stock = {"used_available": np.array([50, 100, 0])}
+    assert cheapest_used_generation(view(**in_stock)) == 1
+    cheap = {**in_stock, "used_price": np.array([900.0, 6000.0, np.nan])}
+    assert cheapest_used_generation(view(**cheap)) == 0
+    order = UtilizationTargetStrategy(TARGET).decide(view(**cheap))
+    assert order.used_generation == 0
+    np.testing.assert_array_equal(order.buy_used, [6.0, 5.0])
+
+
+def test_nothing_used_to_buy_without_stock_or_quotes() -> None:
+    assert cheapest_used_generation(view(used_available=np.array([0, 0, 0]))) == -1
+    assert cheapest_used_generation(view(used_price=np.array([np.nan, np.nan, np.nan]))) == -1
+
+
 def test_orders_scale_down_to_what_resellers_hold() -> None:
     """(3, 2) used GPUs wanted, 4 available: each region gets floor(x * 4/5) = (2, 1)."""
-    order = UtilizationTargetStrategy(TARGET).decide(view(used_available=4))
+    order = UtilizationTargetStrategy(TARGET).decide(view(**stock(available=4)))
     np.testing.assert_array_equal(order.buy_used, [2.0, 1.0])
 
 
@@ -97,7 +126,7 @@ def test_orders_scale_down_to_what_the_budget_affords() -> None:
     small = {"cash": 40_000.0, "credit_limit": 10_000.0, "monthly_operating_cost": 10_000.0}
     used = UtilizationTargetStrategy(TARGET).decide(view(**small))
     np.testing.assert_array_equal(used.buy_used, [1.0, 1.0])
-    new = UtilizationTargetStrategy(TARGET).decide(view(used_price=9000.0, **small))
+    new = UtilizationTargetStrategy(TARGET).decide(view(**stock(price=9000.0), **small))
     np.testing.assert_array_equal(new.buy_new, [0.0, 0.0])
 
 

@@ -31,6 +31,7 @@ BASE_VIEW: dict[str, Any] = {
     "beta": np.array([0.0]),
     "recapture_owner": np.array([0.0]),
     "recapture_industry": np.array([0.0]),
+    "rival_price": np.array([np.nan]),
     "capacity": np.array([math.inf]),
     "last_profit": 0.0,
     "cash": 1e6,

@@ -376,7 +376,7 @@ def test_a_bankrupt_providers_gpus_all_go_to_resellers() -> None:
     assert (detail["reason"], detail["gpus_liquidated"]) == ("bankrupt", 65)
     assert exits[0]["amount_usd"] == doomed.cash
     proceeds = 20 * 1062.5 + 45 * 13812.5
-    revenue, cash_cost = model.settlement["revenue"][1], model.settlement["cash_cost"][1]
+    revenue, cash_cost = model.settlement.revenue[1], model.settlement.cash_cost[1]
     assert doomed.cash == pytest.approx(cash_before_exit_step + revenue - cash_cost + proceeds, rel=1e-12)
 
     held = model.ledger.units_by_holder_generation(len(model.holders))
@@ -504,7 +504,7 @@ def test_an_entrant_pays_the_sunk_cost_and_then_competes() -> None:
     assert p[p["provider"] == "newcomer_1"]["cash"].tolist() == [8e5]
     model.step()
     assert model.offers is not None and entrant.holder_id in model.offers.holder.tolist()
-    assert model.settlement["revenue"][entrant.holder_id] > 0
+    assert model.settlement.revenue[entrant.holder_id] > 0
 
 
 def test_no_entry_without_incumbents_of_the_kind() -> None:

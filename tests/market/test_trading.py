@@ -186,7 +186,7 @@ def test_divestment_sells_the_oldest_generation_first_and_at_most_the_monthly_ca
     assert [e["amount_usd"] for e in sales] == pytest.approx([20 * a100_bid, 30 * h100_bid], rel=1e-12)
     assert lots_of(model, 0) == [(1, -20, 470), (1, -5, 480)]
     s = model.settlement
-    expected_cash = cash + s["revenue"][0] - s["cash_cost"][0] - s["interest"][0] + 20 * a100_bid + 30 * h100_bid
+    expected_cash = cash + s.revenue[0] - s.cash_cost[0] - s.interest[0] + 20 * a100_bid + 30 * h100_bid
     assert model.providers[0].cash == pytest.approx(expected_cash, rel=1e-12)
     # Month 1: 5% of the 950 left, floor(47.5) = 47 H100.
     model.step()
