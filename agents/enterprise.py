@@ -14,6 +14,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from market.config import RegionConfig, SegmentConfig
+from market.demand import choice_utilities, outside_option_utility
+from market.offers import OfferBook, incumbent_offer_index
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -149,6 +151,40 @@ class EnterprisePopulation:
         cost = self.switching_cost + self.switching_cost_growth * self.tenure_months / 12.0
         cost = np.minimum(cost, self.switching_cost_max)
         return np.where(self.incumbent_provider >= 0, cost, 0.0)
+
+    def utilities(self, offers: OfferBook, class_penalty: FloatArray, form: str,
+                  offer_shock: FloatArray | None) -> FloatArray:
+        """Every agent's utility for every offer (E x O), switching cost away from its main provider included
+        (``market.demand.choice_utilities``)."""
+        incumbent = incumbent_offer_index(offers.holder, offers.region, self.incumbent_provider,
+                                          self.incumbent_region, self.n_regions)
+        return choice_utilities(
+            quality_weight=self.quality_weight, price_sensitivity=self.price_sensitivity,
+            privacy_sensitivity=self.privacy_sensitivity, lockin_aversion=self.lockin_aversion,
+            trust_weight=self.trust_weight, reliability_weight=self.reliability_weight,
+            switching_cost=self.current_switching_cost(), choice_class=self.choice_class, incumbent_offer=incumbent,
+            offer_quality=offers.quality, offer_price=offers.price, offer_privacy_risk=offers.privacy_risk,
+            offer_lock_in=offers.lock_in, offer_unverified=offers.unverified, offer_reliability=offers.reliability,
+            class_penalty=class_penalty, form=form, offer_shock=offer_shock,
+        )
+
+    def outside_utilities(self, *, not_buying_value: float, self_host_cost_by_region: FloatArray | None,
+                          self_host_quality: float, self_host_penalty: float, mu: float, form: str) -> FloatArray:
+        """Every agent's utility of its outside option (``market.demand.outside_option_utility``)."""
+        return outside_option_utility(
+            not_buying_value=not_buying_value, self_host_cost_by_region=self_host_cost_by_region, region=self.region,
+            quality_weight=self.quality_weight, price_sensitivity=self.price_sensitivity,
+            self_host_quality=self_host_quality, self_host_penalty=self_host_penalty, mu=mu, form=form,
+        )
+
+    def record_main_providers(self, allocation: FloatArray, offer_holder: IntArray, offer_region: IntArray) -> None:
+        """Each agent's main provider this step is the offer that served it most (none if nothing served it)."""
+        if allocation.shape[1] == 0:
+            self.update_main_providers(np.full(self.size, -1), np.full(self.size, -1))
+            return
+        main = np.argmax(allocation, axis=1)
+        served = allocation[np.arange(self.size), main] > 0
+        self.update_main_providers(np.where(served, offer_holder[main], -1), np.where(served, offer_region[main], -1))
 
     def update_main_providers(self, main_provider: IntArray, main_region: IntArray) -> None:
         """Record each agent's main provider this step (-1: bought nothing); tenure grows while it stays."""

@@ -9,19 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import mesa
 import numpy as np
 from numpy.typing import NDArray
 
 from agents.acquisition import AcquisitionView
-from agents.provider import Provider
+from agents.investment import FleetOrder
+from agents.provider import PROVIDER_KINDS, Provider
 from agents.reseller import HardwareReseller
 from market.accounts import Settlement
-from market.config import PROVIDER_KIND_NAMES
+from market.config import PROVIDER_KIND_NAMES, AcquisitionConfig, ProviderConfig, ResellerConfig
 from market.fleet import FleetEconomics, HolderTechnology
+from market.hardware import GpuLedger
 from market.offers import OfferBook
 from market.recording import ProviderSnapshot
 from market.technology import GenerationTable
-from market.trading import ResellerDesk
+from market.trading import NewOrder, ResellerDesk, UsedOrder
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -50,6 +53,30 @@ class Roster:
         if holder.holder_id != len(self.holders):
             raise ValueError(f"{holder.name}: holder id {holder.holder_id}, expected {len(self.holders)}")
         self.holders.append(holder)
+
+    def new_provider(self, model: mesa.Model, cfg: ProviderConfig, name: str, region_names: Sequence[str],
+                     acquisitions: AcquisitionConfig) -> Provider:
+        """Create and register a provider of ``cfg.kind`` (at set-up or on entry). It serves the regions it
+        lists, or else those where its fleet is."""
+        regions = [region_names.index(r) for r in cfg.regions] or sorted(
+            {region_names.index(lot.region) for lot in cfg.fleet})
+        provider = PROVIDER_KINDS[cfg.kind](model, name=name, holder_id=self.next_id, config=cfg, regions=regions,
+                                            acquisitions=acquisitions)
+        self.add(provider)
+        return provider
+
+    def new_reseller(self, model: mesa.Model, cfg: ResellerConfig, name: str, n_generations: int) -> HardwareReseller:
+        """Create and register a hardware reseller."""
+        reseller = HardwareReseller(model, name=name, holder_id=self.next_id, config=cfg, n_generations=n_generations)
+        self.add(reseller)
+        return reseller
+
+    def provider(self, holder_id: int) -> Provider:
+        """The provider with this holder id."""
+        holder = self.holders[holder_id]
+        if not isinstance(holder, Provider):
+            raise ValueError(f"holder {holder_id} ({holder.name}) is not a provider")
+        return holder
 
     @property
     def providers(self) -> list[Provider]:
@@ -129,6 +156,53 @@ class Roster:
             mean_price=np.array([np.mean(p.price) for p in ps]),
         )
 
+    def contract_capacity(self, fleet: FleetEconomics, n_regions: int) -> tuple[FloatArray, IntArray]:
+        """Capacity per (active provider, region) for drawing initial contracts (1 where it is unlimited), and
+        the providers' holder ids."""
+        providers = [p for p in self.providers if p.active]
+        capacity = np.zeros((len(providers), n_regions))
+        for i, p in enumerate(providers):
+            own = fleet.capacity[p.holder_id, p.regions]
+            capacity[i, p.regions] = np.where(np.isfinite(own), own, 1.0)
+        return capacity, np.array([p.holder_id for p in providers], dtype=np.int64)
+
+    # -- hardware decisions gathered ------------------------------------------------------------------------
+    def retirements(self, held: IntArray, released: list[int], release_step: IntArray) -> list[tuple[int, int]]:
+        """(provider, generation) pairs that active providers retire on the release of ``released``."""
+        out = []
+        for p in self.providers:
+            if p.active and released:
+                gens = sorted((int(g) for g in np.nonzero(held[p.holder_id])[0]),
+                              key=lambda g: (int(release_step[g]), g))  # oldest release first
+                out += [(p.holder_id, g) for g in p.generations_to_retire(released, gens)]
+        return out
+
+    def aged_gpus(self, ledger: GpuLedger, step: int) -> list[tuple[int, int, int]]:
+        """(provider, generation, built before) of GPUs older than an active provider's ``retire_age_months``."""
+        holder, built = ledger.view("holder"), ledger.view("built_step")
+        count, generation = ledger.view("count"), ledger.view("generation")
+        out = []
+        for p in self.providers:
+            age = p.config.retire_age_months
+            if not p.active or age is None:
+                continue
+            cut = step - age
+            mask = (holder == p.holder_id) & (built < cut) & (count > 0)
+            out += [(p.holder_id, int(g), cut) for g in np.unique(generation[mask])]
+        return out
+
+    @staticmethod
+    def used_orders(orders: Sequence[tuple[Provider, FleetOrder]]) -> list[UsedOrder]:
+        """Used-GPU orders for trade planning, with buyers' priority = cash + credit now."""
+        return [UsedOrder(buyer=p.holder_id, priority=p.cash + p.credit_limit, generation=o.used_generation,
+                          regions=p.regions, units=o.buy_used, pue=p.pue) for p, o in orders]
+
+    @staticmethod
+    def new_orders(orders: Sequence[tuple[Provider, FleetOrder]]) -> list[NewOrder]:
+        """New-GPU orders for trade planning, with buyers' priority = cash + credit now."""
+        return [NewOrder(buyer=p.holder_id, priority=p.cash + p.credit_limit, regions=p.regions, units=o.buy_new,
+                         pue=p.pue) for p, o in orders]
+
     # -- the agents' offers and views ------------------------------------------------------------------------
     def offer_book(self, posting: Sequence[tuple[Provider, BoolArray]], fleet: FleetEconomics, frontier: float,
                    open_weight: float) -> OfferBook:
@@ -171,26 +245,48 @@ class Roster:
         return ResellerDesk(holder_ids=np.array([r.holder_id for r in resellers], dtype=np.int64), quotes=quotes,
                             margin=np.array([r.config.margin for r in resellers], dtype=np.float64))
 
-    def acquisition_view(self, acquirer: Provider, settlement: Settlement, target_kinds: Sequence[str],
+    def corporate_state(self) -> dict[str, NDArray[np.generic]]:
+        """Per holder: ``active`` (providers in the market), ``parent`` (-1: none), own ``cash``, ``credit_limit``,
+        ``months_distressed``, ``months_idle``, ``fixed_capacity`` and ``last_deal_step`` (-1: never)."""
+        n = len(self.holders)
+        out: dict[str, NDArray[np.generic]] = {
+            "active": np.zeros(n, dtype=bool), "parent": np.full(n, -1, dtype=np.int64), "cash": np.zeros(n),
+            "credit_limit": np.zeros(n), "months_distressed": np.zeros(n, dtype=np.int64),
+            "months_idle": np.zeros(n, dtype=np.int64), "fixed_capacity": np.zeros(n, dtype=bool),
+            "last_deal_step": np.full(n, -1, dtype=np.int64),
+        }
+        for p in self.providers:
+            h = p.holder_id
+            out["active"][h] = p.active
+            out["parent"][h] = -1 if p.parent is None else p.parent.holder_id
+            out["cash"][h] = p.cash
+            out["credit_limit"][h] = p.credit_limit
+            out["months_distressed"][h], out["months_idle"][h] = p.months_distressed, p.months_idle
+            out["fixed_capacity"][h] = p.config.capacity_mtok_per_month is not None
+            out["last_deal_step"][h] = -1 if p.last_deal_step is None else p.last_deal_step
+        return out
+
+    def of_kinds(self, kinds: Sequence[str]) -> NDArray[np.bool_]:
+        """Per holder: an active provider of one of ``kinds``."""
+        return np.array([isinstance(h, Provider) and h.active and h.kind in kinds for h in self.holders], dtype=bool)
+
+    def acquisition_view(self, acquirer: Provider, candidates: IntArray, settlement: Settlement,
                          fleet_book_value: FloatArray) -> AcquisitionView:
-        """What ``acquirer`` sees of the independent, active providers of the target kinds.
+        """What ``acquirer`` sees of the providers it may buy (``candidates``, holder ids).
 
         Args:
             acquirer: The acquirer.
+            candidates: Holder ids of the independent, active providers of the target kinds.
             settlement: This month's accounts (revenue shares of the whole market, gross profit).
-            target_kinds: Kinds that may be acquired.
             fleet_book_value: Book value of each holder's GPUs, $ (index = holder id).
         """
         revenue = np.asarray(settlement.revenue, dtype=np.float64)[:len(self.holders)]
         total = revenue.sum()
-        candidates = [t for t in self.providers if t.active and t.parent is None and t is not acquirer
-                      and t.kind in target_kinds]
-        ids = np.array([t.holder_id for t in candidates], dtype=np.int64)
         return AcquisitionView(
-            acquirer=acquirer.holder_id, cash=acquirer.cash, credit_limit=acquirer.credit_limit, candidate=ids,
-            revenue_share=np.array([revenue[h] / total if total > 0 else 0.0 for h in ids], dtype=np.float64),
-            distressed=np.array([t.cash < 0 for t in candidates], dtype=bool),
-            annual_gross_profit=np.array([12.0 * (settlement.revenue[h] - settlement.cash_cost[h]) for h in ids],
-                                         dtype=np.float64),
-            fleet_book_value=fleet_book_value[ids] if len(ids) else np.zeros(0),
+            acquirer=acquirer.holder_id, cash=acquirer.cash, credit_limit=acquirer.credit_limit, candidate=candidates,
+            revenue_share=np.array([revenue[h] / total if total > 0 else 0.0 for h in candidates], dtype=np.float64),
+            distressed=np.array([self.holders[h].cash < 0 for h in candidates], dtype=bool),
+            annual_gross_profit=np.array([12.0 * (settlement.revenue[h] - settlement.cash_cost[h])
+                                          for h in candidates], dtype=np.float64),
+            fleet_book_value=fleet_book_value[candidates] if len(candidates) else np.zeros(0),
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -91,6 +92,18 @@ def flywheel_gain(cumulative_tokens_mtok: float, scale_mtok: float, learning_rat
     return learning_rate * math.log1p(cumulative_tokens_mtok / scale_mtok)
 
 
+def entry_is_due(*, step: int, entries_so_far: int, max_entries: int, last_entry_step: int | None,
+                 cooldown_months: int, recent_margins: list[float], lookback_months: int, threshold: float) -> bool:
+    """Whether one more firm of an entrant kind enters this month: fewer than ``max_entries`` so far, none in
+    the last ``cooldown_months``, and a full ``lookback_months`` of incumbents' margins that signal entry
+    (:func:`entry_is_attractive`)."""
+    if entries_so_far >= max_entries:
+        return False
+    if last_entry_step is not None and step - last_entry_step < cooldown_months:
+        return False
+    return len(recent_margins) >= lookback_months and entry_is_attractive(recent_margins, threshold)
+
+
 def entry_is_attractive(recent_margins: list[float], threshold: float) -> bool:
     """Free-entry signal: the mean recent margin of incumbents of a kind exceeds the threshold.
 
@@ -145,3 +158,87 @@ def margin_by_kind(revenue: FloatArray, profit: FloatArray, kind: IntArray, n_ki
         if rev > 0:
             out[k] = float(profit[kind == k].sum()) / rev
     return out
+
+
+@dataclass(frozen=True)
+class ExitPlan:
+    """The month's exits: distress counters per holder after the month, and the closures in order."""
+
+    months_distressed: IntArray
+    months_idle: IntArray
+    closures: list[tuple[int, str]]
+
+
+def plan_exits(*, active: NDArray[np.bool_], parent: IntArray, cash: FloatArray, credit_limit: FloatArray,
+               idle: NDArray[np.bool_], months_distressed: IntArray, months_idle: IntArray, limit: int) -> ExitPlan:
+    """Which independent providers exit this month (:func:`exit_status`), in holder order.
+
+    A provider that exits frees its subsidiaries, which are then judged as independent providers if they
+    come later in the order.
+
+    Args:
+        active: Providers still in the market (resellers count as inactive).
+        parent: Holder id of each holder's parent, -1 for none (owned providers are not judged).
+        cash: Each holder's own cash, $.
+        credit_limit: Credit limit per holder, $.
+        idle: Whether each holder served nothing and holds no GPUs this month (never for fixed capacity).
+        months_distressed, months_idle: Counters carried into the month.
+        limit: ``corporate.exit_after_months``.
+    """
+    judged, parent = active & (parent < 0), parent.copy()
+    distressed, idled = months_distressed.copy(), months_idle.copy()
+    closures: list[tuple[int, str]] = []
+    for h in range(len(judged)):
+        if not judged[h]:
+            continue
+        status = exit_status(cash=float(cash[h]), credit_limit=float(credit_limit[h]), idle=bool(idle[h]),
+                             months_distressed=int(distressed[h]), months_idle=int(idled[h]), limit=limit)
+        distressed[h], idled[h] = status.months_distressed, status.months_idle
+        if status.reason is not None:
+            closures.append((h, status.reason))
+            freed = np.nonzero(parent == h)[0]
+            parent[freed] = -1
+            later = freed[freed > h]
+            judged[later] = active[later]
+    return ExitPlan(months_distressed=distressed, months_idle=idled, closures=closures)
+
+
+@dataclass(frozen=True)
+class Deal:
+    """A proposed acquisition after merger review."""
+
+    acquirer: int
+    target: int
+    price_usd: float
+    review: MergerReview
+
+
+def plan_acquisitions(*, acquirers: IntArray, eligible_targets: NDArray[np.bool_], parent: IntArray,
+                      owner: IntArray, markets: FloatArray, thresholds: tuple[float, float] | None,
+                      deal_probability: float, propose: Callable[[int, IntArray], tuple[int, float] | None],
+                      draw: Callable[[], float]) -> list[Deal]:
+    """The month's acquisitions, acquirer by acquirer (in the order given).
+
+    Each acquirer that is still independent proposes at most one deal among the eligible targets that are
+    still independent (``propose(acquirer, candidates) -> (target, price)`` or None, the acquirer's
+    strategy); the deal goes ahead with probability ``deal_probability`` (one ``draw()`` per proposal),
+    then merger control reviews it in every market (rows of ``markets``: revenue per holder,
+    :func:`review_merger_in_markets`). An allowed deal makes the target a subsidiary: later acquirers no
+    longer see it, and later reviews count it with its new owner.
+    """
+    parent, owner = parent.copy(), owner.copy()
+    deals: list[Deal] = []
+    for a in acquirers:
+        if parent[a] >= 0:
+            continue
+        candidates = np.nonzero(eligible_targets & (parent < 0) & (np.arange(len(parent)) != a))[0]
+        proposal = propose(int(a), candidates)
+        if proposal is None or draw() >= deal_probability:
+            continue
+        target, price = proposal
+        review = review_merger_in_markets(markets, owner, int(a), target, thresholds)
+        deals.append(Deal(acquirer=int(a), target=target, price_usd=price, review=review))
+        if not review.blocked:
+            parent[target] = a
+            owner = np.where(owner == target, a, owner)
+    return deals

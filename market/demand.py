@@ -22,7 +22,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from market.technology import power_cost_per_gpu_month, tokens_per_gpu_month
+from market.config import OutsideOptionConfig
+from market.technology import GenerationTable, power_cost_per_gpu_month, tokens_per_gpu_month
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -151,23 +152,8 @@ def effective_volume(
     return base_volume * np.power(ratio, -elasticity)
 
 
-def self_hosting_cost(
-    *,
-    step: int,
-    release_step: IntArray,
-    lifetime_months: IntArray,
-    list_price_usd: FloatArray,
-    throughput_tokens_per_s: FloatArray,
-    power_kw: FloatArray,
-    used_price_usd: FloatArray,
-    newest: int,
-    power_price: FloatArray,
-    gpu_premium: float,
-    efficiency: float,
-    utilization: float,
-    pue: float,
-    opex_usd_per_gpu_month: float,
-) -> FloatArray:
+def self_hosting_cost(*, step: int, generations: GenerationTable, used_price_usd: FloatArray, power_price: FloatArray,
+                      options: OutsideOptionConfig, efficiency_multiplier: float) -> FloatArray:
     """Cost per Mtok of self-hosting open-weight models, by region, $/Mtok: the cheapest GPU on offer.
 
     For a released generation ``g`` bought used at ``premium * used_price_g`` over its remaining life
@@ -175,22 +161,26 @@ def self_hosting_cost(
 
         capital_g   = min(premium * used_price_g / L_g, list_price_newest / lifetime_newest)  ($/GPU-month)
         cost[r]     = min_g (capital_g + power_kw_g * pue * 730.5 h * power_price_r + opex) / tokens_g
-        tokens_g    = tokens_per_gpu_month(throughput_g, efficiency) * utilization            (Mtok/month)
+        tokens_g    = tokens_per_gpu_month(throughput_g, efficiency * multiplier) * utilization  (Mtok/month)
 
+    with premium, pue, opex, efficiency and utilization from ``options`` (the ``self_host_*`` settings);
     ``used_price_usd`` is NaN for generations no reseller has in stock.
 
     Raises:
         ValueError: No generation is released yet.
     """
-    released = release_step <= step
-    life_left = np.maximum(lifetime_months - np.maximum(step - release_step, 0), 1).astype(float)
-    price = np.where(np.isnan(used_price_usd), np.inf, used_price_usd * gpu_premium)
+    gens = generations
+    released = gens.release_step <= step
+    life_left = np.maximum(gens.lifetime_months - np.maximum(step - gens.release_step, 0), 1).astype(float)
+    price = np.where(np.isnan(used_price_usd), np.inf, used_price_usd * options.self_host_gpu_premium)
     capital = np.where(released, price / life_left, np.inf)
+    newest = gens.newest(step)
     if newest >= 0:
-        capital[newest] = min(capital[newest], list_price_usd[newest] / lifetime_months[newest])
-    tokens = tokens_per_gpu_month(throughput_tokens_per_s, efficiency) * utilization
-    power = power_cost_per_gpu_month(power_kw[None, :], power_price[:, None], pue)
-    per_mtok = (capital[None, :] + power + opex_usd_per_gpu_month) / tokens[None, :]
+        capital[newest] = min(capital[newest], gens.list_price_usd[newest] / gens.lifetime_months[newest])
+    tokens = (tokens_per_gpu_month(gens.throughput_tokens_per_s, options.self_host_efficiency * efficiency_multiplier)
+              * options.self_host_utilization)
+    power = power_cost_per_gpu_month(gens.power_kw[None, :], power_price[:, None], options.self_host_pue)
+    per_mtok = (capital[None, :] + power + options.self_host_opex_usd_per_gpu_month) / tokens[None, :]
     best = per_mtok.min(axis=1)
     if not np.all(np.isfinite(best)):
         raise ValueError("self-hosting has no GPU to use: no generation is released yet")

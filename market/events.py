@@ -6,6 +6,7 @@ An event is a frozen :class:`Event` with holder ids; the model turns it into a r
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -49,3 +50,13 @@ class Event:
     units: int = 0
     amount_usd: float = 0.0
     detail: str = ""
+
+    def row(self, step: int, holder_names: Sequence[str], generation_names: Sequence[str]) -> dict[str, object]:
+        """The event as a row of the events table (:data:`EVENT_COLUMNS`), parties and generation by name."""
+        return {
+            "step": step, "event": self.kind.value,
+            "party": holder_names[self.holder] if self.holder >= 0 else "",
+            "counterparty": holder_names[self.counterparty] if self.counterparty >= 0 else "",
+            "generation": generation_names[self.generation] if self.generation >= 0 else "",
+            "units": int(self.units), "amount_usd": float(self.amount_usd), "detail": self.detail,
+        }

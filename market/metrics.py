@@ -83,3 +83,17 @@ def logit_consumer_surplus(
     else:
         money = price_sensitivity / np.maximum(effective_price, 1e-300)
     return volume * gain / money
+
+
+def revenue_by_buyer_region(allocation: FloatArray, region_slices: list[slice], price: FloatArray) -> FloatArray:
+    """Revenue per (buyer region, offer), $: tokens each region's buyers bought of each offer times its price
+    (buyers are stored region by region; ``region_slices[r]`` selects region ``r``'s rows of ``allocation``)."""
+    tokens = np.array([allocation[rows].sum(axis=0) for rows in region_slices])
+    return tokens.reshape(len(region_slices), len(price)) * price[None, :]
+
+
+def by_holder(values: FloatArray, offer_holder: IntArray, n_holders: int) -> FloatArray:
+    """Sum per-offer columns (last axis) of ``values`` into per-holder columns."""
+    out = np.zeros((*values.shape[:-1], n_holders))
+    np.add.at(out, (slice(None), offer_holder), values)
+    return out

@@ -25,22 +25,22 @@ from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
 from agents.enterprise import Enterprise, EnterprisePopulation
-from agents.provider import PROVIDER_KINDS, Provider
+from agents.provider import Provider
 from agents.reseller import HardwareReseller
 from agents.roster import Roster
 from market import corporate, demand, trading
 from market.accounts import Settlement, settle_month
-from market.batch import model_seed
 from market.clearing import Clearing, clear_logit_market, logit_shares
 from market.config import PROVIDER_KIND_NAMES, EntrantConfig, ProviderConfig, ScenarioConfig
 from market.config.files import load_scenario, scenario_with_settings
 from market.events import Event, EventKind
 from market.fleet import FleetEconomics, fleet_economics, grid_load_mw, installed_kw
 from market.hardware import SCRAPPED, GpuLedger, best_quotes
-from market.metrics import logit_consumer_surplus
-from market.networks import contract_graph, gpu_flow_graph, ownership_graph
+from market.mesa_support import market_datacollector, model_seed
+from market.metrics import by_holder, logit_consumer_surplus, revenue_by_buyer_region
+from market.networks import market_networks
 from market.observation import MarketObservation, observe_market
-from market.offers import OfferBook, incumbent_offer_index
+from market.offers import OfferBook
 from market.recording import Population, Recorder, StepOutcome
 from market.technology import (
     GenerationTable,
@@ -101,7 +101,7 @@ class InferenceMarket(mesa.Model):
         ref = config.technology.reference_generation
         self.reference_generation = self.generations.index(ref) if ref else (0 if len(self.generations) else -1)
         self.roster = Roster()
-        for cfg in config.providers:
+        for cfg in config.providers:  # initial fleets at list price, built age_months ago
             for k in range(cfg.count):
                 p = self._new_provider(cfg, cfg.name if cfg.count == 1 else f"{cfg.name}_{k + 1}")
                 for lot in cfg.fleet:
@@ -112,9 +112,8 @@ class InferenceMarket(mesa.Model):
                                     basis=float(self.generations.list_price_usd[g]))
         for rcfg in config.resellers:
             for k in range(rcfg.count):
-                name = rcfg.name if rcfg.count == 1 else f"{rcfg.name}_{k + 1}"
-                self.roster.add(HardwareReseller(self, name=name, holder_id=self.roster.next_id, config=rcfg,
-                                                 n_generations=len(self.generations)))
+                self.roster.new_reseller(self, rcfg, rcfg.name if rcfg.count == 1 else f"{rcfg.name}_{k + 1}",
+                                         len(self.generations))
         self.population = EnterprisePopulation(config.segments, config.regions, self.rng)
         self.recorder = Recorder(Population(
             segment=self.population.segment, region=self.population.region, weight=self.population.weight,
@@ -145,10 +144,7 @@ class InferenceMarket(mesa.Model):
         self._recorded_events = 0
         self._revenue_by_region: FloatArray | None = None
         self._enterprise_agents: mesa.agent.AgentSet | None = None
-        self.datacollector = mesa.DataCollector(
-            model_reporters={"seed": _seed, **{c: _column(c) for c in self.recorder.columns}},
-            agent_reporters={k: _attribute(k) for k in ("name", "kind", "cash", "active")},
-        )
+        self.datacollector = market_datacollector(self.recorder.columns)
 
     # -- who is in the market ---------------------------------------------------------------------------------
     @property
@@ -176,24 +172,14 @@ class InferenceMarket(mesa.Model):
         return self._enterprise_agents
 
     def _new_provider(self, cfg: ProviderConfig, name: str) -> Provider:
-        regions = [self.region_names.index(r) for r in cfg.regions] or sorted(
-            {self.region_names.index(lot.region) for lot in cfg.fleet})
-        provider = PROVIDER_KINDS[cfg.kind](self, name=name, holder_id=self.roster.next_id, config=cfg,
-                                            regions=regions, acquisitions=self.config.corporate.acquisitions)
-        self.roster.add(provider)
-        return provider
+        return self.roster.new_provider(self, cfg, name, self.region_names, self.config.corporate.acquisitions)
 
     def _draw_initial_contracts(self) -> None:
         """Contracts the market starts with (``segments[].initial_contract_share``), by capacity per region."""
         if not any(s.initial_contract_share > 0 for s in self.config.segments):
             return
         fleet = fleet_economics(self.ledger, self.generations, self.roster.holder_technology(), self.region_base_power)
-        providers = [p for p in self.providers if p.active]
-        capacity = np.zeros((len(providers), self.n_regions))
-        for i, p in enumerate(providers):
-            own = fleet.capacity[p.holder_id, p.regions]
-            capacity[i, p.regions] = np.where(np.isfinite(own), own, 1.0)
-        ids = np.array([p.holder_id for p in providers], dtype=np.int64)
+        capacity, ids = self.roster.contract_capacity(fleet, self.n_regions)
         self.population.draw_initial_contracts(self.config.segments, capacity, ids, self.rng)
 
     # -- the step --------------------------------------------------------------------------------------------
@@ -255,7 +241,10 @@ class InferenceMarket(mesa.Model):
         """Enterprises choose among offers (logit); capacity is rationed; what pricing observes is kept."""
         offers, pop = self.offers, self.population
         assert offers is not None
-        shares, outside = logit_shares(self._utilities(offers), self._outside_utility(), self.mu)
+        sd = self.config.logit.offer_shock_sd
+        utility = pop.utilities(offers, self._class_penalties(offers), self.form,
+                                self.shock_rng.normal(0.0, sd, len(offers)) if sd > 0 else None)
+        shares, outside = logit_shares(utility, self._outside_utility(), self.mu)
         inside = np.maximum(1.0 - outside, 1e-300)
         effective = np.where(outside < 1.0 - 1e-12, (shares @ offers.price) / inside, pop.reference_price)
         self.volume = demand.effective_volume(self.base_volume, effective, pop.reference_price, pop.elasticity)
@@ -269,13 +258,7 @@ class InferenceMarket(mesa.Model):
         self.observation = observe_market(offers, shares, self.volume, pop.price_sensitivity, self.mu, self.form,
                                           observes)
         self._revenue_by_region = None
-        if len(offers):  # each enterprise's main provider is the offer that served it most
-            main = np.argmax(c.allocation, axis=1)
-            served = c.allocation[np.arange(pop.size), main] > 0
-            pop.update_main_providers(np.where(served, offers.holder[main], -1),
-                                      np.where(served, offers.region[main], -1))
-        else:
-            pop.update_main_providers(np.full(pop.size, -1), np.full(pop.size, -1))
+        pop.record_main_providers(c.allocation, offers.holder, offers.region)
 
     def settle(self) -> None:
         """Revenue, costs, interest and cash of every provider (equations in ``market.accounts``)."""
@@ -300,18 +283,10 @@ class InferenceMarket(mesa.Model):
         desk = self.roster.reseller_desk(self.secondary_quotes)
         held = self.ledger.units_by_holder_generation(n)
         released = [int(g) for g in self.generations.released_at(t)]
-        retiring = []
-        for p in self.providers:
-            if not p.active:
-                continue
-            if released:  # on a release, by its kind's rule (oldest release first)
-                gens = sorted((int(g) for g in np.nonzero(held[p.holder_id])[0]),
-                              key=lambda g: (int(self.generations.release_step[g]), g))
-                retiring += [(p.holder_id, g) for g in p.generations_to_retire(released, gens)]
         self.apply_trades(trading.sale(desk, seller=h, generation=g, units=None, kind=EventKind.GPU_RETIRED)
-                          for h, g in retiring)
+                          for h, g in self.roster.retirements(held, released, self.generations.release_step))
         self.apply_trades(trading.sale(desk, seller=h, generation=g, units=None, kind=EventKind.GPU_RETIRED,
-                                       built_before=cut) for h, g, cut in self._aged_gpus())
+                                       built_before=cut) for h, g, cut in self.roster.aged_gpus(self.ledger, t))
         self.secondary_quotes = self._reseller_quotes()
         desk = self.roster.reseller_desk(self.secondary_quotes)
         used_price = self.secondary_prices()
@@ -328,19 +303,16 @@ class InferenceMarket(mesa.Model):
         self.apply_trades(trading.divestment_sales(
             desk, self.ledger.units_by_holder_generation_region(n, self.n_regions),
             [(p.holder_id, p.regions, o.sell) for p, o in orders], oldest_first))
-        used = [trading.UsedOrder(buyer=p.holder_id, priority=p.cash + p.credit_limit, generation=o.used_generation,
-                                  regions=p.regions, units=o.buy_used, pue=p.pue) for p, o in orders]
-        trades, requested = trading.used_purchases(desk, self.ledger.units_by_holder_generation(n), used,
-                                                   self._grid_headroom_mw(), self.gpu_spec)
+        trades, requested = trading.used_purchases(desk, self.ledger.units_by_holder_generation(n),
+                                                   self.roster.used_orders(orders), self._grid_headroom_mw(),
+                                                   self.gpu_spec)
         self.apply_trades(trades)
         for r in self.resellers:
             r.last_orders = requested.copy()
         newest = self.generations.newest(t)
         if newest >= 0:
-            new = [trading.NewOrder(buyer=p.holder_id, priority=p.cash + p.credit_limit, regions=p.regions,
-                                    units=o.buy_new, pue=p.pue) for p, o in orders]
             self.apply_trades(trading.vendor_purchases(
-                new, newest, float(self.generations.vendor_supply_per_month[newest]),
+                self.roster.new_orders(orders), newest, float(self.generations.vendor_supply_per_month[newest]),
                 self.config.technology.vendor_allocation, self._grid_headroom_mw(), self.gpu_spec))
         self.refresh_fleet()
 
@@ -361,59 +333,26 @@ class InferenceMarket(mesa.Model):
         self.datacollector.collect(self)
 
     # -- stage helpers ----------------------------------------------------------------------------------------
-    def _utilities(self, offers: OfferBook) -> FloatArray:
-        pop = self.population
-        penalty = demand.choice_class_penalties(
-            n_segments=pop.n_segments,
+    def _class_penalties(self, offers: OfferBook) -> FloatArray:
+        return demand.choice_class_penalties(
+            n_segments=self.population.n_segments,
             region_latency_penalty=np.array([r.latency_penalty for r in self.config.regions]),
             segment_quality_floor=np.array([s.quality_floor for s in self.config.segments]),
             frontier_quality=self.frontier, offer_region=offers.region, offer_quality=offers.quality)
-        incumbent = incumbent_offer_index(offers.holder, offers.region, pop.incumbent_provider, pop.incumbent_region,
-                                          self.n_regions)
-        sd = self.config.logit.offer_shock_sd
-        return demand.choice_utilities(
-            quality_weight=pop.quality_weight, price_sensitivity=pop.price_sensitivity,
-            privacy_sensitivity=pop.privacy_sensitivity, lockin_aversion=pop.lockin_aversion,
-            trust_weight=pop.trust_weight, reliability_weight=pop.reliability_weight,
-            switching_cost=pop.current_switching_cost(), choice_class=pop.choice_class, incumbent_offer=incumbent,
-            offer_quality=offers.quality, offer_price=offers.price, offer_privacy_risk=offers.privacy_risk,
-            offer_lock_in=offers.lock_in, offer_unverified=offers.unverified, offer_reliability=offers.reliability,
-            class_penalty=penalty, form=self.form,
-            offer_shock=self.shock_rng.normal(0.0, sd, len(offers)) if sd > 0 else None)
 
     def _outside_utility(self) -> FloatArray:
         """Not buying or self-hosting on the cheapest GPU in stock or new (``market.demand``)."""
-        cfg, gens, pop = self.config.outside_option, self.generations, self.population
+        cfg = self.config.outside_option
         if cfg.self_hosting:
             held = self.ledger.units_by_holder_generation(len(self.holders))[[r.holder_id for r in self.resellers]]
-            in_stock = np.where(held.sum(axis=0) > 0, best_quotes(self.secondary_quotes), np.nan) if self.resellers \
-                else np.full(len(gens), np.nan)
+            in_stock = np.where(held.sum(axis=0) > 0, self.secondary_prices(), np.nan)
             self.self_host_cost_by_region = demand.self_hosting_cost(
-                step=self.step_index, release_step=gens.release_step, lifetime_months=gens.lifetime_months,
-                list_price_usd=gens.list_price_usd, throughput_tokens_per_s=gens.throughput_tokens_per_s,
-                power_kw=gens.power_kw, used_price_usd=in_stock, newest=gens.newest(self.step_index),
-                power_price=self.power_price, gpu_premium=cfg.self_host_gpu_premium,
-                efficiency=cfg.self_host_efficiency * self.algorithmic_efficiency,
-                utilization=cfg.self_host_utilization, pue=cfg.self_host_pue,
-                opex_usd_per_gpu_month=cfg.self_host_opex_usd_per_gpu_month)
-        return demand.outside_option_utility(
+                step=self.step_index, generations=self.generations, used_price_usd=in_stock,
+                power_price=self.power_price, options=cfg, efficiency_multiplier=self.algorithmic_efficiency)
+        return self.population.outside_utilities(
             not_buying_value=cfg.value, self_host_cost_by_region=self.self_host_cost_by_region if cfg.self_hosting
-            else None, region=pop.region, quality_weight=pop.quality_weight, price_sensitivity=pop.price_sensitivity,
-            self_host_quality=self.open_weight * cfg.self_host_quality_factor, self_host_penalty=cfg.self_host_penalty,
-            mu=self.mu, form=self.form)
-
-    def _aged_gpus(self) -> list[tuple[int, int, int]]:
-        """(seller, generation, built before) of GPUs older than a provider's ``retire_age_months``."""
-        n, out = len(self.ledger), []  # type: ignore[var-annotated]
-        for p in self.providers:
-            age = p.config.retire_age_months
-            if not p.active or age is None:
-                continue
-            cut = self.step_index - age
-            mask = (self.ledger.holder[:n] == p.holder_id) & (self.ledger.built_step[:n] < cut)
-            mask &= self.ledger.count[:n] > 0
-            out += [(p.holder_id, int(g), cut) for g in np.unique(self.ledger.generation[:n][mask])]
-        return out
+            else None, self_host_quality=self.open_weight * cfg.self_host_quality_factor,
+            self_host_penalty=cfg.self_host_penalty, mu=self.mu, form=self.form)
 
     def _reseller_quotes(self) -> FloatArray:
         held = self.ledger.units_by_holder_generation(len(self.holders))
@@ -425,21 +364,19 @@ class InferenceMarket(mesa.Model):
     # -- corporate events ----------------------------------------------------------------------------------
     def _exits(self) -> None:
         assert self.settlement is not None
-        limit, gone = self.config.corporate.exit_after_months, []
+        state = self.roster.corporate_state()
+        idle = (self.settlement.served[:len(self.holders)] <= 0) & (self.fleet.gpus.sum(axis=1) <= 0)
+        plan = corporate.plan_exits(active=state["active"], parent=state["parent"], cash=state["cash"],
+                                    credit_limit=state["credit_limit"], idle=idle & ~state["fixed_capacity"],
+                                    months_distressed=state["months_distressed"], months_idle=state["months_idle"],
+                                    limit=self.config.corporate.exit_after_months)
         for p in self.providers:
-            if not p.active or p.parent is not None:
-                continue
-            fixed = p.config.capacity_mtok_per_month is not None
-            idle = self.settlement.served[p.holder_id] <= 0 and self.fleet.gpus[p.holder_id].sum() <= 0
-            status = corporate.exit_status(cash=p.cash, credit_limit=p.credit_limit, idle=bool(idle and not fixed),
-                                           months_distressed=p.months_distressed, months_idle=p.months_idle,
-                                           limit=limit)
-            p.months_distressed, p.months_idle = status.months_distressed, status.months_idle
-            if status.reason is not None:
-                self._close(p, status.reason)
-                gone.append(p.holder_id)
-        if gone:
-            self.population.release_customers_of(gone)
+            p.months_distressed = int(plan.months_distressed[p.holder_id])
+            p.months_idle = int(plan.months_idle[p.holder_id])
+        for h, reason in plan.closures:
+            self._close(self.roster.provider(h), reason)
+        if plan.closures:
+            self.population.release_customers_of([h for h, _ in plan.closures])
 
     def _close(self, p: Provider, reason: str) -> None:
         """Liquidate a provider: GPUs to resellers, subsidiaries freed, provider out of the market."""
@@ -459,46 +396,45 @@ class InferenceMarket(mesa.Model):
     def _acquisitions(self) -> None:
         s, cfg, antitrust = self.settlement, self.config.corporate.acquisitions, self.config.corporate.antitrust
         assert s is not None
-        revenue = np.asarray(s.revenue, dtype=np.float64)[:len(self.holders)]
-        owner = self.roster.owner_ids()
+        state, n = self.roster.corporate_state(), len(self.holders)
         book = self.ledger.book_value_per_gpu(self.step_index) * self.ledger.view("count")
-        lot_holder = self.ledger.view("holder")
-        fleet_value = np.array([book[lot_holder == h].sum() for h in range(len(self.holders))], dtype=np.float64)
-        for acquirer in self.providers:
-            if not acquirer.active or acquirer.parent is not None or acquirer.kind not in cfg.acquirer_kinds:
-                continue
-            if acquirer.last_deal_step is not None and self.step_index - acquirer.last_deal_step < cfg.cooldown_months:
-                continue
-            proposal = acquirer.propose_acquisition(self.roster.acquisition_view(acquirer, s, cfg.target_kinds,
-                                                                                 fleet_value))
-            if proposal is None or self.corporate_rng.uniform() >= cfg.deal_probability:
-                continue
-            target, price = self.holders[proposal.target], proposal.price_usd
-            if not isinstance(target, Provider):
-                raise ValueError(f"{acquirer.name}: acquisition target {target.name} is not a provider")
-            markets = revenue[None, :] if antitrust.scope == "global" else self.revenue_by_buyer_region_and_holder()
-            review = corporate.review_merger_in_markets(markets, owner, acquirer.holder_id, target.holder_id,
-                                                        antitrust.thresholds)
-            detail = json.dumps({"pre_hhi": round(review.pre_hhi, 3), "post_hhi": round(review.post_hhi, 3),
-                                 "delta_hhi": round(review.delta, 3), "policy": antitrust.policy})
+        fleet_value = np.array([book[self.ledger.view("holder") == h].sum() for h in range(n)], dtype=np.float64)
+        last = state["last_deal_step"]
+        cooling = (last >= 0) & (self.step_index - last < cfg.cooldown_months)
+        acquirers = np.nonzero(self.roster.of_kinds(cfg.acquirer_kinds) & (state["parent"] < 0) & ~cooling)[0]
+
+        def propose(a: int, candidates: NDArray[np.int64]) -> tuple[int, float] | None:
+            acquirer = self.roster.provider(a)
+            deal = acquirer.propose_acquisition(self.roster.acquisition_view(acquirer, candidates, s, fleet_value))
+            return None if deal is None else (deal.target, deal.price_usd)
+
+        revenue = np.asarray(s.revenue, dtype=np.float64)[:n]
+        deals = corporate.plan_acquisitions(
+            acquirers=acquirers, eligible_targets=self.roster.of_kinds(cfg.target_kinds), parent=state["parent"],
+            owner=self.roster.owner_ids(), thresholds=antitrust.thresholds, deal_probability=cfg.deal_probability,
+            markets=revenue[None, :] if antitrust.scope == "global" else self.revenue_by_buyer_region_and_holder(),
+            propose=propose, draw=self.corporate_rng.uniform)
+        for deal in deals:
+            acquirer, target, review = self.roster.provider(deal.acquirer), self.roster.provider(deal.target), \
+                deal.review
             acquirer.last_deal_step = self.step_index
             if not review.blocked:
-                acquirer.cash -= price
+                acquirer.cash -= deal.price_usd
                 target.consolidate_into(acquirer)
-                owner = np.where(owner == target.holder_id, acquirer.holder_id, owner)
-            kind = EventKind.MERGER_BLOCKED if review.blocked else EventKind.ACQUISITION
-            self.record_event(Event(kind, holder=acquirer.holder_id, counterparty=target.holder_id, amount_usd=price,
+            detail = json.dumps({"pre_hhi": round(review.pre_hhi, 3), "post_hhi": round(review.post_hhi, 3),
+                                 "delta_hhi": round(review.delta, 3), "policy": antitrust.policy})
+            self.record_event(Event(EventKind.MERGER_BLOCKED if review.blocked else EventKind.ACQUISITION,
+                                    holder=acquirer.holder_id, counterparty=target.holder_id, amount_usd=deal.price_usd,
                                     detail=detail))
 
     def _entries(self) -> None:
         for entrant in self.config.corporate.entrants:
             done = self.entries_by_entrant.get(entrant.name, 0)
-            cooling = self.step_index - self.last_entry_step.get(entrant.name, -(10**9)) < entrant.cooldown_months
-            if done >= entrant.max_entries or cooling:
-                continue
             recent = [row[entrant.provider.kind] for row in self.margin_history[-entrant.lookback_months:]]
-            if len(recent) < entrant.lookback_months or not corporate.entry_is_attractive(
-                    recent, entrant.margin_threshold):
+            if not corporate.entry_is_due(step=self.step_index, entries_so_far=done, max_entries=entrant.max_entries,
+                                          last_entry_step=self.last_entry_step.get(entrant.name),
+                                          cooldown_months=entrant.cooldown_months, recent_margins=recent,
+                                          lookback_months=entrant.lookback_months, threshold=entrant.margin_threshold):
                 continue
             self.entries_by_entrant[entrant.name] = done + 1
             self.last_entry_step[entrant.name] = self.step_index
@@ -570,15 +506,8 @@ class InferenceMarket(mesa.Model):
 
     def record_event(self, event: Event) -> None:
         """Append a row to the events table, with the parties' names."""
-        kind = event.kind.value
-        self.event_counts[kind] = self.event_counts.get(kind, 0) + 1
-        self.events.append({
-            "step": self.step_index, "event": kind,
-            "party": self.holders[event.holder].name if event.holder >= 0 else "",
-            "counterparty": self.holders[event.counterparty].name if event.counterparty >= 0 else "",
-            "generation": self.generations.names[event.generation] if event.generation >= 0 else "",
-            "units": int(event.units), "amount_usd": float(event.amount_usd), "detail": event.detail,
-        })
+        self.event_counts[event.kind.value] = self.event_counts.get(event.kind.value, 0) + 1
+        self.events.append(event.row(self.step_index, self.roster.names, self.generations.names))
 
     # -- what users read ------------------------------------------------------------------------------------
     def outcome(self) -> StepOutcome:
@@ -602,38 +531,29 @@ class InferenceMarket(mesa.Model):
     @property
     def networks(self) -> dict[str, nx.Graph]:
         """Current networks: ``contracts`` (this month), ``ownership`` and ``gpu_flows`` (``market.networks``)."""
-        names, kinds = self.roster.names, [h.kind for h in self.holders]
-        graphs: dict[str, nx.Graph] = {}
-        if self.clearing is not None and self.offers is not None:
-            pop = self.population
-            graphs["contracts"] = contract_graph(
-                allocation=self.clearing.allocation, offer_holder=self.offers.holder, offer_price=self.offers.price,
-                holder_names=names, holder_kinds=kinds,
-                enterprise_segment=np.array([s.name for s in self.config.segments], dtype=object)[pop.segment],
-                enterprise_region=np.array(self.region_names, dtype=object)[pop.region],
-                enterprise_firms=pop.weight, incumbent_provider=pop.incumbent_provider,
-                tenure_months=pop.tenure_months)
+        pop, c, offers = self.population, self.clearing, self.offers
+        contracts = None if c is None or offers is None else dict(
+            allocation=c.allocation, offer_holder=offers.holder, offer_price=offers.price,
+            enterprise_segment=np.array([s.name for s in self.config.segments], dtype=object)[pop.segment],
+            enterprise_region=np.array(self.region_names, dtype=object)[pop.region], enterprise_firms=pop.weight,
+            incumbent_provider=pop.incumbent_provider, tenure_months=pop.tenure_months)
         parents = [h.parent.holder_id if isinstance(h, Provider) and h.parent is not None else None
                    for h in self.holders]
-        graphs["ownership"] = ownership_graph(names, kinds, parents, self.events)
-        graphs["gpu_flows"] = gpu_flow_graph(self.events)
-        return graphs
+        return market_networks(holder_names=self.roster.names, holder_kinds=[h.kind for h in self.holders],
+                               parents=parents, events=self.events, contracts=contracts)
 
     def revenue_by_buyer_region(self) -> FloatArray:
         """This month's revenue per (buyer region, offer), $ (agents are stored region by region)."""
-        c, offers = self.clearing, self.offers
-        assert c is not None and offers is not None
+        assert self.clearing is not None and self.offers is not None
         if self._revenue_by_region is None:
-            tokens = np.array([c.allocation[rows].sum(axis=0) for rows in self.population.region_slices])
-            self._revenue_by_region = tokens.reshape(self.n_regions, len(offers)) * offers.price[None, :]
+            self._revenue_by_region = revenue_by_buyer_region(self.clearing.allocation, self.population.region_slices,
+                                                              self.offers.price)
         return self._revenue_by_region
 
     def revenue_by_buyer_region_and_holder(self) -> FloatArray:
         """This month's revenue per (buyer region, holder id), $."""
         assert self.offers is not None
-        out = np.zeros((self.n_regions, len(self.holders)))
-        np.add.at(out, (slice(None), self.offers.holder), self.revenue_by_buyer_region())
-        return out
+        return by_holder(self.revenue_by_buyer_region(), self.offers.holder, len(self.holders))
 
     def secondary_prices(self) -> FloatArray:
         """Lowest resale quote per generation, $ (NaN where no reseller quotes it)."""
@@ -645,15 +565,3 @@ class InferenceMarket(mesa.Model):
         """Run ``steps`` steps (default: the scenario's)."""
         for _ in range(self.config.simulation.steps if steps is None else steps):
             self.step()
-
-
-def _column(column: str) -> Any:
-    return lambda model: model.recorder.last_model_row[column]
-
-
-def _seed(model: InferenceMarket) -> int:
-    return model.seed
-
-
-def _attribute(attribute: str) -> Any:
-    return lambda agent: getattr(agent, attribute, None)

@@ -107,3 +107,15 @@ def graph_tables(graph: nx.Graph) -> tuple[pd.DataFrame, pd.DataFrame]:
     if edges.empty:
         edges = pd.DataFrame({"source": pd.Series(dtype=object), "target": pd.Series(dtype=object)})
     return nodes, edges
+
+
+def market_networks(*, holder_names: Sequence[str], holder_kinds: Sequence[str], parents: Sequence[int | None],
+                    events: Sequence[Mapping[str, Any]], contracts: dict[str, Any] | None) -> dict[str, nx.Graph]:
+    """The market's networks: ``contracts`` (when ``contracts`` holds :func:`contract_graph`'s other
+    arguments), ``ownership`` and ``gpu_flows``."""
+    graphs: dict[str, nx.Graph] = {}
+    if contracts is not None:
+        graphs["contracts"] = contract_graph(holder_names=holder_names, holder_kinds=holder_kinds, **contracts)
+    graphs["ownership"] = ownership_graph(holder_names, holder_kinds, parents, events)
+    graphs["gpu_flows"] = gpu_flow_graph(events)
+    return graphs

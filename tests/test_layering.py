@@ -2,8 +2,9 @@
 
 The layers (STYLE.md, "What that means for us"):
 
-* ``market/`` holds mechanics; only ``market/model.py`` (the Mesa model) imports ``agents``, and only it
-  uses Mesa; the rest of ``market`` is a leaf.
+* ``market/`` holds mechanics; only ``market/model.py`` (the Mesa model) imports ``agents``, and only it and
+  ``market/mesa_support.py`` (seeds for ``mesa.batch_run``, the data collector) use Mesa; no other module of
+  ``market`` imports ``market.model``: the rest of ``market`` is a leaf.
 * ``agents/`` decide; they may use ``market`` mechanics but never the model that drives them.
 * ``market/`` and ``agents/`` never import ``experiments`` or ``analysis``.
 * ``analysis/`` works on data frames: no ``experiments``, no agents, no model.
@@ -96,10 +97,16 @@ def test_packages_exist() -> None:
     assert (REPO_ROOT / "market" / "model.py").is_file()
 
 
-def test_only_the_model_imports_agents_and_mesa() -> None:
+def test_only_the_model_imports_agents_and_the_model() -> None:
+    """Every ``market`` module but ``model.py`` is a leaf: it imports neither ``agents`` nor ``market.model``."""
     leaf = [p for p in names("market") if p.name != "model.py"]
-    assert violations(leaf, ("agents", "mesa")) == []
+    assert violations(leaf, ("agents", "market.model")) == []
     assert "agents.provider" in imports_of(REPO_ROOT / "market" / "model.py")
+
+
+def test_only_the_model_and_its_mesa_support_use_mesa() -> None:
+    leaf = [p for p in names("market") if p.name not in ("model.py", "mesa_support.py")]
+    assert violations(leaf, ("mesa",)) == []
 
 
 def test_agents_do_not_import_the_model_experiments_or_analysis() -> None:

@@ -1,4 +1,4 @@
-"""Seeds of a model, including the iterations of ``mesa.batch_run``.
+"""What makes the model a Mesa model as Mesa users expect: seeds for ``mesa.batch_run``, the data collector.
 
 ``mesa.batch_run`` (Mesa 3.3) builds every iteration of a parameter combination with the same keyword
 parameters and tells the model nothing about the iteration. So that iterations are different and still
@@ -9,7 +9,10 @@ reproducible, the model derives iteration ``k``'s seed from the parameters' seed
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Sequence
+from typing import Any
 
+import mesa
 import numpy as np
 
 from market.config import ScenarioConfig
@@ -49,3 +52,20 @@ def mesa_batch_iteration() -> int:
                 return run[1]
         frame = frame.f_back  # type: ignore[assignment]
     return 0
+
+
+def market_datacollector(columns: Sequence[str]) -> mesa.DataCollector:
+    """A ``mesa.DataCollector`` whose model reporters are the seed and the model table's ``columns`` (read from
+    the recorder's last row, so collecting costs no extra computation), and whose agent reporters are each
+    firm's name, kind, cash and activity."""
+
+    def column(name: str) -> Callable[[Any], Any]:
+        return lambda model: model.recorder.last_model_row[name]
+
+    def attribute(name: str) -> Callable[[Any], Any]:
+        return lambda agent: getattr(agent, name, None)
+
+    return mesa.DataCollector(
+        model_reporters={"seed": attribute("seed"), **{c: column(c) for c in columns}},
+        agent_reporters={k: attribute(k) for k in ("name", "kind", "cash", "active")},
+    )
