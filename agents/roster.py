@@ -93,6 +93,11 @@ class Roster:
         """Name per holder id."""
         return [h.name for h in self.holders]
 
+    @property
+    def names_view(self) -> Sequence[str]:
+        """A live sequence of names by holder id (it sees firms added later)."""
+        return _Names(self.holders)
+
     # -- arrays over holders ---------------------------------------------------------------------------------
     def holder_technology(self) -> HolderTechnology:
         """Per-holder parameters of fleet economics (resellers install nothing)."""
@@ -290,3 +295,16 @@ class Roster:
                                           for h in candidates], dtype=np.float64),
             fleet_book_value=fleet_book_value[candidates] if len(candidates) else np.zeros(0),
         )
+
+
+class _Names(Sequence[str]):
+    """Names of a growing list of firms, by holder id."""
+
+    def __init__(self, holders: list[Provider | HardwareReseller]) -> None:
+        self._holders = holders
+
+    def __len__(self) -> int:
+        return len(self._holders)
+
+    def __getitem__(self, index: int) -> str:  # type: ignore[override]
+        return self._holders[index].name

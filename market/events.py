@@ -60,3 +60,18 @@ class Event:
             "generation": generation_names[self.generation] if self.generation >= 0 else "",
             "units": int(self.units), "amount_usd": float(self.amount_usd), "detail": self.detail,
         }
+
+
+class EventLog:
+    """The events of a run so far, as rows of the events table, with counts by kind."""
+
+    def __init__(self, holder_names: Sequence[str], generation_names: Sequence[str]) -> None:
+        self.rows: list[dict[str, object]] = []
+        self.counts: dict[str, int] = {}
+        self._holder_names = holder_names
+        self._generation_names = generation_names
+
+    def record(self, event: Event, step: int) -> None:
+        """Append ``event`` as a row of ``step``."""
+        self.counts[event.kind.value] = self.counts.get(event.kind.value, 0) + 1
+        self.rows.append(event.row(step, self._holder_names, self._generation_names))

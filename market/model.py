@@ -33,7 +33,7 @@ from market.accounts import Settlement, settle_month
 from market.clearing import Clearing, clear_logit_market, logit_shares
 from market.config import PROVIDER_KIND_NAMES, EntrantConfig, ProviderConfig, ScenarioConfig
 from market.config.files import load_scenario, scenario_with_settings
-from market.events import Event, EventKind
+from market.events import Event, EventKind, EventLog
 from market.fleet import FleetEconomics, fleet_economics, grid_load_mw, installed_kw
 from market.hardware import SCRAPPED, GpuLedger, best_quotes
 from market.mesa_support import market_datacollector, model_seed
@@ -136,8 +136,7 @@ class InferenceMarket(mesa.Model):
         self.fleet: FleetEconomics = self._fleet_economics()
         self.fleet_stale = False
         self.secondary_quotes = np.full((len(self.resellers), len(self.generations)), np.nan)
-        self.events: list[dict[str, object]] = []
-        self.event_counts: dict[str, int] = {}
+        self.event_log = EventLog(self.roster.names_view, self.generations.names)
         self.margin_history: list[dict[str, float]] = []
         self.entries_by_entrant: dict[str, int] = {}
         self.last_entry_step: dict[str, int] = {}
@@ -466,33 +465,26 @@ class InferenceMarket(mesa.Model):
 
     # -- applying changes -----------------------------------------------------------------------------------
     def apply_trades(self, trades: Iterable[trading.Trade]) -> None:
-        """Apply hardware trades in order: GPUs through the ledger, payments on both sides, one event each."""
-        step = self.step_index
+        """Apply hardware trades in order: GPUs through the ledger, the payment on both sides, one event each
+        (a vendor is paid from outside the economy; scrapped GPUs fetch nothing)."""
         for t in trades:
-            if isinstance(t, trading.VendorSale):
-                self.ledger.add(holder=t.buyer, generation=t.generation, region=t.region, count=t.units,
-                                built_step=step, lifetime=int(self.generations.lifetime_months[t.generation]),
-                                step=step, basis=t.price_per_gpu)
-                self.holders[t.buyer].cash -= t.units * t.price_per_gpu
-                self.record_event(Event(EventKind.GPU_PURCHASE, holder=t.buyer, generation=t.generation,
-                                        units=t.units, amount_usd=t.units * t.price_per_gpu, detail=t.detail))
-                self.fleet_stale = True
-                continue
-            moved = self.ledger.move(holder=t.seller, to_holder=t.buyer, count=t.units, step=step,
-                                     price_per_gpu=t.price_per_gpu, generation=t.generation, region=t.region,
-                                     to_region=t.to_region, built_before=t.built_before)
-            if not moved.units:
+            lifetime = int(self.generations.lifetime_months[t.generation])
+            units = trading.execute(self.ledger, t, self.step_index, lifetime)
+            if units == 0:
                 continue
             self.fleet_stale = True
-            if t.buyer == SCRAPPED:
-                self.record_event(Event(EventKind.GPU_SCRAPPED, holder=t.seller, generation=t.generation,
-                                        units=moved.units))
-                continue
-            amount = t.price_per_gpu * moved.units
-            self.holders[t.seller].cash += amount
-            self.holders[t.buyer].cash -= amount
-            self.record_event(Event(t.kind, holder=t.seller, counterparty=t.buyer, generation=t.generation,
-                                    units=moved.units, amount_usd=amount))
+            if isinstance(t, trading.VendorSale):
+                self.holders[t.buyer].cash -= t.units * t.price_per_gpu
+                self.record_event(Event(EventKind.GPU_PURCHASE, holder=t.buyer, generation=t.generation, units=units,
+                                        amount_usd=t.units * t.price_per_gpu, detail=t.detail))
+            elif t.buyer == SCRAPPED:
+                self.record_event(Event(EventKind.GPU_SCRAPPED, holder=t.seller, generation=t.generation, units=units))
+            else:
+                amount = t.price_per_gpu * units
+                self.holders[t.seller].cash += amount
+                self.holders[t.buyer].cash -= amount
+                self.record_event(Event(t.kind, holder=t.seller, counterparty=t.buyer, generation=t.generation,
+                                        units=units, amount_usd=amount))
 
     def refresh_fleet(self) -> None:
         """Recompute fleet economics if GPUs or providers changed since it was last computed."""
@@ -506,8 +498,12 @@ class InferenceMarket(mesa.Model):
 
     def record_event(self, event: Event) -> None:
         """Append a row to the events table, with the parties' names."""
-        self.event_counts[event.kind.value] = self.event_counts.get(event.kind.value, 0) + 1
-        self.events.append(event.row(self.step_index, self.roster.names, self.generations.names))
+        self.event_log.record(event, self.step_index)
+
+    @property
+    def events(self) -> list[dict[str, object]]:
+        """Rows of the events table so far."""
+        return self.event_log.rows
 
     # -- what users read ------------------------------------------------------------------------------------
     def outcome(self) -> StepOutcome:
@@ -526,7 +522,7 @@ class InferenceMarket(mesa.Model):
             reseller_ids=np.array([r.holder_id for r in self.resellers], dtype=np.int64),
             provider_ids=np.array([p.holder_id for p in self.providers], dtype=np.int64),
             scrapped=self.ledger.scrapped_by_generation(), produced=self.ledger.produced.copy(),
-            event_counts=dict(self.event_counts))
+            event_counts=dict(self.event_log.counts))
 
     @property
     def networks(self) -> dict[str, nx.Graph]:

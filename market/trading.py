@@ -29,7 +29,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from market.events import EventKind
-from market.hardware import SCRAPPED, allocate_supply
+from market.hardware import SCRAPPED, GpuLedger, allocate_supply
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -288,3 +288,18 @@ def entry_fleet(desk: ResellerDesk, held: IntArray, headroom: FloatArray, spec: 
             if done is not None:
                 trades.append(done)
     return trades
+
+
+def execute(ledger: GpuLedger, trade: Trade, step: int, lifetime_months: int) -> int:
+    """Move or create the GPUs of one trade in the ledger; returns the GPUs that changed hands.
+
+    A :class:`VendorSale` creates ``units`` GPUs built now (they live ``lifetime_months``); a :class:`GpuTrade`
+    moves up to ``units`` matching GPUs (all of them for None), oldest first, at the trade's price.
+    """
+    if isinstance(trade, VendorSale):
+        ledger.add(holder=trade.buyer, generation=trade.generation, region=trade.region, count=trade.units,
+                   built_step=step, lifetime=lifetime_months, step=step, basis=trade.price_per_gpu)
+        return trade.units
+    return ledger.move(holder=trade.seller, to_holder=trade.buyer, count=trade.units, step=step,
+                       price_per_gpu=trade.price_per_gpu, generation=trade.generation, region=trade.region,
+                       to_region=trade.to_region, built_before=trade.built_before).units
