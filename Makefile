@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 OUT    ?= results/baseline
 
-.PHONY: run test lint bench docs calibration clean
+.PHONY: run test lint bench docs calibration clean golden
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; set PYTHON=/path/to/python3.11" >&2; exit 2; }
@@ -41,3 +41,7 @@ clean:
 ## Calibrate the baseline against the stylized facts (20 seeds) and rewrite docs/calibration.md.
 calibration: $(STAMP)
 	$(BIN)/python -m experiments.calibration
+
+## Regenerate the golden result in tests/golden/ (only when a change of results is intended).
+golden: $(STAMP)
+	$(BIN)/python tests/golden/regenerate.py
