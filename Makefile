@@ -24,8 +24,10 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+## Static checks: ruff on everything, mypy (strict) on market/ and agents/.
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 ## Engine benchmark (wall time and per-step cost); not part of the tests.
 bench: $(STAMP)

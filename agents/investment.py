@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -85,6 +85,9 @@ class InvestmentStrategy:
     """Base class: one instance per provider."""
 
     name: ClassVar[str]
+
+    def __init__(self, params: Any) -> None:
+        self.params = params
 
     def decide(self, view: InvestmentView) -> FleetOrder:  # pragma: no cover - interface
         """GPUs to buy or sell this step."""
@@ -177,4 +180,4 @@ def make_investment_strategy(params: NoInvestment | UtilizationTargetInvestment)
     except KeyError:
         known = ", ".join(sorted(INVESTMENT_STRATEGIES))
         raise KeyError(f"unknown investment strategy '{params.strategy}' (choose from {known})") from None
-    return cls(params)  # type: ignore[arg-type]
+    return cls(params)

@@ -8,7 +8,7 @@ per offer; the market computes the demand curves it reads (``market.pricing``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -71,6 +71,9 @@ class PricingStrategy:
     """Base class: one instance per provider, so a strategy may keep state."""
 
     name: ClassVar[str]
+
+    def __init__(self, params: Any) -> None:
+        self.params = params
 
     @property
     def observes(self) -> frozenset[Observable]:
@@ -200,4 +203,4 @@ def make_pricing_strategy(
     except KeyError:
         known = ", ".join(sorted(PRICING_STRATEGIES))
         raise KeyError(f"unknown pricing strategy '{params.strategy}' (choose from {known})") from None
-    return cls(params)  # type: ignore[arg-type]
+    return cls(params)

@@ -19,6 +19,7 @@ from agents.provider import PROVIDER_KINDS, Provider
 from agents.reseller import HardwareReseller
 from market.accounts import Settlement
 from market.config import PROVIDER_KIND_NAMES, AcquisitionConfig, ProviderConfig, ResellerConfig
+from market.corporate import CorporateState
 from market.fleet import FleetEconomics, HolderTechnology
 from market.hardware import GpuLedger
 from market.offers import OfferBook
@@ -250,26 +251,23 @@ class Roster:
         return ResellerDesk(holder_ids=np.array([r.holder_id for r in resellers], dtype=np.int64), quotes=quotes,
                             margin=np.array([r.config.margin for r in resellers], dtype=np.float64))
 
-    def corporate_state(self) -> dict[str, NDArray[np.generic]]:
-        """Per holder: ``active`` (providers in the market), ``parent`` (-1: none), own ``cash``, ``credit_limit``,
-        ``months_distressed``, ``months_idle``, ``fixed_capacity`` and ``last_deal_step`` (-1: never)."""
+    def corporate_state(self) -> CorporateState:
+        """Every holder's corporate facts now (``market.corporate.CorporateState``)."""
         n = len(self.holders)
-        out: dict[str, NDArray[np.generic]] = {
-            "active": np.zeros(n, dtype=bool), "parent": np.full(n, -1, dtype=np.int64), "cash": np.zeros(n),
-            "credit_limit": np.zeros(n), "months_distressed": np.zeros(n, dtype=np.int64),
-            "months_idle": np.zeros(n, dtype=np.int64), "fixed_capacity": np.zeros(n, dtype=bool),
-            "last_deal_step": np.full(n, -1, dtype=np.int64),
-        }
+        active, fixed = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+        parent, last_deal = np.full(n, -1, dtype=np.int64), np.full(n, -1, dtype=np.int64)
+        cash, credit = np.zeros(n), np.zeros(n)
+        distressed, idle = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
         for p in self.providers:
             h = p.holder_id
-            out["active"][h] = p.active
-            out["parent"][h] = -1 if p.parent is None else p.parent.holder_id
-            out["cash"][h] = p.cash
-            out["credit_limit"][h] = p.credit_limit
-            out["months_distressed"][h], out["months_idle"][h] = p.months_distressed, p.months_idle
-            out["fixed_capacity"][h] = p.config.capacity_mtok_per_month is not None
-            out["last_deal_step"][h] = -1 if p.last_deal_step is None else p.last_deal_step
-        return out
+            active[h], fixed[h] = p.active, p.config.capacity_mtok_per_month is not None
+            parent[h] = -1 if p.parent is None else p.parent.holder_id
+            last_deal[h] = -1 if p.last_deal_step is None else p.last_deal_step
+            cash[h], credit[h] = p.cash, p.credit_limit
+            distressed[h], idle[h] = p.months_distressed, p.months_idle
+        return CorporateState(active=active, parent=parent, cash=cash, credit_limit=credit,
+                              months_distressed=distressed, months_idle=idle, fixed_capacity=fixed,
+                              last_deal_step=last_deal)
 
     def of_kinds(self, kinds: Sequence[str]) -> NDArray[np.bool_]:
         """Per holder: an active provider of one of ``kinds``."""

@@ -58,9 +58,12 @@ def settle_month(offers: OfferBook, clearing: Clearing, fleet: FleetEconomics, i
         books: Which holders keep accounts (active providers); the others get zero profit.
     """
     n = len(interest)
-    revenue = np.bincount(offers.holder, weights=clearing.revenue, minlength=n)
-    served = np.bincount(offers.holder, weights=clearing.served, minlength=n)
-    variable = np.bincount(offers.holder, weights=clearing.served * offers.variable_cost, minlength=n)
+    def per_holder(weights: FloatArray) -> FloatArray:
+        return np.asarray(np.bincount(offers.holder, weights=weights, minlength=n), dtype=np.float64)
+
+    revenue = per_holder(clearing.revenue)
+    served = per_holder(clearing.served)
+    variable = per_holder(clearing.served * offers.variable_cost)
     depreciation = fleet.depreciation.sum(axis=1)
     cash_cost = fleet.power_cost.sum(axis=1) + fleet.opex.sum(axis=1) + variable
     profit = np.where(books, revenue - cash_cost - depreciation - interest, 0.0)

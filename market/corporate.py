@@ -161,6 +161,30 @@ def margin_by_kind(revenue: FloatArray, profit: FloatArray, kind: IntArray, n_ki
 
 
 @dataclass(frozen=True)
+class CorporateState:
+    """The corporate facts of every holder the planners read (index = holder id; resellers are inactive).
+
+    Attributes:
+        active: Providers in the market.
+        parent: Holder id of each holder's parent, -1 for none.
+        cash: Each holder's cash as its balance sheet shows it (its owner's for a subsidiary), $.
+        credit_limit: Credit limit of that balance sheet, $.
+        months_distressed, months_idle: Distress counters carried into the month.
+        fixed_capacity: Providers whose capacity is configured (never idle).
+        last_deal_step: Step of each holder's last acquisition attempt, -1 for never.
+    """
+
+    active: NDArray[np.bool_]
+    parent: IntArray
+    cash: FloatArray
+    credit_limit: FloatArray
+    months_distressed: IntArray
+    months_idle: IntArray
+    fixed_capacity: NDArray[np.bool_]
+    last_deal_step: IntArray
+
+
+@dataclass(frozen=True)
 class ExitPlan:
     """The month's exits: distress counters per holder after the month, and the closures in order."""
 
@@ -169,24 +193,21 @@ class ExitPlan:
     closures: list[tuple[int, str]]
 
 
-def plan_exits(*, active: NDArray[np.bool_], parent: IntArray, cash: FloatArray, credit_limit: FloatArray,
-               idle: NDArray[np.bool_], months_distressed: IntArray, months_idle: IntArray, limit: int) -> ExitPlan:
+def plan_exits(state: CorporateState, idle: NDArray[np.bool_], limit: int) -> ExitPlan:
     """Which independent providers exit this month (:func:`exit_status`), in holder order.
 
     A provider that exits frees its subsidiaries, which are then judged as independent providers if they
     come later in the order.
 
     Args:
-        active: Providers still in the market (resellers count as inactive).
-        parent: Holder id of each holder's parent, -1 for none (owned providers are not judged).
-        cash: Each holder's own cash, $.
-        credit_limit: Credit limit per holder, $.
-        idle: Whether each holder served nothing and holds no GPUs this month (never for fixed capacity).
-        months_distressed, months_idle: Counters carried into the month.
+        state: Holders' corporate state (only active providers without a parent are judged).
+        idle: Whether each holder served nothing and holds no GPUs this month (never with fixed capacity).
         limit: ``corporate.exit_after_months``.
     """
-    judged, parent = active & (parent < 0), parent.copy()
-    distressed, idled = months_distressed.copy(), months_idle.copy()
+    active, cash, credit_limit = state.active, state.cash, state.credit_limit
+    judged, parent = active & (state.parent < 0), state.parent.copy()
+    distressed, idled = state.months_distressed.copy(), state.months_idle.copy()
+    idle = idle & ~state.fixed_capacity
     closures: list[tuple[int, str]] = []
     for h in range(len(judged)):
         if not judged[h]:

@@ -8,6 +8,7 @@ leave only by scrapping, so ``sum over holders + scrapped == produced`` per gene
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -76,7 +77,7 @@ class GpuLedger:
         self.built_step[i], self.end_step[i], self.acquired_step[i], self.basis[i] = built, end, acquired, basis
         self._n += 1
 
-    def view(self, name: str) -> NDArray[np.generic]:
+    def view(self, name: str) -> NDArray[Any]:
         """The live part of one column."""
         return getattr(self, name)[: self._n]
 
@@ -183,7 +184,7 @@ class GpuLedger:
         n = self._n
         live = self.holder[:n] >= 0
         key = self.holder[:n][live] * n_regions + self.region[:n][live]
-        out = np.bincount(key, weights=values[live], minlength=n_holders * n_regions)
+        out = np.asarray(np.bincount(key, weights=values[live], minlength=n_holders * n_regions), dtype=np.float64)
         return out[: n_holders * n_regions].reshape(n_holders, n_regions)
 
     def units_by_holder_generation(self, n_holders: int) -> IntArray:

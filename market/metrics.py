@@ -38,7 +38,7 @@ def hhi(values: FloatArray, owner: IntArray | None = None) -> float:
         raise ValueError("HHI needs non-negative values")
     if owner is not None:
         _, inverse = np.unique(np.asarray(owner), return_inverse=True)
-        v = np.bincount(inverse, weights=v)
+        v = np.asarray(np.bincount(inverse, weights=v), dtype=np.float64)
     total = v.sum()
     if total <= 0:
         return 0.0
@@ -94,6 +94,6 @@ def revenue_by_buyer_region(allocation: FloatArray, region_slices: list[slice], 
 
 def by_holder(values: FloatArray, offer_holder: IntArray, n_holders: int) -> FloatArray:
     """Sum per-offer columns (last axis) of ``values`` into per-holder columns."""
-    out = np.zeros((*values.shape[:-1], n_holders))
-    np.add.at(out, (slice(None), offer_holder), values)
-    return out
+    out = np.zeros((n_holders, *values.shape[:-1]))
+    np.add.at(out, offer_holder, np.moveaxis(values, -1, 0))
+    return np.moveaxis(out, 0, -1)

@@ -253,7 +253,7 @@ class InferenceMarket(mesa.Model):
                                                        effective, self.form)
         observes: set[str] = set()
         for h in np.unique(offers.holder):
-            observes |= self.holders[h].pricing.observes  # type: ignore[union-attr]
+            observes |= self.roster.provider(int(h)).pricing.observes
         self.observation = observe_market(offers, shares, self.volume, pop.price_sensitivity, self.mu, self.form,
                                           observes)
         self._revenue_by_region = None
@@ -363,12 +363,8 @@ class InferenceMarket(mesa.Model):
     # -- corporate events ----------------------------------------------------------------------------------
     def _exits(self) -> None:
         assert self.settlement is not None
-        state = self.roster.corporate_state()
         idle = (self.settlement.served[:len(self.holders)] <= 0) & (self.fleet.gpus.sum(axis=1) <= 0)
-        plan = corporate.plan_exits(active=state["active"], parent=state["parent"], cash=state["cash"],
-                                    credit_limit=state["credit_limit"], idle=idle & ~state["fixed_capacity"],
-                                    months_distressed=state["months_distressed"], months_idle=state["months_idle"],
-                                    limit=self.config.corporate.exit_after_months)
+        plan = corporate.plan_exits(self.roster.corporate_state(), idle, self.config.corporate.exit_after_months)
         for p in self.providers:
             p.months_distressed = int(plan.months_distressed[p.holder_id])
             p.months_idle = int(plan.months_idle[p.holder_id])
@@ -398,9 +394,9 @@ class InferenceMarket(mesa.Model):
         state, n = self.roster.corporate_state(), len(self.holders)
         book = self.ledger.book_value_per_gpu(self.step_index) * self.ledger.view("count")
         fleet_value = np.array([book[self.ledger.view("holder") == h].sum() for h in range(n)], dtype=np.float64)
-        last = state["last_deal_step"]
+        last = state.last_deal_step
         cooling = (last >= 0) & (self.step_index - last < cfg.cooldown_months)
-        acquirers = np.nonzero(self.roster.of_kinds(cfg.acquirer_kinds) & (state["parent"] < 0) & ~cooling)[0]
+        acquirers = np.nonzero(self.roster.of_kinds(cfg.acquirer_kinds) & (state.parent < 0) & ~cooling)[0]
 
         def propose(a: int, candidates: NDArray[np.int64]) -> tuple[int, float] | None:
             acquirer = self.roster.provider(a)
@@ -409,7 +405,7 @@ class InferenceMarket(mesa.Model):
 
         revenue = np.asarray(s.revenue, dtype=np.float64)[:n]
         deals = corporate.plan_acquisitions(
-            acquirers=acquirers, eligible_targets=self.roster.of_kinds(cfg.target_kinds), parent=state["parent"],
+            acquirers=acquirers, eligible_targets=self.roster.of_kinds(cfg.target_kinds), parent=state.parent,
             owner=self.roster.owner_ids(), thresholds=antitrust.thresholds, deal_probability=cfg.deal_probability,
             markets=revenue[None, :] if antitrust.scope == "global" else self.revenue_by_buyer_region_and_holder(),
             propose=propose, draw=self.corporate_rng.uniform)
@@ -525,7 +521,7 @@ class InferenceMarket(mesa.Model):
             event_counts=dict(self.event_log.counts))
 
     @property
-    def networks(self) -> dict[str, nx.Graph]:
+    def networks(self) -> dict[str, nx.Graph[str]]:
         """Current networks: ``contracts`` (this month), ``ownership`` and ``gpu_flows`` (``market.networks``)."""
         pop, c, offers = self.population, self.clearing, self.offers
         contracts = None if c is None or offers is None else dict(

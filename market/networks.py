@@ -36,25 +36,26 @@ def contract_graph(
     incumbent_provider: NDArray[np.int64],
     tenure_months: NDArray[np.int64],
     min_share: float = 0.05,
-) -> nx.Graph:
+) -> nx.Graph[str]:
     """Enterprise-provider contracts of the current month (see the module docstring)."""
-    graph = nx.Graph(name="contracts")
+    graph: nx.Graph[str] = nx.Graph(name="contracts")
     n_holders = len(holder_names)
-    volume = np.zeros((allocation.shape[0], n_holders))
-    np.add.at(volume, (slice(None), offer_holder), allocation)
+    volume = np.zeros((n_holders, allocation.shape[0]))
+    np.add.at(volume, offer_holder, allocation.T)
     spend = np.zeros_like(volume)
-    np.add.at(spend, (slice(None), offer_holder), allocation * offer_price[None, :])
+    np.add.at(spend, offer_holder, (allocation * offer_price[None, :]).T)
+    volume, spend = volume.T, spend.T
     total = volume.sum(axis=1)
     rows, cols = np.nonzero((volume > 0) & (volume >= min_share * total[:, None]))
     for h in np.unique(cols):
-        graph.add_node(holder_names[h], bipartite="provider", kind=holder_kinds[h])
+        graph.add_node(holder_names[int(h)], bipartite="provider", kind=holder_kinds[h])
     for e in np.unique(rows):
         graph.add_node(f"enterprise_{e}", bipartite="enterprise", segment=enterprise_segment[e],
                        region=enterprise_region[e], firms=float(enterprise_firms[e]))
     main = incumbent_provider[rows] == cols
     tenure = np.where(main, tenure_months[rows], 0)
     graph.add_edges_from(
-        (f"enterprise_{e}", holder_names[h], {"volume_mtok": float(volume[e, h]), "spend_usd": float(spend[e, h]),
+        (f"enterprise_{e}", holder_names[int(h)], {"volume_mtok": float(volume[e, h]), "spend_usd": float(spend[e, h]),
                                                "main": bool(m), "tenure_months": int(t)})
         for e, h, m, t in zip(rows, cols, main, tenure, strict=True)
     )
@@ -62,9 +63,9 @@ def contract_graph(
 
 
 def ownership_graph(names: Sequence[str], kinds: Sequence[str], parents: Sequence[int | None],
-                    events: Iterable[Mapping[str, Any]]) -> nx.DiGraph:
+                    events: Iterable[Mapping[str, Any]]) -> nx.DiGraph[str]:
     """Ownership: one node per provider, parent -> subsidiary edges with the acquisition step."""
-    graph = nx.DiGraph(name="ownership")
+    graph: nx.DiGraph[str] = nx.DiGraph(name="ownership")
     for name, kind in zip(names, kinds, strict=True):
         graph.add_node(name, kind=kind)
     deal_step = {(e["party"], e["counterparty"]): e["step"] for e in events if e["event"] == "acquisition"}
@@ -74,9 +75,9 @@ def ownership_graph(names: Sequence[str], kinds: Sequence[str], parents: Sequenc
     return graph
 
 
-def gpu_flow_graph(events: Iterable[Mapping[str, Any]]) -> nx.DiGraph:
+def gpu_flow_graph(events: Iterable[Mapping[str, Any]]) -> nx.DiGraph[str]:
     """GPU flows aggregated over the run from the event log (see the module docstring)."""
-    graph = nx.DiGraph(name="gpu_flows")
+    graph: nx.DiGraph[str] = nx.DiGraph(name="gpu_flows")
     for e in events:
         kind = e["event"]
         if kind not in GPU_FLOW_EVENTS or not e["units"]:
@@ -98,7 +99,7 @@ def gpu_flow_graph(events: Iterable[Mapping[str, Any]]) -> nx.DiGraph:
     return graph
 
 
-def graph_tables(graph: nx.Graph) -> tuple[pd.DataFrame, pd.DataFrame]:
+def graph_tables(graph: nx.Graph[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A graph as tidy node and edge tables (``node`` + attributes; ``source``, ``target`` + attributes)."""
     nodes = pd.DataFrame([{"node": n, **d} for n, d in graph.nodes(data=True)], columns=None)
     if nodes.empty:
@@ -110,10 +111,10 @@ def graph_tables(graph: nx.Graph) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def market_networks(*, holder_names: Sequence[str], holder_kinds: Sequence[str], parents: Sequence[int | None],
-                    events: Sequence[Mapping[str, Any]], contracts: dict[str, Any] | None) -> dict[str, nx.Graph]:
+                    events: Sequence[Mapping[str, Any]], contracts: dict[str, Any] | None) -> dict[str, nx.Graph[str]]:
     """The market's networks: ``contracts`` (when ``contracts`` holds :func:`contract_graph`'s other
     arguments), ``ownership`` and ``gpu_flows``."""
-    graphs: dict[str, nx.Graph] = {}
+    graphs: dict[str, nx.Graph[str]] = {}
     if contracts is not None:
         graphs["contracts"] = contract_graph(holder_names=holder_names, holder_kinds=holder_kinds, **contracts)
     graphs["ownership"] = ownership_graph(holder_names, holder_kinds, parents, events)

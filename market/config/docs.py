@@ -255,8 +255,8 @@ def _type_text(annotation: Any, metadata: list[Any] | tuple[Any, ...] = ()) -> s
 
 def _bounds_text(constraints: list[Any]) -> tuple[str, str]:
     """Numeric bounds (``≥ 0``, ``in (0, 1]``) and length bounds of a field's constraints."""
-    lower: tuple[str, float] | None = None
-    upper: tuple[str, float] | None = None
+    lower: tuple[str, Any] | None = None
+    upper: tuple[str, Any] | None = None
     length: list[str] = []
     for c in constraints:
         if isinstance(c, annotated_types.Ge):

@@ -21,8 +21,8 @@ TABLES = ("model", "providers", "events")
 
 def main() -> None:
     sys.path.insert(0, str(ROOT))
-    from experiments.run import run_scenario  # noqa: PLC0415 - the repository root is on the path only now
-    from market.config.files import load_scenario  # noqa: PLC0415
+    from experiments.run import run_scenario
+    from market.config.files import load_scenario
 
     config = load_scenario(ROOT / "experiments" / "configs" / "baseline.toml", [f"simulation.steps={STEPS}"])
     for seed in SEEDS:

@@ -43,7 +43,7 @@ def test_keyword_construction_equals_the_config_object_with_the_same_settings() 
 def test_settings_by_list_item_name_and_bad_settings_name_the_key() -> None:
     model = small_baseline(providers__cloud_a__lock_in=0.11)
     assert next(p for p in model.providers if p.name == "cloud_a").lock_in == 0.11
-    with pytest.raises(ConfigError, match="logit.muu"):
+    with pytest.raises(ConfigError, match=r"logit\.muu"):
         small_baseline(logit__muu=0.4)
     with pytest.raises(ValueError, match="either seed or rng"):
         InferenceMarket(scenario=BASELINE, seed=1, rng=2)
@@ -104,7 +104,7 @@ def test_datacollector_reports_the_model_table_and_the_firms() -> None:
 
 def test_batch_iteration_seeds_are_derived_and_distinct() -> None:
     """Iteration 0 keeps the seed; iteration k uses the first 63-bit word of SeedSequence(seed).spawn(k)[-1]."""
-    import numpy as np  # noqa: PLC0415
+    import numpy as np
 
     assert batch_iteration_seed(7, 0) == 7
     expected = int(np.random.SeedSequence(7).spawn(2)[-1].generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
@@ -221,5 +221,5 @@ def test_a_registered_acquisition_strategy_chooses_the_target(monkeypatch: pytes
 
 def test_an_unknown_acquisition_strategy_is_named(tiny_fleet_config: Any) -> None:
     config = scenario_with_settings(tiny_fleet_config, {"corporate.acquisitions.strategy": "nope"})
-    with pytest.raises(ValueError, match="corporate.acquisitions.strategy = 'nope'.*value_over_price"):
+    with pytest.raises(ValueError, match=r"corporate\.acquisitions\.strategy = 'nope'.*value_over_price"):
         InferenceMarket(config, seed=0)
