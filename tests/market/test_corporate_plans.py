@@ -16,7 +16,9 @@ import numpy as np
 import pytest
 
 from market.corporate import (
+    CorporateState,
     Deal,
+    ExitPlan,
     ExitStatus,
     entry_is_due,
     exit_status,
@@ -50,13 +52,19 @@ def test_exit_status_counts_consecutive_months() -> None:
                        limit=3) == ExitStatus(3, 3, "bankrupt")
 
 
-def exits(*, active: list[bool], parent: list[int], cash: list[float], idle: list[bool], distressed: list[int],
-          idled: list[int], credit: float = 100.0, limit: int = 3):
+def corporate_state(*, active: list[bool], parent: list[int], cash: list[float], distressed: list[int],
+                    idled: list[int], credit: float = 100.0, fixed_capacity: list[bool] | None = None
+                    ) -> CorporateState:
     n = len(active)
-    return plan_exits(active=np.array(active), parent=np.array(parent, dtype=np.int64), cash=np.array(cash),
-                      credit_limit=np.full(n, credit), idle=np.array(idle),
-                      months_distressed=np.array(distressed, dtype=np.int64),
-                      months_idle=np.array(idled, dtype=np.int64), limit=limit)
+    return CorporateState(active=np.array(active), parent=np.array(parent, dtype=np.int64), cash=np.array(cash, float),
+                          credit_limit=np.full(n, credit), months_distressed=np.array(distressed, dtype=np.int64),
+                          months_idle=np.array(idled, dtype=np.int64),
+                          fixed_capacity=np.zeros(n, bool) if fixed_capacity is None else np.array(fixed_capacity),
+                          last_deal_step=np.full(n, -1, dtype=np.int64))
+
+
+def exits(*, idle: list[bool], limit: int = 3, **state: object) -> ExitPlan:
+    return plan_exits(corporate_state(**state), np.array(idle), limit)  # type: ignore[arg-type]
 
 
 def test_plan_exits_bankruptcy_idle_exit_and_reset() -> None:
@@ -97,15 +105,21 @@ def test_a_freed_subsidiary_that_is_inactive_is_not_judged() -> None:
     np.testing.assert_array_equal(plan.months_idle, [3, 0, 0])
 
 
+def test_a_provider_with_fixed_capacity_is_never_idle() -> None:
+    """Holders 0 and 1 both served nothing for a third month (2 idle months carried, limit 3); holder 1 has a
+    configured capacity, so it is not idle: its counter resets and it stays, while holder 0 leaves."""
+    plan = exits(active=[True, True], parent=[-1, -1], cash=[0, 0], idle=[True, True], distressed=[0, 0],
+                 idled=[2, 2], fixed_capacity=[False, True])
+    assert plan.closures == [(0, "no capacity")]
+    np.testing.assert_array_equal(plan.months_idle, [3, 0])
+
+
 def test_plan_exits_leaves_the_callers_arrays_alone() -> None:
-    """The counters and parents passed in are not modified."""
-    parent = np.array([-1, 0], dtype=np.int64)
-    distressed = np.array([2, 2], dtype=np.int64)
-    plan_exits(active=np.array([True, True]), parent=parent, cash=np.array([-500.0, -500.0]),
-               credit_limit=np.array([100.0, 100.0]), idle=np.array([False, False]), months_distressed=distressed,
-               months_idle=np.zeros(2, dtype=np.int64), limit=3)
-    np.testing.assert_array_equal(parent, [-1, 0])
-    np.testing.assert_array_equal(distressed, [2, 2])
+    """The counters and parents of the state passed in are not modified."""
+    state = corporate_state(active=[True, True], parent=[-1, 0], cash=[-500, -500], distressed=[2, 2], idled=[0, 0])
+    plan_exits(state, np.array([False, False]), 3)
+    np.testing.assert_array_equal(state.parent, [-1, 0])
+    np.testing.assert_array_equal(state.months_distressed, [2, 2])
 
 
 # ---------------------------------------------------------------------------------------------------------
