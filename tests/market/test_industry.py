@@ -1,4 +1,4 @@
-"""Corporate events in whole models (market/industry.py): merger control of proposed acquisitions, acquisitions,
+"""Corporate events in whole models (market/corporate.py, market/model.py): merger control of proposed acquisitions, acquisitions,
 bankruptcy and liquidation, entry, and the events table of a run.
 
 The merger scenarios are markets whose revenue shares are set by hand. Every provider has unit cost 1, unlimited
