@@ -14,6 +14,7 @@ import mesa
 import numpy as np
 import pytest
 
+from agents.pricing import PricingView
 from agents.provider import (
     PROVIDER_KINDS,
     DecentralizedOperator,
@@ -21,7 +22,6 @@ from agents.provider import (
     Provider,
     SpecializedProvider,
 )
-from agents.pricing import PricingView
 from market.clearing import Clearing
 from market.config import (
     AdaptivePricing,

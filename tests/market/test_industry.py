@@ -1,5 +1,5 @@
-"""Corporate events in whole models (market/corporate.py, market/model.py): merger control of proposed acquisitions, acquisitions,
-bankruptcy and liquidation, entry, and the events table of a run.
+"""Corporate events in whole models (market/corporate.py, market/model.py): merger control of proposed
+acquisitions, acquisitions, bankruptcy and liquidation, entry, and the events table of a run.
 
 The merger scenarios are markets whose revenue shares are set by hand. Every provider has unit cost 1, unlimited
 capacity and prices at cost + 50% (1.5 $/Mtok); buyers are identical, with linear utility ``q - p``, logit scale
