@@ -222,6 +222,19 @@ class Provider(mesa.Agent):
         self.price = prices
         return prices
 
+    def price_offers(self, step: int, fleet: FleetEconomics, observation: MarketObservation | None,
+                     utility_form: str) -> NDArray[np.bool_] | None:
+        """Post this month's prices (opening prices first where it never priced) and return the regions where
+        it offers (those with capacity), or None when it has nothing to sell anywhere."""
+        if not self.active or not np.any(fleet.capacity[self.holder_id, self.regions] > 0):
+            return None
+        view = self.pricing_view(step, fleet, observation, utility_form)
+        if np.any(np.isnan(self.price)):
+            self.open_prices(view)
+            view = self.pricing_view(step, fleet, observation, utility_form)
+        self.post_prices(view)
+        return view.capacity > 0
+
     def open_prices(self, view: PricingView) -> None:
         """Give offers never priced before their opening price (its pricing strategy's decision)."""
         if np.any(np.isnan(self.price)):

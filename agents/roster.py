@@ -269,6 +269,37 @@ class Roster:
                               months_distressed=distressed, months_idle=idle, fixed_capacity=fixed,
                               last_deal_step=last_deal)
 
+    def acquirers(self, state: CorporateState, kinds: Sequence[str], step: int, cooldown_months: int) -> IntArray:
+        """Holder ids of independent active providers of ``kinds`` that dealt no sooner than ``cooldown_months``
+        ago."""
+        last = state.last_deal_step
+        cooling = (last >= 0) & (step - last < cooldown_months)
+        return np.nonzero(self.of_kinds(kinds) & (state.parent < 0) & ~cooling)[0]
+
+    def close(self, provider: Provider) -> None:
+        """Take a provider out of the market: its subsidiaries become independent, it leaves ``model.agents``
+        (it stays in the roster and in the outputs)."""
+        for sub in self.providers:
+            if sub.parent is provider:
+                sub.parent = None
+        provider.active = False
+        provider.remove()
+
+    @property
+    def provider_ids(self) -> IntArray:
+        """Holder ids of the providers."""
+        return np.array([p.holder_id for p in self.providers], dtype=np.int64)
+
+    @property
+    def reseller_ids(self) -> IntArray:
+        """Holder ids of the resellers."""
+        return np.array([r.holder_id for r in self.resellers], dtype=np.int64)
+
+    def parent_ids(self) -> list[int | None]:
+        """Holder id of each holder's parent (None for independent providers and resellers)."""
+        return [h.parent.holder_id if isinstance(h, Provider) and h.parent is not None else None
+                for h in self.holders]
+
     def of_kinds(self, kinds: Sequence[str]) -> NDArray[np.bool_]:
         """Per holder: an active provider of one of ``kinds``."""
         return np.array([isinstance(h, Provider) and h.active and h.kind in kinds for h in self.holders], dtype=bool)

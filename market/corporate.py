@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +34,11 @@ class MergerReview:
     def delta(self) -> float:
         """Change in HHI the merger causes."""
         return self.post_hhi - self.pre_hhi
+
+    def detail(self, policy: str) -> str:
+        """The review as the JSON ``detail`` of an acquisition or blocked-merger event."""
+        return json.dumps({"pre_hhi": round(self.pre_hhi, 3), "post_hhi": round(self.post_hhi, 3),
+                           "delta_hhi": round(self.delta, 3), "policy": policy})
 
 
 def review_merger(
@@ -90,6 +96,13 @@ def flywheel_gain(cumulative_tokens_mtok: float, scale_mtok: float, learning_rat
     if learning_rate == 0.0 or cumulative_tokens_mtok <= 0.0:
         return 0.0
     return learning_rate * math.log1p(cumulative_tokens_mtok / scale_mtok)
+
+
+def unused_name(stem: str, k: int, taken: Collection[str]) -> str:
+    """``stem_k``, or the next ``stem_j`` (j > k) not in ``taken`` (an entrant's name)."""
+    while f"{stem}_{k}" in taken:
+        k += 1
+    return f"{stem}_{k}"
 
 
 def entry_is_due(*, step: int, entries_so_far: int, max_entries: int, last_entry_step: int | None,

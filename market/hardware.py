@@ -173,6 +173,12 @@ class GpuLedger:
         left = np.clip(self.end_step[:n] - step, 0, None)
         return self.basis[:n] * np.minimum(left / life, 1.0)
 
+    def book_value_by_holder(self, step: int, n_holders: int) -> FloatArray:
+        """Book value of each holder's GPUs at ``step``, $ (index = holder id)."""
+        book = self.book_value_per_gpu(step) * self.count[: self._n]
+        holder = self.holder[: self._n]
+        return np.array([book[holder == h].sum() for h in range(n_holders)], dtype=np.float64)
+
     def depreciation_per_gpu_month(self) -> FloatArray:
         """Monthly straight-line depreciation per GPU of each lot, $."""
         n = self._n

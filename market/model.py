@@ -29,6 +29,7 @@ from agents.provider import Provider
 from agents.reseller import HardwareReseller
 from agents.roster import Roster
 from market import corporate, demand, trading
+from market import technology as tech
 from market.accounts import Settlement, settle_month
 from market.clearing import Clearing, clear_logit_market, logit_shares
 from market.config import PROVIDER_KIND_NAMES, EntrantConfig, ProviderConfig, ScenarioConfig
@@ -42,13 +43,7 @@ from market.networks import market_networks
 from market.observation import MarketObservation, observe_market
 from market.offers import OfferBook
 from market.recording import Population, Recorder, StepOutcome
-from market.technology import (
-    GenerationTable,
-    algorithmic_efficiency,
-    frontier_quality,
-    open_weight_quality,
-    regional_power_price,
-)
+from market.technology import GenerationTable
 
 FloatArray = NDArray[np.float64]
 
@@ -65,11 +60,12 @@ class InferenceMarket(mesa.Model):
         config: A validated scenario (takes precedence over ``scenario``).
         seed: Root seed (default: the scenario's ``simulation.seed``); every random draw comes from generators
             spawned from it. Inside ``mesa.batch_run`` iteration ``k > 0`` runs with the seed
-            :func:`market.batch.batch_iteration_seed` derives from it.
+            :func:`market.mesa_support.batch_iteration_seed` derives from it.
         scenario: A shipped scenario name (``"baseline"``) or a scenario file, used when ``config`` is None.
         rng: Mesa's name for the seed; an integer is accepted as ``seed``.
-        **settings: Scenario values by key path, parts joined by ``__`` (``logit__mu=0.4``,
-            ``providers__cloud_a__lock_in=0.2``), as ``--set`` on the command line.
+        **kwargs: Scenario settings by key path, parts joined by ``__`` (``logit__mu=0.4``,
+            ``providers__cloud_a__lock_in=0.2``), as ``--set`` on the command line (named ``kwargs`` so that
+            Mesa's SolaraViz accepts any of them as a model parameter).
 
     ``model.agents`` holds the providers (until they exit) and resellers; the read-only enterprise views join
     it on first use of :attr:`enterprises`. ``model.datacollector`` is a ``mesa.DataCollector`` with the seed
@@ -77,8 +73,8 @@ class InferenceMarket(mesa.Model):
     """
 
     def __init__(self, config: ScenarioConfig | None = None, seed: int | None = None, *,
-                 scenario: str | Path = "baseline", rng: int | None = None, **settings: Any) -> None:
-        config = scenario_with_settings(load_scenario(scenario) if config is None else config, settings)
+                 scenario: str | Path = "baseline", rng: int | None = None, **kwargs: Any) -> None:
+        config = scenario_with_settings(load_scenario(scenario) if config is None else config, kwargs)
         root = np.random.SeedSequence(model_seed(config, seed, rng))
         setup_seq, shock_seq, corporate_seq = root.spawn(3)
         super().__init__(rng=np.random.default_rng(setup_seq))
@@ -97,6 +93,9 @@ class InferenceMarket(mesa.Model):
         self.ledger = GpuLedger(len(self.generations))
         self.region_base_power = np.array([r.power_price_usd_per_kwh for r in config.regions])
         self.region_power_capacity = np.array([r.power_capacity_mw for r in config.regions])
+        self.region_latency = np.array([r.latency_penalty for r in config.regions])
+        self.region_congestion = np.array([r.power_price_congestion for r in config.regions])
+        self.segment_floor = np.array([s.quality_floor for s in config.segments])
         self.reference_quality = config.technology.frontier_quality_start
         ref = config.technology.reference_generation
         self.reference_generation = self.generations.index(ref) if ref else (0 if len(self.generations) else -1)
@@ -119,10 +118,14 @@ class InferenceMarket(mesa.Model):
             segment=self.population.segment, region=self.population.region, weight=self.population.weight,
             region_names=tuple(self.region_names), segment_names=tuple(s.name for s in config.segments),
             per_agent=config.simulation.enterprise_output == "agent"))
-        self._draw_initial_contracts()
+        if any(s.initial_contract_share > 0 for s in config.segments):  # contracts in proportion to capacity
+            base = fleet_economics(self.ledger, self.generations, self.roster.holder_technology(),
+                                   self.region_base_power)
+            capacity, ids = self.roster.contract_capacity(base, self.n_regions)
+            self.population.draw_initial_contracts(config.segments, capacity, ids, self.rng)
         self.step_index = 0
         self.frontier = self.reference_quality
-        self.open_weight = open_weight_quality(0, config.technology)
+        self.open_weight = tech.open_weight_quality(0, config.technology)
         self.algorithmic_efficiency = 1.0
         self.power_price = self.region_base_power.copy()
         self.base_volume = self.population.base_volume(0)
@@ -141,7 +144,7 @@ class InferenceMarket(mesa.Model):
         self.entries_by_entrant: dict[str, int] = {}
         self.last_entry_step: dict[str, int] = {}
         self._recorded_events = 0
-        self._revenue_by_region: FloatArray | None = None
+        self.revenue_by_region = np.zeros((self.n_regions, 0))  # this month's revenue per (buyer region, offer), $
         self._enterprise_agents: mesa.agent.AgentSet | None = None
         self.datacollector = market_datacollector(self.recorder.columns)
 
@@ -173,14 +176,6 @@ class InferenceMarket(mesa.Model):
     def _new_provider(self, cfg: ProviderConfig, name: str) -> Provider:
         return self.roster.new_provider(self, cfg, name, self.region_names, self.config.corporate.acquisitions)
 
-    def _draw_initial_contracts(self) -> None:
-        """Contracts the market starts with (``segments[].initial_contract_share``), by capacity per region."""
-        if not any(s.initial_contract_share > 0 for s in self.config.segments):
-            return
-        fleet = fleet_economics(self.ledger, self.generations, self.roster.holder_technology(), self.region_base_power)
-        capacity, ids = self.roster.contract_capacity(fleet, self.n_regions)
-        self.population.draw_initial_contracts(self.config.segments, capacity, ids, self.rng)
-
     # -- the step --------------------------------------------------------------------------------------------
     def step(self) -> None:
         """Advance the market by one month.
@@ -202,18 +197,18 @@ class InferenceMarket(mesa.Model):
 
     def advance_technology(self) -> None:
         """Quality frontier, open-weight parity, scrapping at end of life, power prices, fleets, resale quotes."""
-        t, tech = self.step_index, self.config.technology
-        self.frontier = frontier_quality(t, tech.frontier_quality_start, tech.frontier_growth_per_year)
-        self.open_weight = open_weight_quality(t, tech)
-        self.algorithmic_efficiency = algorithmic_efficiency(t, tech.algorithmic_efficiency_growth_per_year)
+        t, cfg = self.step_index, self.config.technology
+        self.frontier = tech.frontier_quality(t, cfg.frontier_quality_start, cfg.frontier_growth_per_year)
+        self.open_weight = tech.open_weight_quality(t, cfg)
+        self.algorithmic_efficiency = tech.algorithmic_efficiency(t, cfg.algorithmic_efficiency_growth_per_year)
         scrapped = self.ledger.scrap_expired(t)
         for g, n in zip(scrapped.generation, scrapped.count, strict=True):
             self.record_event(Event(EventKind.GPU_SCRAPPED, holder=-1, generation=int(g), units=int(n)))
         self.ledger.compact()
         technology = self.roster.holder_technology()
         load = grid_load_mw(installed_kw(self.ledger, self.generations, technology, self.n_regions), technology)
-        congestion = np.array([r.power_price_congestion for r in self.config.regions])
-        self.power_price = regional_power_price(self.region_base_power, load, self.region_power_capacity, congestion)
+        self.power_price = tech.regional_power_price(self.region_base_power, load, self.region_power_capacity,
+                                                     self.region_congestion)
         self.fleet = self._fleet_economics()
         self.fleet_stale = False
         self.secondary_quotes = self._reseller_quotes()
@@ -224,16 +219,9 @@ class InferenceMarket(mesa.Model):
 
     def post_offers(self) -> None:
         """Each active provider with capacity prices its offers (its pricing strategy decides)."""
-        posting = []
-        for p in self.providers:
-            if not p.active or not np.any(self.fleet.capacity[p.holder_id, p.regions] > 0):
-                continue  # nothing to sell this month: no offers
-            view = p.pricing_view(self.step_index, self.fleet, self.observation, self.form)
-            if np.any(np.isnan(p.price)):
-                p.open_prices(view)
-                view = p.pricing_view(self.step_index, self.fleet, self.observation, self.form)
-            p.post_prices(view)
-            posting.append((p, view.capacity > 0))
+        posting = [(p, regions) for p in self.providers
+                   for regions in [p.price_offers(self.step_index, self.fleet, self.observation, self.form)]
+                   if regions is not None]
         self.offers = self.roster.offer_book(posting, self.fleet, self.frontier, self.open_weight)
 
     def clear_market(self) -> None:
@@ -241,7 +229,11 @@ class InferenceMarket(mesa.Model):
         offers, pop = self.offers, self.population
         assert offers is not None
         sd = self.config.logit.offer_shock_sd
-        utility = pop.utilities(offers, self._class_penalties(offers), self.form,
+        penalty = demand.choice_class_penalties(
+            n_segments=pop.n_segments, region_latency_penalty=self.region_latency,
+            segment_quality_floor=self.segment_floor, frontier_quality=self.frontier, offer_region=offers.region,
+            offer_quality=offers.quality)
+        utility = pop.utilities(offers, penalty, self.form,
                                 self.shock_rng.normal(0.0, sd, len(offers)) if sd > 0 else None)
         shares, outside = logit_shares(utility, self._outside_utility(), self.mu)
         inside = np.maximum(1.0 - outside, 1e-300)
@@ -256,7 +248,7 @@ class InferenceMarket(mesa.Model):
             observes |= self.roster.provider(int(h)).pricing.observes
         self.observation = observe_market(offers, shares, self.volume, pop.price_sensitivity, self.mu, self.form,
                                           observes)
-        self._revenue_by_region = None
+        self.revenue_by_region = revenue_by_buyer_region(c.allocation, pop.region_slices, offers.price)
         pop.record_main_providers(c.allocation, offers.holder, offers.region)
 
     def settle(self) -> None:
@@ -288,10 +280,8 @@ class InferenceMarket(mesa.Model):
                                        built_before=cut) for h, g, cut in self.roster.aged_gpus(self.ledger, t))
         self.secondary_quotes = self._reseller_quotes()
         desk = self.roster.reseller_desk(self.secondary_quotes)
-        used_price = self.secondary_prices()
-        held = self.ledger.units_by_holder_generation(n)
-        stock = (held[[r.holder_id for r in self.resellers]].sum(axis=0) if self.resellers
-                 else np.zeros(len(self.generations), dtype=np.int64))
+        used_price = best_quotes(self.secondary_quotes)
+        stock = self.ledger.units_by_holder_generation(n)[self.roster.reseller_ids].sum(axis=0)
         orders = [(p, p.plan_fleet(view)) for p in self.providers if p.active for view in [p.investment_view(
             step=t, fleet=self.fleet, offers=self.offers, clearing=self.clearing,  # type: ignore[arg-type]
             generations=self.generations, algorithmic_efficiency=self.algorithmic_efficiency,
@@ -332,19 +322,12 @@ class InferenceMarket(mesa.Model):
         self.datacollector.collect(self)
 
     # -- stage helpers ----------------------------------------------------------------------------------------
-    def _class_penalties(self, offers: OfferBook) -> FloatArray:
-        return demand.choice_class_penalties(
-            n_segments=self.population.n_segments,
-            region_latency_penalty=np.array([r.latency_penalty for r in self.config.regions]),
-            segment_quality_floor=np.array([s.quality_floor for s in self.config.segments]),
-            frontier_quality=self.frontier, offer_region=offers.region, offer_quality=offers.quality)
-
     def _outside_utility(self) -> FloatArray:
         """Not buying or self-hosting on the cheapest GPU in stock or new (``market.demand``)."""
         cfg = self.config.outside_option
         if cfg.self_hosting:
-            held = self.ledger.units_by_holder_generation(len(self.holders))[[r.holder_id for r in self.resellers]]
-            in_stock = np.where(held.sum(axis=0) > 0, self.secondary_prices(), np.nan)
+            held = self.ledger.units_by_holder_generation(len(self.holders))[self.roster.reseller_ids]
+            in_stock = np.where(held.sum(axis=0) > 0, best_quotes(self.secondary_quotes), np.nan)
             self.self_host_cost_by_region = demand.self_hosting_cost(
                 step=self.step_index, generations=self.generations, used_price_usd=in_stock,
                 power_price=self.power_price, options=cfg, efficiency_multiplier=self.algorithmic_efficiency)
@@ -379,11 +362,7 @@ class InferenceMarket(mesa.Model):
         desk = self.roster.reseller_desk(self.secondary_quotes)
         self.apply_trades(trading.sale(desk, seller=p.holder_id, generation=int(g), units=None,
                                        kind=EventKind.GPU_LIQUIDATION) for g in np.nonzero(held)[0])
-        for sub in self.providers:
-            if sub.parent is p:
-                sub.parent = None
-        p.active = False
-        p.remove()  # leaves model.agents; it stays in model.providers and in the outputs
+        self.roster.close(p)
         self.fleet_stale = True
         detail = json.dumps({"reason": reason, "cash_usd": round(p.cash, 2), "gpus_liquidated": int(held.sum())})
         self.record_event(Event(EventKind.EXIT, holder=p.holder_id, amount_usd=p.cash, detail=detail))
@@ -392,11 +371,7 @@ class InferenceMarket(mesa.Model):
         s, cfg, antitrust = self.settlement, self.config.corporate.acquisitions, self.config.corporate.antitrust
         assert s is not None
         state, n = self.roster.corporate_state(), len(self.holders)
-        book = self.ledger.book_value_per_gpu(self.step_index) * self.ledger.view("count")
-        fleet_value = np.array([book[self.ledger.view("holder") == h].sum() for h in range(n)], dtype=np.float64)
-        last = state.last_deal_step
-        cooling = (last >= 0) & (self.step_index - last < cfg.cooldown_months)
-        acquirers = np.nonzero(self.roster.of_kinds(cfg.acquirer_kinds) & (state.parent < 0) & ~cooling)[0]
+        fleet_value = self.ledger.book_value_by_holder(self.step_index, n)
 
         def propose(a: int, candidates: NDArray[np.int64]) -> tuple[int, float] | None:
             acquirer = self.roster.provider(a)
@@ -404,10 +379,13 @@ class InferenceMarket(mesa.Model):
             return None if deal is None else (deal.target, deal.price_usd)
 
         revenue = np.asarray(s.revenue, dtype=np.float64)[:n]
+        markets = revenue[None, :] if antitrust.scope == "global" else by_holder(  # the whole market, or by region
+            self.revenue_by_region, self.offers.holder, n)  # type: ignore[union-attr]
         deals = corporate.plan_acquisitions(
-            acquirers=acquirers, eligible_targets=self.roster.of_kinds(cfg.target_kinds), parent=state.parent,
+            acquirers=self.roster.acquirers(state, cfg.acquirer_kinds, self.step_index, cfg.cooldown_months),
+            eligible_targets=self.roster.of_kinds(cfg.target_kinds), parent=state.parent,
             owner=self.roster.owner_ids(), thresholds=antitrust.thresholds, deal_probability=cfg.deal_probability,
-            markets=revenue[None, :] if antitrust.scope == "global" else self.revenue_by_buyer_region_and_holder(),
+            markets=markets,
             propose=propose, draw=self.corporate_rng.uniform)
         for deal in deals:
             acquirer, target, review = self.roster.provider(deal.acquirer), self.roster.provider(deal.target), \
@@ -416,11 +394,9 @@ class InferenceMarket(mesa.Model):
             if not review.blocked:
                 acquirer.cash -= deal.price_usd
                 target.consolidate_into(acquirer)
-            detail = json.dumps({"pre_hhi": round(review.pre_hhi, 3), "post_hhi": round(review.post_hhi, 3),
-                                 "delta_hhi": round(review.delta, 3), "policy": antitrust.policy})
             self.record_event(Event(EventKind.MERGER_BLOCKED if review.blocked else EventKind.ACQUISITION,
                                     holder=acquirer.holder_id, counterparty=target.holder_id, amount_usd=deal.price_usd,
-                                    detail=detail))
+                                    detail=review.detail(antitrust.policy)))
 
     def _entries(self) -> None:
         for entrant in self.config.corporate.entrants:
@@ -433,7 +409,7 @@ class InferenceMarket(mesa.Model):
                 continue
             self.entries_by_entrant[entrant.name] = done + 1
             self.last_entry_step[entrant.name] = self.step_index
-            provider = self._enter(entrant, self._unused_name(entrant.name, done + 1))
+            provider = self._enter(entrant, corporate.unused_name(entrant.name, done + 1, self.roster.names))
             detail = json.dumps({"incumbent_margin": round(float(np.nanmean(recent)), 4), "kind": provider.kind})
             self.record_event(Event(EventKind.ENTRY, holder=provider.holder_id, amount_usd=entrant.sunk_cost_usd,
                                     detail=detail))
@@ -451,13 +427,6 @@ class InferenceMarket(mesa.Model):
         self.fleet_stale = True
         self.refresh_fleet()
         return provider
-
-    def _unused_name(self, stem: str, k: int) -> str:
-        """``stem_k``, or the next ``stem_j`` (j > k) that no provider or reseller is called."""
-        taken = set(self.roster.names)
-        while f"{stem}_{k}" in taken:
-            k += 1
-        return f"{stem}_{k}"
 
     # -- applying changes -----------------------------------------------------------------------------------
     def apply_trades(self, trades: Iterable[trading.Trade]) -> None:
@@ -511,12 +480,11 @@ class InferenceMarket(mesa.Model):
             reference_quality=self.reference_quality, offers=self.offers, clearing=self.clearing, fleet=self.fleet,
             settlement=self.settlement, volume=self.volume, consumer_surplus=self.consumer_surplus,
             self_host_cost_by_region=self.self_host_cost_by_region,
-            revenue_by_buyer_region=self.revenue_by_buyer_region(),
+            revenue_by_buyer_region=self.revenue_by_region,
             providers=self.roster.snapshot(self.frontier, self.open_weight), holder_kind_id=self.roster.kind_ids(),
-            secondary_price=self.secondary_prices(), reference_generation=self.reference_generation,
+            secondary_price=best_quotes(self.secondary_quotes), reference_generation=self.reference_generation,
             generation_names=tuple(self.generations.names), held=self.ledger.units_by_holder_generation(n),
-            reseller_ids=np.array([r.holder_id for r in self.resellers], dtype=np.int64),
-            provider_ids=np.array([p.holder_id for p in self.providers], dtype=np.int64),
+            reseller_ids=self.roster.reseller_ids, provider_ids=self.roster.provider_ids,
             scrapped=self.ledger.scrapped_by_generation(), produced=self.ledger.produced.copy(),
             event_counts=dict(self.event_log.counts))
 
@@ -529,29 +497,8 @@ class InferenceMarket(mesa.Model):
             enterprise_segment=np.array([s.name for s in self.config.segments], dtype=object)[pop.segment],
             enterprise_region=np.array(self.region_names, dtype=object)[pop.region], enterprise_firms=pop.weight,
             incumbent_provider=pop.incumbent_provider, tenure_months=pop.tenure_months)
-        parents = [h.parent.holder_id if isinstance(h, Provider) and h.parent is not None else None
-                   for h in self.holders]
         return market_networks(holder_names=self.roster.names, holder_kinds=[h.kind for h in self.holders],
-                               parents=parents, events=self.events, contracts=contracts)
-
-    def revenue_by_buyer_region(self) -> FloatArray:
-        """This month's revenue per (buyer region, offer), $ (agents are stored region by region)."""
-        assert self.clearing is not None and self.offers is not None
-        if self._revenue_by_region is None:
-            self._revenue_by_region = revenue_by_buyer_region(self.clearing.allocation, self.population.region_slices,
-                                                              self.offers.price)
-        return self._revenue_by_region
-
-    def revenue_by_buyer_region_and_holder(self) -> FloatArray:
-        """This month's revenue per (buyer region, holder id), $."""
-        assert self.offers is not None
-        return by_holder(self.revenue_by_buyer_region(), self.offers.holder, len(self.holders))
-
-    def secondary_prices(self) -> FloatArray:
-        """Lowest resale quote per generation, $ (NaN where no reseller quotes it)."""
-        if not self.resellers or not len(self.generations):
-            return np.full(len(self.generations), np.nan)
-        return best_quotes(self.secondary_quotes)
+                               parents=self.roster.parent_ids(), events=self.events, contracts=contracts)
 
     def run(self, steps: int | None = None) -> None:
         """Run ``steps`` steps (default: the scenario's)."""
