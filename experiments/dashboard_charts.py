@@ -56,7 +56,7 @@ def line_chart(long: pd.DataFrame, model: InferenceMarket, y_title: str, *, log:
             y="value:Q", tooltip=["label:N", alt.Tooltip("value:Q", format=",.0f")]))
         layers.append(alt.Chart(rules).mark_text(color="red", align="left", dx=4, dy=-7, fontSize=10).encode(
             y="value:Q", x=alt.value(0), text="label:N"))
-    return alt.layer(*layers).properties(width="container", height=240)
+    return alt.layer(*layers).properties(width="container", height=190)
 
 
 def _long(m: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
