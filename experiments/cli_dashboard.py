@@ -84,8 +84,10 @@ def solara_environment(solara_home: Path) -> dict[str, str]:
 
 
 def port_is_free(port: int) -> bool:
-    """Whether ``port`` can be bound on 127.0.0.1 now."""
+    """Whether ``port`` can be bound on 127.0.0.1 now, as uvicorn binds it (connections of an earlier server
+    still closing do not count)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((HOST, port))
         except OSError:

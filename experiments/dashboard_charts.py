@@ -9,7 +9,8 @@ sends the data, a few milliseconds a chart); the month axis spans the whole run,
 from __future__ import annotations
 
 import weakref
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import altair as alt
 import pandas as pd
@@ -39,14 +40,20 @@ def market_frames(model: InferenceMarket) -> dict[str, pd.DataFrame]:
     return cached[1]
 
 
-def line_chart(long: pd.DataFrame, model: InferenceMarket, y_title: str, *, log: bool = False,
-               percent: bool = False, rules: pd.DataFrame | None = None) -> alt.LayerChart:
-    """Lines of ``value`` by ``month`` and ``series`` over the whole run, with optional horizontal ``rules``
-    (columns ``value`` and ``label``)."""
+LINES = "lines"
+"""Name of the dataset that holds a chart's lines (month, series, value): the chart's only part that changes."""
+
+_templates: weakref.WeakKeyDictionary[InferenceMarket, dict[str, dict[str, Any]]] = weakref.WeakKeyDictionary()
+
+
+def line_chart(model: InferenceMarket, y_title: str, *, log: bool = False, percent: bool = False,
+               rules: pd.DataFrame | None = None) -> alt.LayerChart:
+    """Lines of ``value`` by ``month`` and ``series`` (from the dataset :data:`LINES`) over the whole run, with
+    optional horizontal ``rules`` (columns ``value`` and ``label``)."""
     months = alt.X("month:Q", title="month", scale=alt.Scale(domain=[0, max(model.config.simulation.steps - 1, 1)]))
     y = alt.Y("value:Q", title=y_title, scale=alt.Scale(type="log") if log else alt.Scale(zero=True),
               axis=alt.Axis(format="%") if percent else alt.Axis())
-    lines = alt.Chart(long).mark_line(point=len(long["month"].unique()) < 3).encode(
+    lines = alt.Chart(alt.NamedData(LINES)).mark_line(point=alt.OverlayMarkDef(size=10)).encode(
         x=months, y=y, color=alt.Color("series:N", title=None, legend=alt.Legend(orient="bottom")),
         tooltip=["month:Q", "series:N", alt.Tooltip("value:Q", format=".1%" if percent else ",.4~g")],
     )
@@ -59,15 +66,31 @@ def line_chart(long: pd.DataFrame, model: InferenceMarket, y_title: str, *, log:
     return alt.layer(*layers).properties(width="container", height=190)
 
 
+def chart_spec(model: InferenceMarket, key: str, build: Callable[[], alt.LayerChart],
+               long: pd.DataFrame) -> dict[str, Any]:
+    """The Vega-Lite specification of chart ``key`` with ``long`` as its lines.
+
+    The chart itself is built (and validated against the Vega-Lite schema) once per model; each step only
+    swaps its data, which keeps a redraw to a few milliseconds of server time.
+    """
+    templates = _templates.setdefault(model, {})
+    if key not in templates:
+        templates[key] = build().to_dict()
+    records = [{"month": int(m), "series": str(s), "value": float(v)}
+               for m, s, v in zip(long["month"], long["series"], long["value"], strict=True)]
+    template = templates[key]
+    return {**template, "datasets": {**template.get("datasets", {}), LINES: records}}
+
+
 def _long(m: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
     """Columns of the model table as long rows (month, series, value), series named by ``columns``."""
     wide = m[["step", *columns]].rename(columns={"step": "month", **columns})
     return wide.melt("month", var_name="series", value_name="value").dropna(subset=["value"])
 
 
-def _chart_card(title: str, chart: alt.TopLevelMixin, caption: str) -> None:
+def _chart_card(title: str, spec: dict[str, Any], caption: str) -> None:
     with solara.Card(title):
-        solara.widgets.VegaLite.element(spec=chart.to_dict(validate=False))
+        solara.widgets.VegaLite.element(spec=spec)
         solara.Text(caption, classes=["ieco-caption"])
 
 
@@ -83,7 +106,8 @@ def PricesChart(model: InferenceMarket) -> None:
         return _empty("Prices")
     long = _long(m, {"price_index": "price index", "quality_adjusted_price_index": "quality-adjusted"})
     last = m.iloc[-1]
-    _chart_card("Prices", line_chart(long, model, "$ per Mtok", log=True),
+    spec = chart_spec(model, "prices", lambda: line_chart(model, "$ per Mtok", log=True), long)
+    _chart_card("Prices", spec,
                 f"month {int(last['step'])}: price index {last['price_index']:.4g} $/Mtok, "
                 f"quality-adjusted {last['quality_adjusted_price_index']:.4g}")
 
@@ -96,7 +120,8 @@ def SharesChart(model: InferenceMarket) -> None:
     long = _long(m, {f"share_{kind}": kind for kind in PROVIDER_KIND_NAMES})
     last = m.iloc[-1]
     shares = ", ".join(f"{kind} {last[f'share_{kind}']:.1%}" for kind in PROVIDER_KIND_NAMES)
-    _chart_card("Shares by provider kind", line_chart(long, model, "share of tokens served", percent=True),
+    spec = chart_spec(model, "shares", lambda: line_chart(model, "share of tokens served", percent=True), long)
+    _chart_card("Shares by provider kind", spec,
                 f"month {int(last['step'])}: {shares}")
 
 
@@ -112,8 +137,9 @@ def ConcentrationChart(model: InferenceMarket) -> None:
     if policy.thresholds is not None and policy.thresholds[0] != GUIDELINE_HHI:
         rules.append((policy.thresholds[0], f"scenario's merger control ({policy.policy})"))
     last = m.iloc[-1]
-    _chart_card("Concentration", line_chart(long, model, "HHI (by owner, revenue)",
-                                            rules=pd.DataFrame(rules, columns=["value", "label"])),
+    spec = chart_spec(model, "hhi", lambda: line_chart(model, "HHI (by owner, revenue)",
+                                                       rules=pd.DataFrame(rules, columns=["value", "label"])), long)
+    _chart_card("Concentration", spec,
                 f"month {int(last['step'])}: HHI {last['hhi']:,.0f} (2023 guideline line at {GUIDELINE_HHI:,.0f})")
 
 
@@ -126,7 +152,8 @@ def GpuPriceChart(model: InferenceMarket) -> None:
     long = g.rename(columns={"step": "month", "generation": "series", "secondary_price": "value"})
     long = long[["month", "series", "value"]].dropna(subset=["value"])
     last = m.iloc[-1]
-    _chart_card("Secondary GPU market", line_chart(long, model, "$ per GPU"),
+    spec = chart_spec(model, "gpu", lambda: line_chart(model, "$ per GPU"), long)
+    _chart_card("Secondary GPU market", spec,
                 f"month {int(last['step'])}: reference-generation secondary price "
                 f"{last['secondary_gpu_price']:,.0f} $")
 

@@ -8,6 +8,7 @@ import socket
 from pathlib import Path
 from unittest import mock
 
+import altair as alt
 import pandas as pd
 import pytest
 from mesa.visualization.solara_viz import _check_model_params
@@ -24,7 +25,7 @@ from experiments.dashboard import (
     parse_settings,
     scenario_file,
 )
-from experiments.dashboard_charts import GUIDELINE_HHI, line_chart, provider_table
+from experiments.dashboard_charts import GUIDELINE_HHI, LINES, chart_spec, line_chart, provider_table
 from experiments.run import run_scenario
 from market.config.files import ConfigError, load_scenario
 from tests.conftest import CONFIG_DIR
@@ -114,9 +115,15 @@ def test_charts_are_valid_vega_lite_with_the_2023_guideline_line() -> None:
     model.step()
     long = pd.DataFrame({"month": [0, 0], "series": ["whole market", "na"], "value": [2500.0, 3100.0]})
     rules = pd.DataFrame({"value": [GUIDELINE_HHI], "label": ["2023 merger guidelines"]})
-    spec = line_chart(long, model, "HHI", rules=rules).to_dict(validate=True)
+    spec = chart_spec(model, "hhi", lambda: line_chart(model, "HHI", rules=rules), long)
+    alt.LayerChart.from_dict(spec, validate=True)  # a valid Vega-Lite specification, data included
     assert [layer["mark"]["type"] for layer in spec["layer"]] == ["line", "rule", "text"]
     assert spec["layer"][0]["encoding"]["x"]["scale"]["domain"] == [0, 11]  # the whole run, 12 months
+    assert spec["datasets"][spec["layer"][1]["data"]["name"]] == [{"value": 1800.0, "label": "2023 merger guidelines"}]
+    assert spec["datasets"][LINES] == [{"month": 0, "series": "whole market", "value": 2500.0},
+                                       {"month": 0, "series": "na", "value": 3100.0}]
+    later = chart_spec(model, "hhi", lambda: pytest.fail("built again"), long.assign(value=[2000.0, 2600.0]))
+    assert later["datasets"][LINES][0]["value"] == 2000.0 and later["layer"] == spec["layer"]
     table = provider_table(model.recorder.frames())
     assert table["share of tokens"].sum() == pytest.approx(1.0, abs=1e-3)
     assert len(table) == 10 and table["active"].all()
