@@ -140,7 +140,8 @@ def ConcentrationChart(model: InferenceMarket) -> None:
     spec = chart_spec(model, "hhi", lambda: line_chart(model, "HHI (by owner, revenue)",
                                                        rules=pd.DataFrame(rules, columns=["value", "label"])), long)
     _chart_card("Concentration", spec,
-                f"month {int(last['step'])}: HHI {last['hhi']:,.0f} (2023 guideline line at {GUIDELINE_HHI:,.0f})")
+                f"month {int(last['step'])}: HHI {last['hhi']:,.0f} (2023 guideline line at {GUIDELINE_HHI:,.0f}); "
+                f"merger control: {policy.policy}")
 
 
 def GpuPriceChart(model: InferenceMarket) -> None:

@@ -142,6 +142,18 @@ def test_dashboard_steps_and_charts_follow_in_chromium(dashboard_server: Server,
         expect(charts).to_have_count(4)
         expect(page.get_by_role("row").filter(has_text="cloud_a")).to_have_count(1)
 
+        # An input: another antitrust policy, then Reset builds a new market with it.
+        hhi = captions.filter(has_text="HHI")
+        expect(hhi).to_contain_text("merger control: hhi_2023")
+        page.get_by_text("hhi_2023", exact=True).click()
+        page.get_by_role("option", name="hhi_2010").click()
+        page.get_by_role("button", name="Reset").click()
+        page.get_by_text("Step: 0", exact=True).wait_for(timeout=30_000)
+        step.click()
+        page.get_by_text("Step: 1", exact=True).wait_for(timeout=30_000)
+        expect(hhi).to_contain_text("month 0:", timeout=30_000)
+        expect(hhi).to_contain_text("merger control: hhi_2010")
+
         screenshot = tmp_path / "dashboard.png"
         page.screenshot(path=str(screenshot), full_page=True)
         print(f"screenshot: {screenshot}")
