@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import socket
 import sys
 import tempfile
@@ -128,4 +129,14 @@ def dashboard(
 
         warnings.filterwarnings("ignore", message="Cookies with samesite=none require https")  # plain http on loopback
         console.print(f"dashboard of {params['scenario']}: http://{HOST}:{port}/  (Ctrl+C to stop)")
-        uvicorn.run(solara.server.starlette.app, host=HOST, port=port, log_level="warning")
+        # uvicorn shuts down gracefully on SIGTERM, then raises it again: exit then, so the temporary
+        # directory is removed (SIGINT arrives as KeyboardInterrupt, which does the same).
+        previous = signal.signal(signal.SIGTERM, _exit_on_signal)
+        try:
+            uvicorn.run(solara.server.starlette.app, host=HOST, port=port, log_level="warning")
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)

@@ -190,7 +190,7 @@ def ProviderTable(model: InferenceMarket) -> None:
             f"month {int(last['step'])}: {int(last['n_active_providers'])} active providers; "
             f"{int(last['cumulative_entries'])} entries, {int(last['cumulative_exits'])} exits, "
             f"{int(last['cumulative_acquisitions'])} acquisitions, "
-            f"{int(last['cumulative_blocked_mergers'])} blocked mergers so far",
+            f"{int(last['cumulative_blocked_mergers'])} blocked mergers so far; seed {model.seed}",
             classes=["ieco-caption"],
         )
         solara.DataFrame(provider_table(frames), items_per_page=20)

@@ -53,13 +53,17 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 @pytest.fixture
 def dashboard_server(tmp_path: Path) -> Iterator[Server]:
-    """``ieco dashboard baseline`` on a free port, stopped after the test whatever happens."""
+    """``ieco dashboard baseline`` on a free port, stopped after the test whatever happens; stopping it leaves
+    nothing in its temporary directory."""
     require_chromium()
     port = free_port()
     log = (tmp_path / "server.log").open("wb")
+    server_tmp = tmp_path / "server_tmp"
+    server_tmp.mkdir()
     command = [sys.executable, "-m", "experiments.cli", "dashboard", "baseline", "--port", str(port),
                "--seed", str(SEED), *[arg for s in SETTINGS for arg in ("--set", s)]]
-    process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                               env={**os.environ, "TMPDIR": str(server_tmp)})
     try:
         url = f"http://127.0.0.1:{port}/"
         deadline = time.monotonic() + 120
@@ -79,6 +83,7 @@ def dashboard_server(tmp_path: Path) -> Iterator[Server]:
     finally:
         stop(process)
         log.close()
+    assert list(server_tmp.iterdir()) == [], "the server left files behind"
 
 
 def listening_addresses(port: int) -> set[str]:
@@ -141,6 +146,7 @@ def test_dashboard_steps_and_charts_follow_in_chromium(dashboard_server: Server,
         assert drawing(charts.first) != first_drawing, "the price chart was not redrawn with new data"
         expect(charts).to_have_count(4)
         expect(page.get_by_role("row").filter(has_text="cloud_a")).to_have_count(1)
+        expect(captions.filter(has_text="active providers")).to_contain_text(f"seed {SEED}")
 
         # An input: another antitrust policy, then Reset builds a new market with it.
         hhi = captions.filter(has_text="HHI")
