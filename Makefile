@@ -41,3 +41,8 @@ clean:
 ## Calibrate the baseline against the stylized facts (20 seeds) and rewrite docs/calibration.md.
 calibration: $(STAMP)
 	$(BIN)/python -m experiments.calibration
+
+## Serve the browser dashboard of the baseline on http://127.0.0.1:8765/ (ieco dashboard --help for options).
+.PHONY: dashboard
+dashboard: $(STAMP)
+	$(BIN)/ieco dashboard
