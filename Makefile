@@ -47,3 +47,8 @@ calibration: $(STAMP)
 ## Regenerate the golden result in tests/golden/ (only when a change of results is intended).
 golden: $(STAMP)
 	$(BIN)/python tests/golden/regenerate.py
+
+## Serve the browser dashboard of the baseline on http://127.0.0.1:8765/ (ieco dashboard --help for options).
+.PHONY: dashboard
+dashboard: $(STAMP)
+	$(BIN)/ieco dashboard

@@ -132,6 +132,10 @@ from experiments import cli_sweep  # noqa: E402
 app.command("sweep")(cli_sweep.sweep)
 app.command("theses")(cli_sweep.theses)
 
+from experiments import cli_dashboard  # noqa: E402
+
+app.command("dashboard")(cli_dashboard.dashboard)
+
 
 def main() -> None:
     """Entry point of the ``ieco`` script."""
