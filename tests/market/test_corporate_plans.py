@@ -227,6 +227,16 @@ def test_later_reviews_count_the_target_with_its_new_owner() -> None:
                                [(2250.0, 2850.0), (2850.0, 3600.0)], rtol=1e-12)
 
 
+def test_a_target_is_reviewed_with_the_subsidiaries_it_bought_earlier_in_the_month() -> None:
+    """No merger control. 20 (holder 2) buys 10 (holder 4): 2,250 -> 2,250 + 2 * 20 * 10 = 2,650. Then 30 (holder 0)
+    buys holder 2, which now owns 4: the target group has 20 + 10 = 30, so pre = 30^2 + 25^2 + 30^2 + 15^2 = 2,650
+    and post = 60^2 + 25^2 + 15^2 = 4,450 (change 2 * 30 * 30 = 1,800)."""
+    deals = acquisitions(Proposer({2: 4, 0: 2}), Draws([0.0, 0.0]), acquirers=[2, 0])
+    assert [(d.acquirer, d.target, d.review.blocked) for d in deals] == [(2, 4, False), (0, 2, False)]
+    np.testing.assert_allclose([(d.review.pre_hhi, d.review.post_hhi) for d in deals],
+                               [(2250.0, 2650.0), (2650.0, 4450.0)], rtol=1e-12)
+
+
 def test_review_in_several_markets_the_blocking_one_is_the_verdict() -> None:
     """Firms 0 and 1 merge. Market A: 15, 15 and seven of 10: pre = 225 + 225 + 700 = 1,150, post = 900 + 700
     = 1,600, change 450: allowed (1,600 <= 1,800). Market B: 10, 10, 80: pre = 100 + 100 + 6,400 = 6,600,

@@ -186,6 +186,14 @@ def test_used_purchases_within_grid_headroom() -> None:
     np.testing.assert_array_equal(headroom, [0.01, np.inf])
 
 
+def test_used_purchases_without_resellers_buy_nothing_but_are_requested() -> None:
+    """No reseller: no trade, but the 5 GPUs of generation 0 asked for still count as requested."""
+    order = UsedOrder(buyer=0, priority=1.0, generation=0, regions=np.array([0]), units=np.array([5.0]), pue=1.0)
+    trades, requested = used_purchases(NO_RESELLER, np.zeros((1, 3), dtype=np.int64), [order], UNLIMITED, SPEC)
+    assert trades == []
+    np.testing.assert_array_equal(requested, [5.0, 0.0, 0.0])
+
+
 def test_gpus_within_headroom() -> None:
     """floor(3.0 / 0.5) = 6 (exact), floor(3.1 / 0.5) = 6, floor(0.4 / 0.5) = 0; an unconstrained grid fits inf."""
     assert gpus_within(3.0, 0.5) == 6.0
@@ -269,6 +277,13 @@ def test_entry_fleet_without_a_newest_generation_buys_only_stock() -> None:
     trades = entry_fleet(desk([3], [[700.0, 1500.0, 30_000.0]], [0.2]), held, UNLIMITED, SPEC, buyer=4, pue=1.0,
                          lots=[(0, 0, 10)], newest=-1)
     assert [(type(t), t.units) for t in trades] == [(GpuTrade, 3)]
+
+
+def test_entry_fleet_without_resellers_is_all_new() -> None:
+    """No reseller: a lot of 6 GPUs of generation 1 becomes ceil(6 * 300 / 1200) = ceil(1.5) = 2 new ones."""
+    trades = entry_fleet(NO_RESELLER, np.zeros((1, 3), dtype=np.int64), UNLIMITED, SPEC, buyer=0, pue=1.0,
+                         lots=[(1, 1, 6)], newest=2)
+    assert trades == [VendorSale(buyer=0, generation=2, region=1, units=2, price_per_gpu=40_000.0, detail="entry")]
 
 
 def test_entry_fleet_within_the_grid() -> None:
