@@ -112,20 +112,26 @@ class ReplicationNoise:
     """Seed noise in the point means against their spread across points.
 
     Attributes:
-        noise_var: Mean within-point variance of one run divided by the replications: the variance that seed
-            noise leaves in a point's mean (nan with one replication).
+        noise_var: Variance that seed noise leaves in a point's mean outcome, in the part that differs between
+            points (nan with one replication). Without common random numbers it is the mean within-point
+            variance divided by the replications. With common random numbers replication r has the same seed
+            at every point, so a seed's effect common to all points cancels from every comparison of points;
+            what remains is the residual of the additive model value[p, r] = m + a_p + b_r + e[p, r]: its mean
+            square sum(e^2) / ((P - 1)(R - 1)), divided by the replications R (balanced points only).
         across_var: Variance of the point means across the design.
         replications: Replications per point (the smallest count).
+        common: Whether the sweep used common random numbers.
     """
 
     noise_var: float
     across_var: float
     replications: int
+    common: bool = False
 
     @property
     def share(self) -> float:
         """Share of the variance across point means that seed noise could explain (nan if unknown)."""
-        if not np.isfinite(self.noise_var) or self.across_var <= 0:
+        if not np.isfinite(self.noise_var) or not self.across_var > 0:
             return float("nan")
         return float(self.noise_var / self.across_var)
 
@@ -134,14 +140,31 @@ class ReplicationNoise:
         if self.replications < 2:
             return ("one replication per point: the seed noise in each point's outcome cannot be estimated, and "
                     "indices below the noise share are meaningless; sweep with replications >= 2")
-        return (f"replication noise: variance of a point's mean from seeds {self.noise_var:.4g} "
-                f"({self.replications} replications) vs variance across points {self.across_var:.4g}: "
+        kind = "seed-by-point residual, common random numbers" if self.common else "within-point variance"
+        return (f"replication noise: variance of a point's mean from seeds {self.noise_var:.4g} ({kind}, "
+                f"{self.replications} replications) vs variance across points {self.across_var:.4g}: "
                 f"{self.share:.1%} of the spread")
 
 
-def replication_noise(points: pd.DataFrame) -> ReplicationNoise:
-    """Compare seed noise in point means with the variance across points (see :class:`ReplicationNoise`)."""
+def replication_noise(runs: pd.DataFrame, common: bool = False) -> ReplicationNoise:
+    """Compare seed noise in point means with the variance across points (see :class:`ReplicationNoise`).
+
+    Args:
+        runs: One row per run: point, replication, value.
+        common: Whether replication r used the same seed at every point.
+    """
+    points = point_outcomes(runs)
     reps = int(points["n"].min()) if len(points) else 0
-    noise = float((points["var"] / points["n"]).mean()) if reps >= 2 else float("nan")
     across = float(points["mean"].var(ddof=1)) if len(points) > 1 else float("nan")
-    return ReplicationNoise(noise_var=noise, across_var=across, replications=reps)
+    if reps < 2:
+        return ReplicationNoise(float("nan"), across, reps, common)
+    if not common:
+        return ReplicationNoise(float((points["var"] / points["n"]).mean()), across, reps, common)
+    wide = runs.pivot_table(index="point", columns="replication", values="value").dropna()
+    n_points, n_reps = wide.shape
+    if n_points < 2:
+        return ReplicationNoise(float("nan"), across, reps, common)
+    values = wide.to_numpy(dtype=float)
+    residual = (values - values.mean(axis=1, keepdims=True) - values.mean(axis=0, keepdims=True) + values.mean())
+    mean_square = float((residual**2).sum() / ((n_points - 1) * (n_reps - 1)))
+    return ReplicationNoise(mean_square / n_reps, across, n_reps, common)

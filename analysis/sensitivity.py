@@ -183,7 +183,7 @@ def analyze_sweep(directory: str | Path, method: Method, outcome: Outcome, *, se
     else:
         table = morris_table(problem, sample[problem["names"]].to_numpy(), y,
                              num_levels=int(design.get("num_levels", 4)), seed=seed)
-    noise = replication_noise(points)
+    noise = replication_noise(runs, common=bool(manifest.get("common_random_numbers", False)))
     result = SensitivityResult(method, outcome, table, points, noise, sweep=str(manifest.get("name", "")))
     result.warnings = noise_warnings(result)
     return result

@@ -73,12 +73,25 @@ def test_morris_mu_star_of_a_linear_function_is_its_slope_times_the_range() -> N
 
 
 def test_replication_noise_compares_within_and_across_point_variance() -> None:
-    """Two points with replications (1, 3) and (5, 7): within-point variance 2 each, so the variance of a point
-    mean is 2 / 2 = 1; the point means 2 and 6 have variance 8; noise share 1/8."""
-    points = pd.DataFrame({"mean": [2.0, 6.0], "var": [2.0, 2.0], "n": [2, 2]})
-    noise = replication_noise(points)
-    assert noise == ReplicationNoise(noise_var=1.0, across_var=8.0, replications=2)
+    """Independent seeds. Points 0 and 1 with replications (1, 3) and (5, 7): within-point variance 2 each, so
+    the variance of a point mean is 2 / 2 = 1; the point means 2 and 6 have variance 8; noise share 1/8."""
+    runs = pd.DataFrame({"point": [0, 0, 1, 1], "replication": [0, 1, 0, 1], "value": [1.0, 3.0, 5.0, 7.0]})
+    noise = replication_noise(runs)
+    assert noise == ReplicationNoise(noise_var=1.0, across_var=8.0, replications=2, common=False)
     assert noise.share == pytest.approx(0.125)
     assert "12.5% of the spread" in noise.message()
-    single = replication_noise(pd.DataFrame({"mean": [2.0, 6.0], "var": [np.nan, np.nan], "n": [1, 1]}))
+    single = replication_noise(runs[runs["replication"] == 0])
     assert np.isnan(single.share) and "cannot be estimated" in single.message()
+
+
+def test_with_common_random_numbers_a_shared_seed_effect_is_not_noise() -> None:
+    """value[p, r] = a_p + b_r exactly (seed r shifts every point alike): the residual is zero, so none of the
+    spread across points is noise. Adding e = +-0.5 in a checkerboard (P = R = 2) gives residual mean square
+    sum(e^2) / ((P-1)(R-1)) = 1 and a noise variance of the point means of 1 / R = 0.5."""
+    a, b = np.array([0.0, 10.0, 20.0]), np.array([-4.0, 4.0])
+    runs = pd.DataFrame([{"point": p, "replication": r, "value": a[p] + b[r]} for p in range(3) for r in range(2)])
+    shared = replication_noise(runs, common=True)
+    assert shared.noise_var == pytest.approx(0.0, abs=1e-12) and shared.across_var == pytest.approx(100.0)
+    assert replication_noise(runs, common=False).noise_var == pytest.approx(32.0 / 2)  # within-point var 32
+    checker = pd.DataFrame({"point": [0, 0, 1, 1], "replication": [0, 1, 0, 1], "value": [0.5, -0.5, 9.5, 10.5]})
+    assert replication_noise(checker, common=True).noise_var == pytest.approx(0.5)

@@ -1,0 +1,81 @@
+"""``ieco analyze`` and ``ieco report``: outputs on a small Sobol sweep, and exit code 2 naming bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from analysis.outcomes import Outcome, point_outcomes, run_outcomes
+from experiments.cli import app
+from tests.result_dirs import make_sobol_sweep
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def sweep_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_sobol_sweep(tmp_path_factory.mktemp("cli_analysis"))
+
+
+def test_analyze_sobol_writes_the_tidy_table_markdown_and_chart(sweep_dir: Path, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["analyze", str(sweep_dir), "--method", "sobol", "--outcome", "final",
+                                 "--column", "hhi", "--out", str(tmp_path / "a")])
+    assert result.exit_code == 0, result.output
+    assert "Sobol indices of final of hhi" in result.output
+    assert "replication noise" in result.output  # 2 replications: the noise is measured and reported
+    out = tmp_path / "a" / "sobol_final_hhi"
+    table = pd.read_parquet(out / "sensitivity.parquet")
+    assert list(table.columns) == ["parameter", "index", "estimate", "ci_low", "ci_high"]
+    assert sorted(table["parameter"].unique()) == ["hyperscaler_lock_in", "mu"]
+    assert (table["ci_low"] <= table["estimate"]).all() and (table["estimate"] <= table["ci_high"]).all()
+    assert "| parameter | index | estimate | 95% CI |" in (out / "sensitivity.md").read_text()
+    assert (out / "sensitivity.png").read_bytes()[:4] == b"\x89PNG"
+    assert ("every 95% interval is narrower" in result.output) or ("wider than the index" in result.output)
+
+
+def test_analyze_prim_reports_a_box(sweep_dir: Path, tmp_path: Path) -> None:
+    points = point_outcomes(run_outcomes(sweep_dir, Outcome("final", "hhi")))
+    threshold = float(points["mean"].median())
+    result = runner.invoke(app, ["analyze", str(sweep_dir), "--method", "prim", "--outcome", "final",
+                                 "--claim", f">{threshold!r}", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert f"holds at {int((points['mean'] > threshold).sum())} of 16 design points" in result.output
+    assert "PRIM box (coverage" in result.output and "feature scores:" in result.output
+    box = pd.read_parquet(tmp_path / "prim_final_hhi" / "prim_box.parquet")
+    assert list(box["parameter"]) == ["mu", "hyperscaler_lock_in"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--method", "sobol", "--outcome", "median"], "--outcome median: unknown statistic 'median'"),
+    (["--method", "sobol", "--outcome", "final", "--column", "nope"], "has no column 'nope'"),
+    (["--method", "morris", "--outcome", "final"], "the sweep's design is 'sobol', not 'morris'"),
+    (["--method", "prim", "--outcome", "final"], "--method prim needs --claim"),
+    (["--method", "prim", "--outcome", "final", "--claim", "=3"], "claim '=3' must start with"),
+    (["--method", "anova", "--outcome", "final"], "anova"),
+])
+def test_analyze_bad_input_exits_2_naming_the_value(sweep_dir: Path, tmp_path: Path, args: list[str],
+                                                    message: str) -> None:
+    result = runner.invoke(app, ["analyze", str(sweep_dir), *args, "--out", str(tmp_path / "x")])
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split())
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "x").exists()
+
+
+def test_analyze_needs_a_sweep_directory(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["analyze", str(tmp_path), "--method", "sobol", "--outcome", "final"])
+    assert result.exit_code == 2 and "not a sweep directory" in result.output
+
+
+def test_report_of_a_sweep_and_bad_directories(sweep_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "sub" / "sweep.html"
+    result = runner.invoke(app, ["report", str(sweep_dir), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "sweep report:" in result.output and out.is_file()
+    empty = runner.invoke(app, ["report", str(tmp_path / "sub")])
+    assert empty.exit_code == 2 and "holds no run" in empty.output
+    into_dir = runner.invoke(app, ["report", str(sweep_dir), "--out", str(tmp_path)])
+    assert into_dir.exit_code == 2 and "is a directory" in into_dir.output
