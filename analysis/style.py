@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import io
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -28,6 +29,8 @@ VERDICT_COLORS: dict[str, str] = {"supported": "tab:green", "refuted": "tab:red"
 FIGSIZE: tuple[float, float] = (8.0, 4.5)
 DPI: int = 110
 STEP_LABEL = "month (step)"
+TITLE_WIDTH = 80
+"""Characters per line of a figure title before it wraps."""
 
 HHI_HIGHLY_CONCENTRATED: float = AntitrustConfig(policy="hhi_2023").thresholds[0]  # type: ignore[index]
 """HHI above which a market is highly concentrated (2023 US merger guidelines: 1,800), from the merger screen."""
@@ -64,10 +67,15 @@ def new_figure(title: str, *, xlabel: str = STEP_LABEL, size: tuple[float, float
     """A figure with one axes, the title, the x label and a light grid."""
     fig = Figure(figsize=size, layout="constrained")
     ax = fig.add_subplot()
-    ax.set_title(title)
+    ax.set_title(wrap_title(title))
     ax.set_xlabel(xlabel)
     ax.grid(True, alpha=0.3)
     return fig, ax
+
+
+def wrap_title(title: str, width: int = TITLE_WIDTH) -> str:
+    """A long title broken into lines of at most ``width`` characters (at spaces)."""
+    return "\n".join(textwrap.wrap(title, width)) or title
 
 
 def log_scale_if_positive(ax: Axes, values: pd.DataFrame | pd.Series | np.ndarray) -> None:

@@ -17,7 +17,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from scipy import stats
 
-from analysis.style import VERDICT_COLORS, new_figure
+from analysis.style import VERDICT_COLORS, new_figure, wrap_title
 
 if TYPE_CHECKING:
     from analysis.sensitivity import SensitivityResult
@@ -50,7 +50,7 @@ def outcome_vs_parameters_figure(runs: pd.DataFrame, parameters: list[str], outc
     points = point_intervals(runs, parameters)
     n_runs = int(points["n"].sum())
     fig = Figure(figsize=(4.0 * max(len(parameters), 1), 4.0), layout="constrained")
-    fig.suptitle(f"{outcome_label} against each parameter: {sweep}, {n_runs} runs")
+    fig.suptitle(wrap_title(f"{outcome_label} against each parameter: {sweep}, {n_runs} runs"))
     axes = fig.subplots(1, max(len(parameters), 1), sharey=True, squeeze=False)[0]
     for ax, name in zip(axes, parameters, strict=False):
         x = pd.to_numeric(points[name], errors="coerce")
@@ -83,14 +83,14 @@ def sensitivity_figure(result: SensitivityResult) -> Figure:
 
 def prim_trajectory_figure(trajectory: pd.DataFrame, chosen: int, title: str) -> Figure:
     """PRIM's peeling trajectory: density against coverage of every box, coloured by restricted dimensions."""
-    fig, ax = new_figure(title, xlabel="coverage (share of cases of interest inside the box)")
+    fig, ax = new_figure(title, xlabel="coverage (share of all cases of interest inside the box)")
     points = ax.scatter(trajectory["coverage"], trajectory["density"], c=trajectory["res_dim"], cmap="viridis",
                         s=18, zorder=2)
     fig.colorbar(points, ax=ax, label="restricted dimensions")
     row = trajectory.loc[chosen]
     ax.scatter([row["coverage"]], [row["density"]], s=140, facecolors="none", edgecolors="tab:red", linewidths=2,
                zorder=3, label=f"chosen box {chosen}: coverage {row['coverage']:.2f}, density {row['density']:.2f}")
-    ax.set_ylabel("density (share of cases inside the box that are of interest)")
+    ax.set_ylabel("density (share of the box's cases of interest)")
     ax.set_xlim(0, 1.05)
     ax.set_ylim(0, 1.05)
     ax.legend(fontsize="small", loc="lower left")
@@ -110,7 +110,7 @@ def forest_figure(verdicts: pd.DataFrame, title: str = "Thesis verdicts") -> Fig
     """Forest plot of every thesis: estimate, 95% interval and threshold, one row (and x scale) per thesis."""
     rows = verdicts.sort_values("number").reset_index(drop=True)
     fig = Figure(figsize=(8.0, 0.9 * max(len(rows), 1) + 1.0), layout="constrained")
-    fig.suptitle(f"{title} (bootstrap 95% CI; dashed: threshold)")
+    fig.suptitle(wrap_title(f"{title} (bootstrap 95% CI; dashed: threshold)"))
     axes = fig.subplots(max(len(rows), 1), 1, squeeze=False)[:, 0]
     for ax, row in zip(axes, rows.itertuples(index=False), strict=False):
         colour = VERDICT_COLORS.get(str(row.verdict), "tab:gray")

@@ -79,3 +79,23 @@ def test_report_of_a_sweep_and_bad_directories(sweep_dir: Path, tmp_path: Path) 
     assert empty.exit_code == 2 and "holds no run" in empty.output
     into_dir = runner.invoke(app, ["report", str(sweep_dir), "--out", str(tmp_path)])
     assert into_dir.exit_code == 2 and "is a directory" in into_dir.output
+
+
+def test_a_sobol_sweep_stores_its_design_and_shares_seeds_across_points(sweep_dir: Path) -> None:
+    """design.parquet is the sampler's unit-cube sample; with common random numbers replication r has one seed."""
+    import json
+
+    import numpy as np
+
+    from analysis.outcomes import unit_design
+    from experiments.sweep_config import SweepConfig, unit_sample
+
+    manifest = json.loads((sweep_dir / "sweep.json").read_text())
+    assert manifest["salib_problem"] == {"num_vars": 2, "names": ["mu", "hyperscaler_lock_in"],
+                                         "bounds": [[0.0, 1.0], [0.0, 1.0]]}
+    assert manifest["common_random_numbers"] is True
+    design = unit_design(sweep_dir)
+    assert np.array_equal(design.to_numpy(), unit_sample(SweepConfig.model_validate(manifest["sweep"])))
+    plan = pd.read_parquet(sweep_dir / "plan.parquet")
+    assert plan.groupby("replication")["seed"].nunique().tolist() == [1, 1]
+    assert plan["mu"].to_numpy() == pytest.approx(0.2 + 0.6 * np.repeat(design["mu"].to_numpy(), 2))
