@@ -140,9 +140,9 @@ def sweep_report(root: Path) -> str:
         f"status: {manifest.get('status')}; {finished} finished, {(runs['status'] == 'failed').sum()} failed, "
         f"{(runs['status'] == 'pending').sum()} pending",
     ])
-    params = pd.DataFrame(spec.get("parameters", []))
-    if not params.empty:
-        page.table(params.drop(columns=[c for c in ("values",) if c in params.columns]).astype(str))
+    params = spec.get("parameters", [])
+    if params:
+        page.table(pd.DataFrame([_parameter_row(p) for p in params]))
     if finished:
         _sweep_figures(page, root, name)
     failed = runs[runs["status"] == "failed"]
@@ -154,6 +154,14 @@ def sweep_report(root: Path) -> str:
     page.code(manifest.get("base_scenario", {}), "Base scenario (JSON)")
     page.code({k: v for k, v in manifest.items() if k != "base_scenario"}, "Manifest")
     return page.render()
+
+
+def _parameter_row(spec: dict[str, Any]) -> dict[str, str]:
+    keys = [spec["path"]] if spec.get("path") else list(spec.get("paths") or [])
+    values = spec.get("values")
+    span = ", ".join(map(str, values)) if values is not None else f"{spec.get('low')} to {spec.get('high')}"
+    return {"parameter": spec.get("name", ""), "settings": ", ".join(keys), "values": span,
+            "scale": str(spec.get("scale", "linear"))}
 
 
 def _sweep_figures(page: Page, root: Path, name: str) -> None:
