@@ -187,14 +187,14 @@ def _sweep_figures(page: Page, root: Path, name: str) -> None:
                     f"{outcome.label}: point means with 95% t-intervals over replications")
     method = sweep_manifest(root).get("sweep", {}).get("design", {}).get("method")
     if method in ("sobol", "morris"):
-        _sensitivity_section(page, root, method)
+        for outcome in SWEEP_OUTCOMES:
+            _sensitivity_section(page, root, method, outcome)
 
 
-def _sensitivity_section(page: Page, root: Path, method: str) -> None:
+def _sensitivity_section(page: Page, root: Path, method: str, outcome: Outcome) -> None:
     from analysis.sensitivity import analyze_sweep
     from analysis.sweep_plots import sensitivity_figure
 
-    outcome = SWEEP_OUTCOMES[0]
     page.heading(f"{method.capitalize()} sensitivity of {outcome.label}")
     try:
         result = analyze_sweep(root, method, outcome)  # type: ignore[arg-type]

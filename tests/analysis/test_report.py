@@ -12,13 +12,13 @@ import pytest
 
 from analysis.report import ReportError, build_report, report_kind, write_report
 from tests.browser import broken_images, image_count, open_page, require_chromium
-from tests.result_dirs import make_run_dir, make_sobol_sweep, make_theses_dir
+from tests.result_dirs import make_run_dir, make_theses_dir
 
 
 @pytest.fixture(scope="module")
-def dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def dirs(tmp_path_factory: pytest.TempPathFactory, tiny_sobol_sweep: Path) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("reports")
-    return {"run": make_run_dir(root), "sweep": make_sobol_sweep(root), "theses": make_theses_dir(root)}
+    return {"run": make_run_dir(root), "sweep": tiny_sobol_sweep, "theses": make_theses_dir(root)}
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +61,10 @@ def test_sweep_report_has_outcomes_and_sensitivity(reports: dict[str, Path]) -> 
     html = reports["sweep"].read_text()
     assert "Sweep report: tiny_sobol" in html
     assert "common random numbers: True" in html
-    assert "Sobol sensitivity of final of hhi" in html
-    assert len(_images(html)) == 2 + 3 + 1  # bands (prices, HHI), 3 outcomes vs parameters, sensitivity bars
+    for column in ("hhi", "quality_adjusted_price_index", "share_hyperscaler"):
+        assert f"Sobol sensitivity of final of {column}" in html
+    assert "replication noise" in html
+    assert len(_images(html)) == 2 + 3 + 3  # bands (prices, HHI), 3 outcomes vs parameters, 3 sensitivity charts
 
 
 def test_theses_report_has_forest_plot_verdicts_and_assumptions(reports: dict[str, Path],

@@ -10,14 +10,14 @@ from typer.testing import CliRunner
 
 from analysis.outcomes import Outcome, point_outcomes, run_outcomes
 from experiments.cli import app
-from tests.result_dirs import make_sobol_sweep
+from tests.result_dirs import MORRIS_SWEEP
 
 runner = CliRunner()
 
 
-@pytest.fixture(scope="module")
-def sweep_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_sobol_sweep(tmp_path_factory.mktemp("cli_analysis"))
+@pytest.fixture
+def sweep_dir(tiny_sobol_sweep: Path) -> Path:
+    return tiny_sobol_sweep
 
 
 def test_analyze_sobol_writes_the_tidy_table_markdown_and_chart(sweep_dir: Path, tmp_path: Path) -> None:
@@ -63,6 +63,20 @@ def test_analyze_bad_input_exits_2_naming_the_value(sweep_dir: Path, tmp_path: P
     assert message in " ".join(result.output.split())
     assert "Traceback" not in result.output
     assert not (tmp_path / "x").exists()
+
+
+def test_analyze_morris_on_a_morris_sweep(tmp_path: Path) -> None:
+    """4 trajectories of 3 points, one replication each: indices, and a warning that noise is unmeasured."""
+    path = tmp_path / "morris.toml"
+    path.write_text(MORRIS_SWEEP)
+    assert runner.invoke(app, ["sweep", str(path), "--out", str(tmp_path / "sweep"), "--workers", "1"]).exit_code == 0
+    result = runner.invoke(app, ["analyze", str(tmp_path / "sweep"), "--method", "morris", "--outcome", "final",
+                                 "--column", "share_hyperscaler", "--out", str(tmp_path / "a")])
+    assert result.exit_code == 0, result.output
+    table = pd.read_parquet(tmp_path / "a" / "morris_final_share_hyperscaler" / "sensitivity.parquet")
+    assert sorted(set(table["index"])) == ["mu", "mu_star", "sigma"]
+    assert (table.loc[table["index"] == "mu_star", "estimate"] >= 0).all()
+    assert "warning: one replication per point" in " ".join(result.output.split())
 
 
 def test_analyze_needs_a_sweep_directory(tmp_path: Path) -> None:
