@@ -215,7 +215,7 @@ def theses_report(root: Path) -> str:
                    "are compared; both use the same seeds). Interval: bootstrap 95% confidence interval. "
                    "Supported: the whole interval lies on the claimed side of the threshold; refuted: wholly on "
                    "the other side; inconclusive otherwise.", "meta")
-    page.figure(forest_figure(verdicts, f"Thesis verdicts, {n_runs} replications"),
+    page.figure(forest_figure(verdicts, f"Thesis verdicts, up to {int(verdicts['n'].max())} replications each"),
                 "every estimate with its 95% interval; dashed line: the claim's threshold")
     page.heading("Verdicts")
     columns = ["number", "title", "statistic", "estimate", "ci_low", "ci_high", "claim", "verdict", "n"]

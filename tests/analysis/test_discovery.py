@@ -66,3 +66,15 @@ def test_claims_parse(text: str, operator: str, threshold: float) -> None:
 def test_bad_claims_name_the_value(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         Claim.parse(text)
+
+
+def test_ema_workbench_imports_quietly() -> None:
+    """EMA Workbench warns at import (no ipyparallel); the import through analysis.discovery prints nothing."""
+    import subprocess
+    import sys
+
+    code = "from analysis.discovery import _ema; prim, scoring = _ema(); print(prim.__name__)"
+    proc = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ema_workbench.analysis.prim" and proc.stderr == ""
