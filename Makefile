@@ -16,9 +16,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@touch $(STAMP)
 
-## Run the baseline scenario and print where results and figures are.
+## Run the baseline scenario and print where results, figures and the HTML report are.
 run: $(STAMP)
 	$(BIN)/ieco run experiments/configs/baseline.toml --out $(OUT) --figures
+	$(BIN)/ieco report $(OUT)
 
 ## Run the whole test suite.
 test: $(STAMP)

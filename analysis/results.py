@@ -4,6 +4,8 @@ A sweep directory holds::
 
     sweep.json                 manifest: sweep config, base scenario, versions, commit, progress
     plan.parquet               every planned run: run_id, point, replication, seed, parameter values
+    design.parquet             sampled designs (not grids): each point's coordinates on the unit cube, as drawn
+                               by the sampler; sweep.json's ``salib_problem`` names them
     runs/<run_id>/<table>.parquet, runs/<run_id>/manifest.json     one directory per finished run
     failed/<run_id>.json       one record per failed run: error message and traceback
 
@@ -26,6 +28,7 @@ import pyarrow.parquet as pq
 
 MANIFEST_FILE = "sweep.json"
 PLAN_FILE = "plan.parquet"
+DESIGN_FILE = "design.parquet"
 RUNS_DIR = "runs"
 FAILED_DIR = "failed"
 RUN_MANIFEST = "manifest.json"

@@ -131,6 +131,10 @@ from experiments import cli_sweep  # noqa: E402
 
 app.command("sweep")(cli_sweep.sweep)
 app.command("theses")(cli_sweep.theses)
+from experiments import cli_analysis  # noqa: E402
+
+app.command("analyze")(cli_analysis.analyze)
+app.command("report")(cli_analysis.report)
 
 from experiments import cli_dashboard  # noqa: E402
 

@@ -18,12 +18,12 @@ import solara
 import solara.widgets
 
 from market.config import PROVIDER_KIND_NAMES
-from market.config.schema import AntitrustConfig
+from market.metrics import HHI_HIGHLY_CONCENTRATED_2023
 
 if TYPE_CHECKING:
     from market.model import InferenceMarket
 
-GUIDELINE_HHI = AntitrustConfig(policy="hhi_2023").thresholds[0]  # type: ignore[index]
+GUIDELINE_HHI = HHI_HIGHLY_CONCENTRATED_2023
 """Post-merger HHI above which the 2023 US merger guidelines call a market highly concentrated (1,800)."""
 
 _frames_cache: weakref.WeakKeyDictionary[InferenceMarket, tuple[int, dict[str, pd.DataFrame]]] = (

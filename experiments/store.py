@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from analysis.results import (
+    DESIGN_FILE,
     FAILED_DIR,
     MANIFEST_FILE,
     PLAN_FILE,
@@ -76,15 +77,17 @@ class ResultStore:
         """The stored manifest."""
         return json.loads(self.manifest_path.read_text())
 
-    def create(self, manifest: dict[str, Any], plan: pd.DataFrame) -> None:
-        """Start a new sweep: write the plan and the manifest."""
+    def create(self, manifest: dict[str, Any], plan: pd.DataFrame, design: pd.DataFrame | None = None) -> None:
+        """Start a new sweep: write the plan, the sampled design (if any) and the manifest."""
         self.runs_dir.mkdir(parents=True, exist_ok=True)
         self.failed_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{PLAN_FILE}.", dir=self.root)
-        os.close(fd)
-        plan.to_parquet(tmp, index=False)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, self.root / PLAN_FILE)
+        tables = {PLAN_FILE: plan} if design is None else {PLAN_FILE: plan, DESIGN_FILE: design}
+        for name, frame in tables.items():
+            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=self.root)
+            os.close(fd)
+            frame.to_parquet(tmp, index=False)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, self.root / name)
         self._manifest = dict(manifest)
         self.flush()
 
@@ -93,7 +96,8 @@ class ResultStore:
         self.runs_dir.mkdir(parents=True, exist_ok=True)
         self.failed_dir.mkdir(parents=True, exist_ok=True)
         temporary = [*self.runs_dir.glob(".*"), *self.failed_dir.glob(".*"),
-                     *self.root.glob(f".{MANIFEST_FILE}.*"), *self.root.glob(f".{PLAN_FILE}.*")]
+                     *self.root.glob(f".{MANIFEST_FILE}.*"), *self.root.glob(f".{PLAN_FILE}.*"),
+                     *self.root.glob(f".{DESIGN_FILE}.*")]
         for leftover in temporary:
             if leftover.is_dir():
                 shutil.rmtree(leftover, ignore_errors=True)

@@ -35,6 +35,8 @@ from experiments.sweep_config import (
     fingerprint,
     load_sweep_config,
     plan_frame,
+    salib_problem,
+    unit_design_frame,
 )
 from market.config.files import ConfigError
 
@@ -107,7 +109,9 @@ def run_sweep(
     evaluator = evaluator or make_evaluator(workers, address, config.max_retries)
     with evaluator:  # start or join Ray before anything is written
         store = open_store(out, document, plan_frame(tasks), resume=resume, kind="sweep", name=config.name,
-                           extra={"source": source})
+                           extra={"source": source, "salib_problem": salib_problem(config),
+                                  "common_random_numbers": config.uses_common_random_numbers},
+                           design=unit_design_frame(config))
         execute_tasks(tasks, store, evaluator, progress)
     return sweep_runs(out)
 
@@ -139,7 +143,7 @@ def check_store(out: str | Path, document: dict[str, Any], *, resume: bool, kind
 
 
 def open_store(out: str | Path, document: dict[str, Any], plan: pd.DataFrame, *, resume: bool, kind: str,
-               name: str, extra: dict[str, Any] | None = None) -> ResultStore:
+               name: str, extra: dict[str, Any] | None = None, design: pd.DataFrame | None = None) -> ResultStore:
     """Create the store for a new sweep, or reopen a stored one for ``resume``.
 
     Raises:
@@ -167,7 +171,7 @@ def open_store(out: str | Path, document: dict[str, Any], plan: pd.DataFrame, *,
         "status": "running",
         "progress": {"total": len(plan), "finished": 0, "failed": 0},
     }
-    store.create(manifest, plan)
+    store.create(manifest, plan, design)
     return store
 
 

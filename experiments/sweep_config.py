@@ -8,6 +8,9 @@ number of replications per design point and a root seed. :func:`build_plan` turn
     seeds = SeedSequence(root_seed).spawn(n_points * replications)   # point-major order
     seed(point, replication) = generate_state(1, uint64)[0] >> 1     # a non-negative 63-bit integer
 
+With common random numbers (``common_random_numbers``, the default of sobol and morris designs) only
+``replications`` seeds are spawned and replication r uses the same seed at every point.
+
 so a sweep is reproducible on any machine and under any execution backend.
 """
 
@@ -153,8 +156,20 @@ class SweepConfig(_Spec):
     parameters: list[ParameterSpec] = Field(default_factory=list, description="The uncertain parameters.")
     design: DesignSpec = Field(default_factory=DesignSpec, description="The experimental design.")
     replications: int = Field(1, ge=1, description="Runs per design point, each with its own seed.")
+    common_random_numbers: bool | None = Field(
+        None,
+        description="Every design point uses the same replication seeds (replication r gets the same seed at every "
+        "point), so differences between points are not seed noise. Default: on for sobol and morris designs.",
+    )
     root_seed: int = Field(0, ge=0, description="Root of every run seed (numpy SeedSequence).")
     max_retries: int = Field(2, ge=0, description="Retries of a run whose worker process dies.")
+
+    @property
+    def uses_common_random_numbers(self) -> bool:
+        """Whether replication r has the same seed at every point (the default for sobol and morris)."""
+        if self.common_random_numbers is not None:
+            return self.common_random_numbers
+        return self.design.method in ("sobol", "morris")
 
     @model_validator(mode="after")
     def _check(self) -> SweepConfig:
@@ -278,7 +293,7 @@ def unit_sample(sweep: SweepConfig) -> np.ndarray:
     n = design.samples
     assert n is not None
     k = len(sweep.parameters)
-    problem = {"num_vars": k, "names": [s.name for s in sweep.parameters], "bounds": [[0.0, 1.0]] * k}
+    problem = salib_problem(sweep)
     if design.method == "random":
         return np.random.default_rng(seed).random((n, k))
     if design.method == "lhs":
@@ -292,6 +307,26 @@ def unit_sample(sweep: SweepConfig) -> np.ndarray:
     from SALib.sample import morris
 
     return morris.sample(problem, n, num_levels=design.num_levels, seed=seed)
+
+
+def salib_problem(sweep: SweepConfig) -> dict[str, Any]:
+    """The SALib problem of the design: parameter names on the unit cube (values map through ``from_unit``)."""
+    k = len(sweep.parameters)
+    return {"num_vars": k, "names": [s.name for s in sweep.parameters], "bounds": [[0.0, 1.0]] * k}
+
+
+def unit_design_frame(sweep: SweepConfig) -> pd.DataFrame | None:
+    """The sampled design on the unit cube, one row per point (``point`` then one column per parameter).
+
+    None for a grid (it has no sample). Stored as ``design.parquet`` so a sensitivity analysis reads the exact
+    sample SALib drew, whatever SALib version later reads the sweep.
+    """
+    if sweep.design.method == "grid" or not sweep.parameters:
+        return None
+    unit = unit_sample(sweep)
+    frame = pd.DataFrame(unit, columns=[s.name for s in sweep.parameters])
+    frame.insert(0, "point", np.arange(len(frame), dtype=np.int64))
+    return frame
 
 
 def design_seed(root_seed: int) -> int:
@@ -311,10 +346,17 @@ def run_id_for(point: int, replication: int) -> str:
 
 
 def build_plan(sweep: SweepConfig, base: dict[str, Any]) -> list[RunTask]:
-    """One task per (point, replication), point-major, with seeds derived from the root seed."""
+    """One task per (point, replication), point-major, with seeds derived from the root seed.
+
+    With common random numbers replication r uses ``derive_seeds(root_seed, replications)[r]`` at every point;
+    otherwise every (point, replication) has its own seed, ``derive_seeds(root_seed, points * replications)``.
+    """
     points = design_points(sweep)
     reps = sweep.replications
-    seeds = derive_seeds(sweep.root_seed, len(points) * reps)
+    if sweep.uses_common_random_numbers:
+        seeds = derive_seeds(sweep.root_seed, reps) * len(points)
+    else:
+        seeds = derive_seeds(sweep.root_seed, len(points) * reps)
     tasks: list[RunTask] = []
     for point, row in enumerate(points.to_dict("records")):
         params = {k: _plain(v) for k, v in row.items()}

@@ -20,7 +20,10 @@ HHI_BANDS_2010: tuple[float, float] = (1500.0, 2500.0)
 """2010 guidelines' bands: unconcentrated below 1,500, moderately concentrated to 2,500, highly above."""
 
 HHI_HIGHLY_CONCENTRATED_2023: float = MERGER_SCREENS["hhi_2023"][0]
-"""2023 guidelines: a market with HHI over 1,800 is highly concentrated."""
+"""2023 guidelines (section 2.1): a market with HHI over 1,800 is highly concentrated."""
+
+HHI_MODERATELY_CONCENTRATED_2023: float = 1000.0
+"""2023 guidelines (section 2.1): a market with HHI from 1,000 to 1,800 is moderately concentrated."""
 
 
 def hhi(values: FloatArray, owner: IntArray | None = None) -> float:

@@ -173,3 +173,11 @@ def tiny_fleet_config(tiny_fleet_dict: dict[str, Any]) -> ScenarioConfig:
 def tiny_fleet_scenario() -> ScenarioConfig:
     """:data:`TINY_FLEET_SCENARIO`, validated once per session (read-only: do not modify)."""
     return scenario_from_dict(copy.deepcopy(TINY_FLEET_SCENARIO))
+
+
+@pytest.fixture(scope="session")
+def tiny_sobol_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small Sobol sweep directory (tests/result_dirs.py), built once per session (read-only)."""
+    from tests.result_dirs import make_sobol_sweep
+
+    return make_sobol_sweep(tmp_path_factory.mktemp("tiny_sobol"))

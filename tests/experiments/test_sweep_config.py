@@ -146,7 +146,28 @@ def test_shipped_sweeps_load_and_plan(path: Path) -> None:
     config, base = load_sweep_config(path)
     tasks = build_plan(config, base)
     assert len(tasks) == len(design_points(config)) * config.replications
-    assert len({t.seed for t in tasks}) == len(tasks)
+    distinct = config.replications if config.uses_common_random_numbers else len(tasks)
+    assert len({t.seed for t in tasks}) == distinct
+
+
+@pytest.mark.parametrize(("method", "explicit", "common"), [
+    ("sobol", None, True), ("morris", None, True), ("lhs", None, False), ("sobol", False, False), ("lhs", True, True),
+])
+def test_common_random_numbers_default_on_for_sobol_and_morris(method: str, explicit: bool | None,
+                                                               common: bool) -> None:
+    """With common random numbers replication r has seed derive_seeds(root, replications)[r] at every point."""
+    fields: dict[str, Any] = {"design": {"method": method, "samples": 4}, "replications": 2, "root_seed": 5,
+                              "parameters": [{"name": "mu", "path": "logit.mu", "low": 0.2, "high": 0.8}]}
+    if explicit is not None:
+        fields["common_random_numbers"] = explicit
+    config = sweep(**fields)
+    assert config.uses_common_random_numbers is common
+    tasks = build_plan(config, {"logit": {"mu": 1.0}})
+    n_points = len(design_points(config))
+    if common:
+        assert [t.seed for t in tasks] == derive_seeds(5, 2) * n_points
+    else:
+        assert [t.seed for t in tasks] == derive_seeds(5, 2 * n_points)
 
 
 def test_the_documented_sweep_file_is_valid() -> None:
