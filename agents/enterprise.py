@@ -189,6 +189,7 @@ class EnterprisePopulation:
     def update_main_providers(self, main_provider: IntArray, main_region: IntArray) -> None:
         """Record each agent's main provider this step (-1: bought nothing); tenure grows while it stays."""
         same = (main_provider == self.incumbent_provider) & (main_region == self.incumbent_region)
+        same &= main_provider >= 0  # no provider is no tenure
         self.tenure_months = np.where(same, self.tenure_months + 1, np.where(main_provider >= 0, 1, 0))
         self.incumbent_provider = main_provider.astype(np.int64)
         self.incumbent_region = main_region.astype(np.int64)

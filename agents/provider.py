@@ -101,6 +101,16 @@ class Provider(mesa.Agent):
         self.owner._cash = float(value)
 
     @property
+    def own_cash(self) -> float:
+        """Cash on its own books, $ (zero for a subsidiary, whose cash joined its owner's treasury)."""
+        return self._cash
+
+    @property
+    def own_credit_limit(self) -> float:
+        """Its own credit limit, $ (its balance sheet's when it is independent)."""
+        return self._credit_limit
+
+    @property
     def credit_limit(self) -> float:
         """Credit limit of its balance sheet (the ultimate owner's for a subsidiary), $."""
         return self.owner._credit_limit

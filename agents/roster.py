@@ -256,7 +256,7 @@ class Roster:
         n = len(self.holders)
         active, fixed = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
         parent, last_deal = np.full(n, -1, dtype=np.int64), np.full(n, -1, dtype=np.int64)
-        cash, credit = np.zeros(n), np.zeros(n)
+        cash, credit, own_cash, own_credit = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
         distressed, idle = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
         for p in self.providers:
             h = p.holder_id
@@ -264,8 +264,10 @@ class Roster:
             parent[h] = -1 if p.parent is None else p.parent.holder_id
             last_deal[h] = -1 if p.last_deal_step is None else p.last_deal_step
             cash[h], credit[h] = p.cash, p.credit_limit
+            own_cash[h], own_credit[h] = p.own_cash, p.own_credit_limit
             distressed[h], idle[h] = p.months_distressed, p.months_idle
-        return CorporateState(active=active, parent=parent, cash=cash, credit_limit=credit,
+        return CorporateState(active=active, parent=parent, cash=cash, credit_limit=credit, own_cash=own_cash,
+                              own_credit_limit=own_credit,
                               months_distressed=distressed, months_idle=idle, fixed_capacity=fixed,
                               last_deal_step=last_deal)
 

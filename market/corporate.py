@@ -182,6 +182,8 @@ class CorporateState:
         parent: Holder id of each holder's parent, -1 for none.
         cash: Each holder's cash as its balance sheet shows it (its owner's for a subsidiary), $.
         credit_limit: Credit limit of that balance sheet, $.
+        own_cash, own_credit_limit: A subsidiary's own cash and credit limit, which become its balance sheet
+            when its owner exits (equal to ``cash`` and ``credit_limit`` for independent holders), $.
         months_distressed, months_idle: Distress counters carried into the month.
         fixed_capacity: Providers whose capacity is configured (never idle).
         last_deal_step: Step of each holder's last acquisition attempt, -1 for never.
@@ -191,6 +193,8 @@ class CorporateState:
     parent: IntArray
     cash: FloatArray
     credit_limit: FloatArray
+    own_cash: FloatArray
+    own_credit_limit: FloatArray
     months_distressed: IntArray
     months_idle: IntArray
     fixed_capacity: NDArray[np.bool_]
@@ -217,7 +221,7 @@ def plan_exits(state: CorporateState, idle: NDArray[np.bool_], limit: int) -> Ex
         idle: Whether each holder served nothing and holds no GPUs this month (never with fixed capacity).
         limit: ``corporate.exit_after_months``.
     """
-    active, cash, credit_limit = state.active, state.cash, state.credit_limit
+    active, cash, credit_limit = state.active, state.cash.copy(), state.credit_limit.copy()
     judged, parent = active & (state.parent < 0), state.parent.copy()
     distressed, idled = state.months_distressed.copy(), state.months_idle.copy()
     idle = idle & ~state.fixed_capacity
@@ -234,6 +238,7 @@ def plan_exits(state: CorporateState, idle: NDArray[np.bool_], limit: int) -> Ex
             parent[freed] = -1
             later = freed[freed > h]
             judged[later] = active[later]
+            cash[freed], credit_limit[freed] = state.own_cash[freed], state.own_credit_limit[freed]
     return ExitPlan(months_distressed=distressed, months_idle=idled, closures=closures)
 
 

@@ -218,6 +218,30 @@ def test_no_scarcity_floor_before_any_observation() -> None:
     np.testing.assert_allclose(p.post_prices(view), [1.3], rtol=1e-15)
 
 
+def test_price_offers_opens_then_decides_and_returns_the_regions_with_capacity() -> None:
+    """An adaptive pricer (step 0.05) never priced: unit cost (2, inf -> 2, 4) opens at 1.3 x (2, 2, 4); its first
+    decision, unobserved, moves up by e^0.05 from there: 1.3 e^0.05 x (2, 2, 4). It offers where it has capacity:
+    regions 0 and 2."""
+    p = make_provider(config=fleet_config(pricing=AdaptivePricing(step=0.05)))
+    fleet = fleet_economics(1, 3, unit_cost=[[2.0, np.inf, 4.0]], capacity=[[10.0, 0.0, 5.0]])
+    offering = p.price_offers(0, fleet, None, "linear")
+    assert offering is not None
+    np.testing.assert_array_equal(offering, [True, False, True])
+    np.testing.assert_allclose(p.price, 1.3 * math.exp(0.05) * np.array([2.0, 2.0, 4.0]), rtol=1e-14)
+
+
+def test_price_offers_with_nothing_to_sell() -> None:
+    """No capacity in any of its regions (capacity elsewhere does not count), or exited: no offers, prices kept."""
+    p = make_provider(regions=[0, 1], config=fixed_config(initial_price_usd_per_mtok=3.0))
+    fleet = fleet_economics(1, 3, unit_cost=np.ones((1, 3)), capacity=[[0.0, 0.0, 8.0]])
+    assert p.price_offers(1, fleet, None, "linear") is None
+    np.testing.assert_array_equal(p.price, [3.0, 3.0])
+    p.active = False
+    assert p.price_offers(1, fleet_economics(1, 3, unit_cost=np.ones((1, 3)), capacity=np.ones((1, 3))), None,
+                          "linear") is None
+    np.testing.assert_array_equal(p.price, [3.0, 3.0])
+
+
 def test_invalid_prices_are_refused_naming_the_provider() -> None:
     """Unit cost 0 makes cost plus decide a price of 0, which is not a valid price."""
     p = make_provider(regions=[0], config=fixed_config(name="acme"))
@@ -230,7 +254,8 @@ def test_strategies_come_from_the_config() -> None:
     assert p.pricing.name == "adaptive"
     assert p.investment.name == "utilization_target"
     assert p.acquisition.name == "value_over_price"
-    assert make_provider(config=fixed_config(pricing=CostPlusPricing(markup=0.1))).pricing.markup == 0.1
+    cost_plus = make_provider(config=fixed_config(pricing=CostPlusPricing(markup=0.1))).pricing
+    np.testing.assert_allclose(cost_plus.decide(pricing_view(unit_cost=np.array([2.0]))), [2.2], rtol=1e-15)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -238,7 +263,8 @@ def test_strategies_come_from_the_config() -> None:
 # ---------------------------------------------------------------------------------------------------------
 
 GENERATIONS = GenerationTable(
-    names=("G0", "G1", "G2"), release_step=np.array([-50, -5, 10]), list_price_usd=np.array([10000.0, 20000.0, 40000.0]),
+    names=("G0", "G1", "G2"), release_step=np.array([-50, -5, 10]),
+    list_price_usd=np.array([10000.0, 20000.0, 40000.0]),
     throughput_tokens_per_s=np.array([500.0, 1000.0, 3000.0]), power_kw=np.array([0.5, 1.0, 1.5]),
     lifetime_months=np.array([48, 60, 60]), vendor_supply_per_month=np.full(3, np.inf),
 )
@@ -255,8 +281,8 @@ def offers_of(holder: list[int], region: list[int]) -> OfferBook:
 def clearing_of(offer_demand: list[float], served: list[float]) -> Clearing:
     n = len(served)
     return Clearing(shares=np.zeros((1, n)), outside_share=np.zeros(1), allocation=np.zeros((1, n)),
-                    offer_demand=np.array(offer_demand), served=np.array(served), revenue=np.zeros(n), spend=np.zeros(1),
-                    inside_demand=np.zeros(1), unmet=np.zeros(1))
+                    offer_demand=np.array(offer_demand), served=np.array(served), revenue=np.zeros(n),
+                    spend=np.zeros(1), inside_demand=np.zeros(1), unmet=np.zeros(1))
 
 
 def test_investment_view_by_hand() -> None:

@@ -53,11 +53,13 @@ def test_exit_status_counts_consecutive_months() -> None:
 
 
 def corporate_state(*, active: list[bool], parent: list[int], cash: list[float], distressed: list[int],
-                    idled: list[int], credit: float = 100.0, fixed_capacity: list[bool] | None = None
-                    ) -> CorporateState:
+                    idled: list[int], credit: float = 100.0, fixed_capacity: list[bool] | None = None,
+                    own_cash: list[float] | None = None) -> CorporateState:
     n = len(active)
     return CorporateState(active=np.array(active), parent=np.array(parent, dtype=np.int64), cash=np.array(cash, float),
-                          credit_limit=np.full(n, credit), months_distressed=np.array(distressed, dtype=np.int64),
+                          credit_limit=np.full(n, credit),
+                          own_cash=np.array(cash if own_cash is None else own_cash, float),
+                          own_credit_limit=np.full(n, credit), months_distressed=np.array(distressed, dtype=np.int64),
                           months_idle=np.array(idled, dtype=np.int64),
                           fixed_capacity=np.zeros(n, bool) if fixed_capacity is None else np.array(fixed_capacity),
                           last_deal_step=np.full(n, -1, dtype=np.int64))
@@ -93,6 +95,17 @@ def test_a_freed_subsidiary_is_judged_only_when_it_comes_later_in_holder_order()
                  idle=[False] * 5, distressed=[2, 2, 1, 2, 2], idled=[0] * 5)
     assert plan.closures == [(1, "bankrupt"), (3, "bankrupt")]
     np.testing.assert_array_equal(plan.months_distressed, [2, 3, 0, 3, 2])
+
+
+def test_a_freed_subsidiary_is_judged_on_its_own_books() -> None:
+    """A subsidiary's cash joined its owner's treasury when it was bought, so its own books hold 0. When its
+    bankrupt owner (holder 0, cash -200 against credit 100) frees it, it is judged on those books: 0 is not below
+    -100, so its carried counter (2 months) resets and it stays, although the owner's balance sheet it shared
+    until now is distressed."""
+    plan = exits(active=[True, True], parent=[-1, 0], cash=[-200, -200], own_cash=[-200, 0.0], idle=[False] * 2,
+                 distressed=[2, 2], idled=[0, 0])
+    assert plan.closures == [(0, "bankrupt")]
+    np.testing.assert_array_equal(plan.months_distressed, [3, 0])
 
 
 def test_a_freed_subsidiary_that_is_inactive_is_not_judged() -> None:
