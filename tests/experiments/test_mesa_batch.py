@@ -18,10 +18,10 @@ from typing import Any
 import mesa
 import pandas as pd
 import pytest
-from market.mesa_support import batch_iteration_seed
 
 from experiments.run import run_scenario
 from market.config.files import load_scenario
+from market.mesa_support import batch_iteration_seed
 from market.model import InferenceMarket
 from tests.conftest import CONFIG_DIR, REPO_ROOT
 
