@@ -8,10 +8,13 @@ leave only by scrapping, so ``sum over holders + scrapped == produced`` per gene
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    from market.technology import GenerationTable
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -91,6 +94,13 @@ class GpuLedger:
             return
         self._append(holder, generation, region, count, built_step, built_step + lifetime, step, basis)
         self.produced[generation] += count
+
+    def add_new(self, holder: int, generation: int, region: int, count: int, built_step: int,
+                generations: GenerationTable) -> None:
+        """Add GPUs bought new at list price when they were built (an initial fleet lot)."""
+        self.add(holder=holder, generation=generation, region=region, count=count, built_step=built_step,
+                 lifetime=int(generations.lifetime_months[generation]), step=built_step,
+                 basis=float(generations.list_price_usd[generation]))
 
     def move(self, *, holder: int, to_holder: int, count: int | None, step: int, price_per_gpu: float | None,
              generation: int | None = None, region: int | None = None, to_region: int | None = None,

@@ -87,9 +87,6 @@ class InferenceMarket(mesa.Model):
         self.region_names = config.region_names
         self.n_regions = len(self.region_names)
         self.generations = GenerationTable.from_config(config.technology)
-        self.gpu_spec = trading.GpuSpec(power_kw=self.generations.power_kw,
-                                        list_price_usd=self.generations.list_price_usd,
-                                        throughput_tokens_per_s=self.generations.throughput_tokens_per_s)
         self.ledger = GpuLedger(len(self.generations))
         self.region_base_power = np.array([r.power_price_usd_per_kwh for r in config.regions])
         self.region_power_capacity = np.array([r.power_capacity_mw for r in config.regions])
@@ -104,11 +101,9 @@ class InferenceMarket(mesa.Model):
             for k in range(cfg.count):
                 p = self._new_provider(cfg, cfg.name if cfg.count == 1 else f"{cfg.name}_{k + 1}")
                 for lot in cfg.fleet:
-                    g = self.generations.index(lot.generation)
-                    self.ledger.add(holder=p.holder_id, generation=g, region=self.region_names.index(lot.region),
-                                    count=lot.gpus, built_step=-lot.age_months, step=-lot.age_months,
-                                    lifetime=int(self.generations.lifetime_months[g]),
-                                    basis=float(self.generations.list_price_usd[g]))
+                    self.ledger.add_new(p.holder_id, self.generations.index(lot.generation),
+                                        self.region_names.index(lot.region), lot.gpus, -lot.age_months,
+                                        self.generations)
         for rcfg in config.resellers:
             for k in range(rcfg.count):
                 self.roster.new_reseller(self, rcfg, rcfg.name if rcfg.count == 1 else f"{rcfg.name}_{k + 1}",
@@ -294,7 +289,7 @@ class InferenceMarket(mesa.Model):
             [(p.holder_id, p.regions, o.sell) for p, o in orders], oldest_first))
         trades, requested = trading.used_purchases(desk, self.ledger.units_by_holder_generation(n),
                                                    self.roster.used_orders(orders), self._grid_headroom_mw(),
-                                                   self.gpu_spec)
+                                                   self.generations)
         self.apply_trades(trades)
         for r in self.resellers:
             r.last_orders = requested.copy()
@@ -302,7 +297,7 @@ class InferenceMarket(mesa.Model):
         if newest >= 0:
             self.apply_trades(trading.vendor_purchases(
                 self.roster.new_orders(orders), newest, float(self.generations.vendor_supply_per_month[newest]),
-                self.config.technology.vendor_allocation, self._grid_headroom_mw(), self.gpu_spec))
+                self.config.technology.vendor_allocation, self._grid_headroom_mw(), self.generations))
         self.refresh_fleet()
 
     def corporate_events(self) -> None:
@@ -422,7 +417,7 @@ class InferenceMarket(mesa.Model):
                 for lot in entrant.provider.fleet]
         self.apply_trades(trading.entry_fleet(
             self.roster.reseller_desk(self.secondary_quotes), self.ledger.units_by_holder_generation(len(self.holders)),
-            self._grid_headroom_mw(), self.gpu_spec, buyer=provider.holder_id, pue=provider.pue, lots=lots,
+            self._grid_headroom_mw(), self.generations, buyer=provider.holder_id, pue=provider.pue, lots=lots,
             newest=self.generations.newest(self.step_index)))
         self.fleet_stale = True
         self.refresh_fleet()

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -98,9 +99,23 @@ class ResellerDesk:
         return self.quotes * (1.0 - self.margin[:, None])
 
 
+class GpuSpec(Protocol):
+    """Per-generation facts the planners need (index = generation id); ``market.technology.GenerationTable``
+    is one."""
+
+    @property
+    def power_kw(self) -> FloatArray: ...
+
+    @property
+    def list_price_usd(self) -> FloatArray: ...
+
+    @property
+    def throughput_tokens_per_s(self) -> FloatArray: ...
+
+
 @dataclass(frozen=True)
-class GpuSpec:
-    """Per-generation facts the planners need (index = generation id)."""
+class GenerationSpec:
+    """A :class:`GpuSpec` given by its arrays."""
 
     power_kw: FloatArray
     list_price_usd: FloatArray

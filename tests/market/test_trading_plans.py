@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from market.events import EventKind
 from market.hardware import SCRAPPED, GpuLedger
 from market.trading import (
-    GpuSpec,
+    GenerationSpec,
     GpuTrade,
     NewOrder,
     ResellerDesk,
@@ -34,7 +34,7 @@ from market.trading import (
 )
 
 # Three generations (ids 0, 1, 2): power per GPU, list price, tokens per second.
-SPEC = GpuSpec(
+SPEC = GenerationSpec(
     power_kw=np.array([0.5, 1.0, 2.0]),
     list_price_usd=np.array([10_000.0, 20_000.0, 40_000.0]),
     throughput_tokens_per_s=np.array([100.0, 300.0, 1200.0]),
