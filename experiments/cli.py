@@ -132,6 +132,10 @@ from experiments import cli_sweep  # noqa: E402
 app.command("sweep")(cli_sweep.sweep)
 app.command("theses")(cli_sweep.theses)
 
+from experiments import cli_replicate  # noqa: E402
+
+app.add_typer(cli_replicate.app, name="replicate")
+
 
 def main() -> None:
     """Entry point of the ``ieco`` script."""
