@@ -58,7 +58,7 @@ class LearningParams:
     beta: float = 4e-6
     delta: float = 0.95
     stable_periods: int = 100_000
-    max_periods: int = 20_000_000
+    max_periods: int = 100_000_000
 
     def __post_init__(self) -> None:
         if not 0.0 < self.alpha <= 1.0:

@@ -18,9 +18,11 @@ which order sessions run.
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -199,13 +201,21 @@ def start_local_ray(workers: int) -> None:
     """Start a local Ray once per process (127.0.0.1, dashboard off, its own temp dir); reuse a running one.
 
     ``address="local"`` makes Ray start a new instance even if ``ray start`` recorded a cluster on the machine.
+    At exit the instance is shut down and its temp dir (sockets, logs) removed.
     """
     import ray
 
     if ray.is_initialized():
         return
+    temp_dir = tempfile.mkdtemp(prefix="ieco-ray-")
+
+    def shutdown() -> None:
+        ray.shutdown()
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+    atexit.register(shutdown)
     ray.init(address="local", num_cpus=workers, include_dashboard=False, _node_ip_address="127.0.0.1",
-             _temp_dir=tempfile.mkdtemp(prefix="ieco-ray-"), logging_level=logging.WARNING, log_to_driver=False)
+             _temp_dir=temp_dir, logging_level=logging.WARNING, log_to_driver=False)
 
 
 def summarize(settings: CalvanoSettings, outcomes: list[dict[str, Any]]) -> Replication:
