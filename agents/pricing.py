@@ -13,7 +13,13 @@ from typing import ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-from market.config import AdaptivePricing, BestResponsePricing, CostPlusPricing, ShareAcquisitionPricing
+from market.config import (
+    AdaptivePricing,
+    BestResponsePricing,
+    CostPlusPricing,
+    QLearningPricing,
+    ShareAcquisitionPricing,
+)
 from market.pricing import logit_best_response
 
 FloatArray = NDArray[np.float64]
@@ -38,6 +44,8 @@ class PricingView:
         credit_limit: Credit limit, $.
         utility_form: ``linear`` or ``log``.
         observed: False at step 0, before any clearing.
+        rival_price: Demand-weighted mean of the other owners' last prices in the offer's region, $/Mtok
+            (NaN before the first clearing or without rivals there).
     """
 
     step: int
@@ -54,12 +62,15 @@ class PricingView:
     credit_limit: float
     utility_form: str
     observed: bool
+    rival_price: FloatArray
 
 
 class PricingStrategy:
     """Base class: one instance per provider, so a strategy may keep state."""
 
     name: ClassVar[str]
+    uses_rng: ClassVar[bool] = False
+    """Whether the constructor takes the provider's generator (``rng=``)."""
 
     def decide(self, view: PricingView) -> FloatArray:  # pragma: no cover - interface
         """Prices for the provider's offers, $/Mtok."""
@@ -161,9 +172,14 @@ PRICING_STRATEGIES: dict[str, type[PricingStrategy]] = {
 
 
 def make_pricing_strategy(
-    params: CostPlusPricing | BestResponsePricing | ShareAcquisitionPricing | AdaptivePricing,
+    params: CostPlusPricing | BestResponsePricing | ShareAcquisitionPricing | AdaptivePricing | QLearningPricing,
+    rng: np.random.Generator | None = None,
 ) -> PricingStrategy:
     """Instantiate the strategy named by ``params.strategy``.
+
+    Args:
+        params: The strategy's parameters.
+        rng: The provider's own generator, handed to strategies that draw random numbers (``uses_rng``).
 
     Raises:
         KeyError: The name is not registered; the message lists the registered names.
@@ -173,4 +189,9 @@ def make_pricing_strategy(
     except KeyError:
         known = ", ".join(sorted(PRICING_STRATEGIES))
         raise KeyError(f"unknown pricing strategy '{params.strategy}' (choose from {known})") from None
+    if cls.uses_rng:
+        return cls(params, rng=rng)  # type: ignore[call-arg]
     return cls(params)  # type: ignore[arg-type]
+
+
+import agents.qlearning  # noqa: E402, F401  (registers QLearningStrategy, which subclasses PricingStrategy)

@@ -62,7 +62,7 @@ class Provider(mesa.Agent):
         self.cumulative_served_mtok = 0.0
         self.months_distressed = 0
         self.months_idle = 0
-        self.pricing = make_pricing_strategy(config.pricing)
+        self.pricing = make_pricing_strategy(config.pricing, rng=model.pricing_rng(holder_id))  # type: ignore[attr-defined]
         self.investment = make_investment_strategy(config.investment)
         self.price = np.zeros(len(self.regions))
         self.last_profit = 0.0

@@ -31,7 +31,7 @@ from market.hardware import GpuLedger, best_quotes
 from market.industry import CorporateDynamics
 from market.metrics import logit_consumer_surplus
 from market.networks import contract_graph, gpu_flow_graph, ownership_graph
-from market.pricing import demand_slopes, diversion_margin
+from market.pricing import demand_slopes, diversion_margin, rival_mean_price
 from market.recording import Recorder
 from market.technology import (
     GenerationTable,
@@ -76,7 +76,7 @@ class InferenceMarket(HardwareTrading, CorporateDynamics, mesa.Model):
 
     def __init__(self, config: ScenarioConfig, seed: int | None = None) -> None:
         root = np.random.SeedSequence(config.simulation.seed if seed is None else seed)
-        setup_seq, shock_seq, corporate_seq = root.spawn(3)
+        setup_seq, shock_seq, corporate_seq, self.pricing_seq = root.spawn(4)  # 4th: learning pricing (issue 11)
         super().__init__(rng=np.random.default_rng(setup_seq))
         self.corporate_rng = np.random.default_rng(corporate_seq)
         self.seed = int(root.entropy)  # type: ignore[arg-type]
@@ -122,6 +122,7 @@ class InferenceMarket(HardwareTrading, CorporateDynamics, mesa.Model):
         self.fleet: FleetEconomics | None = None
         self.secondary_quotes = np.full((len(self.resellers), len(self.generations)), np.nan)
         self._observations: dict[tuple[int, int], tuple[float, float, float, float, float]] = {}
+        self._rival_prices: dict[tuple[int, int], float] = {}  # view.rival_price by (holder, region)
         self._events: list[dict[str, object]] = []
         self.event_counts: dict[str, int] = {}
 
@@ -491,6 +492,7 @@ class InferenceMarket(HardwareTrading, CorporateDynamics, mesa.Model):
             credit_limit=p.credit_limit,
             utility_form=self.form,
             observed=bool(self._observations),
+            rival_price=np.array([self._rival_prices.get((p.holder_id, int(r)), np.nan) for r in regions]),
         )
 
     def _observe(self, shares: FloatArray) -> None:
@@ -521,6 +523,15 @@ class InferenceMarket(HardwareTrading, CorporateDynamics, mesa.Model):
             for h, r, d, s, b, ro, ri in zip(offers.holder, offers.region, slopes.demand, slopes.own_slope,
                                                slopes.beta, recapture_owner, recapture_industry, strict=True)
         }
+        # -- rivals' last prices for learning strategies (view.rival_price; issue 11) --
+        rival = rival_mean_price(offers.region, offers.owner, offers.price, slopes.demand)
+        self._rival_prices = {(int(h), int(r)): float(v) for h, r, v in zip(offers.holder, offers.region, rival,
+                                                                              strict=True)}
+
+    def pricing_rng(self, holder_id: int) -> np.random.Generator:
+        """The generator of provider ``holder_id``'s pricing strategy: child ``holder_id`` of ``pricing_seq``."""
+        seq = self.pricing_seq
+        return np.random.default_rng(np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, holder_id)))
 
     def _update_incumbents(self) -> None:
         """Each enterprise's main provider this step is the offer that served it most."""

@@ -234,3 +234,19 @@ one).
         if np.all(np.abs(step) <= 1e-13 * np.maximum(1.0, np.abs(x))):
             break
     return x if form == "linear" else np.exp(x)
+
+
+def rival_mean_price(region: IntArray, owner: IntArray, price: FloatArray, weight: FloatArray) -> FloatArray:
+    """For every offer, the ``weight``-weighted mean price of the other owners' offers in the same region.
+
+    ``rival[i] = sum_j w_j p_j / sum_j w_j`` over offers ``j`` with ``region[j] == region[i]`` and
+    ``owner[j] != owner[i]``; the plain mean where those weights sum to zero; NaN where there is no such offer.
+    """
+    rivals = (region[:, None] == region[None, :]) & (owner[:, None] != owner[None, :])
+    mask = rivals.astype(np.float64)
+    count = mask.sum(axis=1)
+    total = mask @ weight
+    with np.errstate(invalid="ignore", divide="ignore"):
+        weighted = (mask @ (weight * price)) / total
+        plain = (mask @ price) / count
+    return np.where(count == 0, np.nan, np.where(total > 0, weighted, plain))

@@ -37,6 +37,7 @@ BASE_VIEW: dict[str, Any] = {
     "credit_limit": 0.0,
     "utility_form": "linear",
     "observed": True,
+    "rival_price": np.array([np.nan]),
 }
 
 
