@@ -278,8 +278,10 @@ class QLearningStrategy(PricingStrategy):
         draws = self.rng.random(offers)
         greedy = (np.argmax(self.q[np.arange(offers), new_state], axis=1) if self.q is not None
                   else np.zeros(offers, dtype=np.int64))
-        explore = np.minimum((draws / max(eps, 1e-300) * p.grid_points).astype(np.int64), p.grid_points - 1)
-        self.action = np.where(draws < eps, explore, greedy)
+        exploring = draws < eps
+        uniform = np.where(exploring, draws / max(eps, 1e-300), 0.0)  # uniform on [0, 1) given exploring
+        explore = np.minimum((uniform * p.grid_points).astype(np.int64), p.grid_points - 1)
+        self.action = np.where(exploring, explore, greedy)
         self.state = new_state
         self.months += 1
         return view.unit_cost * (1.0 + self.markups[self.action])
