@@ -76,7 +76,7 @@ class InferenceMarket(HardwareTrading, CorporateDynamics, mesa.Model):
 
     def __init__(self, config: ScenarioConfig, seed: int | None = None) -> None:
         root = np.random.SeedSequence(config.simulation.seed if seed is None else seed)
-        setup_seq, shock_seq, corporate_seq, self.pricing_seq = root.spawn(4)  # 4th: learning pricing (issue 11)
+        setup_seq, shock_seq, corporate_seq, self.pricing_seq = root.spawn(4)  # 4th: pricing strategies
         super().__init__(rng=np.random.default_rng(setup_seq))
         self.corporate_rng = np.random.default_rng(corporate_seq)
         self.seed = int(root.entropy)  # type: ignore[arg-type]
@@ -523,7 +523,7 @@ class InferenceMarket(HardwareTrading, CorporateDynamics, mesa.Model):
             for h, r, d, s, b, ro, ri in zip(offers.holder, offers.region, slopes.demand, slopes.own_slope,
                                                slopes.beta, recapture_owner, recapture_industry, strict=True)
         }
-        # -- rivals' last prices for learning strategies (view.rival_price; issue 11) --
+        # -- rivals' last prices for learning strategies (view.rival_price) --
         rival = rival_mean_price(offers.region, offers.owner, offers.price, slopes.demand)
         self._rival_prices = {(int(h), int(r)): float(v) for h, r, v in zip(offers.holder, offers.region, rival,
                                                                               strict=True)}
