@@ -7,16 +7,25 @@ per offer; the market computes the demand curves it reads (``market.pricing``).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
-from market.config import AdaptivePricing, BestResponsePricing, CostPlusPricing, ShareAcquisitionPricing
+from market.config import (
+    AdaptivePricing,
+    BestResponsePricing,
+    CostPlusPricing,
+    QLearningPricing,
+    ShareAcquisitionPricing,
+)
+from market.demand import price_term_derivative, utility_transform
 from market.pricing import logit_best_response
 
 FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
 
 
 @dataclass(frozen=True)
@@ -71,6 +80,8 @@ class PricingStrategy:
     """Base class: one instance per provider, so a strategy may keep state."""
 
     name: ClassVar[str]
+    uses_rng: ClassVar[bool] = False
+    """Whether the constructor takes the provider's generator (``rng=``)."""
 
     def __init__(self, params: Any) -> None:
         self.params = params
@@ -184,16 +195,117 @@ class AdaptiveStrategy(PricingStrategy):
         return np.maximum(price, view.unit_cost * (1.0 + p.floor_markup))
 
 
+class QLearningStrategy(PricingStrategy):
+    """Q-learning pricing in the inference market: one table per offer (region), prices as markups over cost.
+
+    Actions are the grid ``unit_cost x (1 + markup_k)``, ``markup_k`` evenly spaced from ``min_markup`` to
+    ``max_markup``. The state is ``(own last grid index, rival bin)``: the rivals' last price
+    (``view.rival_price``) as a markup over the provider's own unit cost, coarsened into ``rival_bins`` equal
+    bins between ``min_markup`` and ``max_markup`` (outside prices fall into the end bins) plus one bin for
+    "no rival price" (NaN), so a table has ``grid_points x (rival_bins + 1)`` states whatever the number of
+    rivals. The reward of a month is the offer's gross margin, ``(last price - unit cost) x min(demand,
+    capacity)``. Tables start, at the first observed month, at the discounted payoff of each grid price against
+    the rivals' current prices, ``pi(p_k) / (1 - delta)``, with demand from the homogeneous-logit fit of the
+    observed demand and slope (the counterpart of the paper's payoff against randomizing rivals, for an agent
+    that does not know the demand system). The first month's price is drawn uniformly (``eps_0 = 1``).
+
+    Args:
+        params: The strategy's parameters.
+        rng: The provider's own generator (spawned by the model from the run's seed); required.
+    """
+
+    name = "q_learning"
+    uses_rng = True
+
+    def __init__(self, params: QLearningPricing, rng: np.random.Generator | None = None) -> None:
+        if rng is None:
+            raise ValueError("q_learning pricing needs the provider's random generator (rng=...)")
+        self.params = params
+        self.rng = rng
+        self.markups = np.linspace(params.min_markup, params.max_markup, params.grid_points)
+        self.q: FloatArray | None = None
+        self.state: IntArray | None = None
+        self.action: IntArray | None = None
+        self.months = 0
+
+    def decide(self, view: PricingView) -> FloatArray:
+        """Update the tables with last month's outcome, then choose this month's grid prices."""
+        p = self.params
+        offers = len(view.unit_cost)
+        new_state = self.states(view)
+        if self.action is None:
+            self.action = np.zeros(offers, dtype=np.int64)
+            new_state = self.rng.integers(0, p.grid_points, size=offers) * (p.rival_bins + 1) + p.rival_bins
+        elif view.observed:
+            if self.q is None:
+                self.q = self.initial_tables(view)
+            reward = (view.last_price - view.unit_cost) * np.minimum(view.demand, view.capacity)
+            rows = np.arange(offers)
+            target = reward + p.delta * self.q[rows, new_state].max(axis=1)
+            old = self.q[rows, self.state, self.action]
+            self.q[rows, self.state, self.action] = (1.0 - p.alpha) * old + p.alpha * target
+        eps = math.exp(-p.beta * self.months)
+        draws = self.rng.random(offers)
+        greedy = (np.argmax(self.q[np.arange(offers), new_state], axis=1) if self.q is not None
+                  else np.zeros(offers, dtype=np.int64))
+        exploring = draws < eps
+        uniform = np.where(exploring, draws / max(eps, 1e-300), 0.0)  # uniform on [0, 1) given exploring
+        explore = np.minimum((uniform * p.grid_points).astype(np.int64), p.grid_points - 1)
+        self.action = np.where(exploring, explore, greedy)
+        self.state = new_state
+        self.months += 1
+        return view.unit_cost * (1.0 + self.markups[self.action])
+
+    def states(self, view: PricingView) -> IntArray:
+        """State index per offer: own last grid index x (rival_bins + 1) + rival bin."""
+        p = self.params
+        own = self.action if self.action is not None else np.zeros(len(view.unit_cost), dtype=np.int64)
+        rival_markup = view.rival_price / view.unit_cost - 1.0
+        position = (rival_markup - p.min_markup) / (p.max_markup - p.min_markup) * p.rival_bins
+        rival_bin = np.where(np.isnan(position), p.rival_bins,
+                             np.clip(np.nan_to_num(position), 0, p.rival_bins - 1).astype(np.int64))
+        return own * (p.rival_bins + 1) + rival_bin
+
+    def initial_tables(self, view: PricingView) -> FloatArray:
+        """``Q0[offer, state, k] = (p_k - c) D(p_k) / (1 - delta)`` from the homogeneous-logit demand fit.
+
+        With demand ``D0`` and slope ``-dD/dp = S`` at the last price ``p0``, the offer's share there solves
+        ``S = beta g'(p0) D0 (1 - s0)``, and ``D(p) = D0 s(p) / s0`` with
+        ``s(p) = 1 / (1 + (1 - s0)/s0 exp(beta (g(p) - g(p0))))`` (``market.pricing``'s model of demand).
+        Offers that sold nothing get zero tables (ties go to the lowest price).
+        """
+        p = self.params
+        prices = view.unit_cost[:, None] * (1.0 + self.markups[None, :])
+        d0, slope, b, p0 = view.demand, view.own_slope, view.beta, view.last_price
+        with np.errstate(divide="ignore", invalid="ignore"):
+            not_own = np.clip(slope / (b * price_term_derivative(p0, view.utility_form) * d0), 1e-9, 1 - 1e-9)
+            shift = b[:, None] * (utility_transform(prices, view.utility_form)
+                                  - utility_transform(p0, view.utility_form)[:, None])
+            share = 1.0 / (1.0 + (not_own / (1.0 - not_own))[:, None] * np.exp(np.minimum(shift, 700.0)))
+            demand = d0[:, None] * share / (1.0 - not_own)[:, None]
+        fitted = (d0 > 0) & (b > 0) & np.isfinite(not_own)
+        demand = np.where(fitted[:, None] & np.isfinite(demand), np.minimum(demand, view.capacity[:, None]), 0.0)
+        payoff = (prices - view.unit_cost[:, None]) * demand / (1.0 - p.delta)
+        states = p.grid_points * (p.rival_bins + 1)
+        return np.repeat(payoff[:, None, :], states, axis=1)
+
+
 PRICING_STRATEGIES: dict[str, type[PricingStrategy]] = {
-    cls.name: cls for cls in (CostPlusStrategy, BestResponseStrategy, ShareAcquisitionStrategy, AdaptiveStrategy)
+    cls.name: cls for cls in (CostPlusStrategy, BestResponseStrategy, ShareAcquisitionStrategy, AdaptiveStrategy,
+                              QLearningStrategy)
 }
 """Registry of pricing strategies by config name."""
 
 
 def make_pricing_strategy(
-    params: CostPlusPricing | BestResponsePricing | ShareAcquisitionPricing | AdaptivePricing,
+    params: CostPlusPricing | BestResponsePricing | ShareAcquisitionPricing | AdaptivePricing | QLearningPricing,
+    rng: np.random.Generator | None = None,
 ) -> PricingStrategy:
     """Instantiate the strategy named by ``params.strategy``.
+
+    Args:
+        params: The strategy's parameters.
+        rng: The provider's own generator, handed to strategies that draw random numbers (``uses_rng``).
 
     Raises:
         KeyError: The name is not registered; the message lists the registered names.
@@ -203,4 +315,6 @@ def make_pricing_strategy(
     except KeyError:
         known = ", ".join(sorted(PRICING_STRATEGIES))
         raise KeyError(f"unknown pricing strategy '{params.strategy}' (choose from {known})") from None
+    if cls.uses_rng:
+        return cls(params, rng=rng)  # type: ignore[call-arg]
     return cls(params)

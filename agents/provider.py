@@ -46,7 +46,8 @@ class Provider(mesa.Agent):
     kind: ClassVar[str] = "provider"
 
     def __init__(self, model: mesa.Model, *, name: str, holder_id: int, config: ProviderConfig,
-                 regions: Sequence[int], acquisitions: AcquisitionConfig | None = None) -> None:
+                 regions: Sequence[int], acquisitions: AcquisitionConfig | None = None,
+                 pricing_rng: np.random.Generator | None = None) -> None:
         super().__init__(model)
         self.name = name
         self.holder_id = holder_id
@@ -68,7 +69,7 @@ class Provider(mesa.Agent):
         self.cumulative_served_mtok = 0.0
         self.months_distressed = 0
         self.months_idle = 0
-        self.pricing = make_pricing_strategy(config.pricing)
+        self.pricing = make_pricing_strategy(config.pricing, rng=pricing_rng)
         self.investment = make_investment_strategy(config.investment)
         self.acquisition: AcquisitionStrategy = make_acquisition_strategy(acquisitions or AcquisitionConfig())
         self.price = np.full(len(self.regions), np.nan if config.initial_price_usd_per_mtok is None

@@ -56,13 +56,15 @@ class Roster:
         self.holders.append(holder)
 
     def new_provider(self, model: mesa.Model, cfg: ProviderConfig, name: str, region_names: Sequence[str],
-                     acquisitions: AcquisitionConfig) -> Provider:
+                     acquisitions: AcquisitionConfig, pricing_seed: np.random.SeedSequence) -> Provider:
         """Create and register a provider of ``cfg.kind`` (at set-up or on entry). It serves the regions it
-        lists, or else those where its fleet is."""
+        lists, or else those where its fleet is; a pricing strategy that draws random numbers gets the
+        generator of child ``holder_id`` of ``pricing_seed``."""
         regions = [region_names.index(r) for r in cfg.regions] or sorted(
             {region_names.index(lot.region) for lot in cfg.fleet})
+        child = np.random.SeedSequence(pricing_seed.entropy, spawn_key=(*pricing_seed.spawn_key, self.next_id))
         provider = PROVIDER_KINDS[cfg.kind](model, name=name, holder_id=self.next_id, config=cfg, regions=regions,
-                                            acquisitions=acquisitions)
+                                            acquisitions=acquisitions, pricing_rng=np.random.default_rng(child))
         self.add(provider)
         return provider
 

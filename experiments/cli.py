@@ -140,6 +140,10 @@ from experiments import cli_dashboard  # noqa: E402
 
 app.command("dashboard")(cli_dashboard.dashboard)
 
+from experiments import cli_replicate  # noqa: E402
+
+app.add_typer(cli_replicate.app, name="replicate")
+
 
 def main() -> None:
     """Entry point of the ``ieco`` script."""

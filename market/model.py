@@ -76,7 +76,7 @@ class InferenceMarket(mesa.Model):
                  scenario: str | Path = "baseline", rng: int | None = None, **kwargs: Any) -> None:
         config = scenario_with_settings(load_scenario(scenario) if config is None else config, kwargs)
         root = np.random.SeedSequence(model_seed(config, seed, rng))
-        setup_seq, shock_seq, corporate_seq = root.spawn(3)
+        setup_seq, shock_seq, corporate_seq, self.pricing_seq = root.spawn(4)  # 4th: providers' pricing
         super().__init__(rng=np.random.default_rng(setup_seq))
         self.seed = int(root.entropy)  # type: ignore[arg-type]
         self.config = config
@@ -169,7 +169,8 @@ class InferenceMarket(mesa.Model):
         return self._enterprise_agents
 
     def _new_provider(self, cfg: ProviderConfig, name: str) -> Provider:
-        return self.roster.new_provider(self, cfg, name, self.region_names, self.config.corporate.acquisitions)
+        return self.roster.new_provider(self, cfg, name, self.region_names, self.config.corporate.acquisitions,
+                                        self.pricing_seq)
 
     # -- the step --------------------------------------------------------------------------------------------
     def step(self) -> None:

@@ -69,18 +69,20 @@ def rival_prices(price: FloatArray, demand: FloatArray, owner: IntArray, region:
     """Per offer, the demand-weighted mean price of other owners' offers in its region, $/Mtok:
 
     ``rival_o = (sum_{k in r, owner_k != owner_o} d_k p_k) / (sum_{k in r, owner_k != owner_o} d_k)``,
-    NaN where rivals have no demand there.
+    the plain mean of those prices where their demand sums to zero, and NaN where the region has no other
+    owner's offer.
     """
     if len(price) == 0:
         return np.zeros(0)
     n_regions = int(region.max()) + 1
     _, group = np.unique(owner * n_regions + region, return_inverse=True)
-    spend_region = np.bincount(region, weights=demand * price, minlength=n_regions)
-    demand_region = np.bincount(region, weights=demand, minlength=n_regions)
-    spend_group = np.bincount(group, weights=demand * price)
-    demand_group = np.bincount(group, weights=demand)
-    rival_demand = demand_region[region] - demand_group[group]
-    rival_spend = spend_region[region] - spend_group[group]
+
+    def rivals(values: FloatArray) -> FloatArray:
+        in_region = np.asarray(np.bincount(region, weights=values, minlength=n_regions), dtype=np.float64)[region]
+        return in_region - np.asarray(np.bincount(group, weights=values), dtype=np.float64)[group]
+
+    count, rival_demand = rivals(np.ones(len(price))), rivals(demand)
+    spend, price_sum = rivals(demand * price), rivals(price)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(rival_demand > 1e-12 * np.maximum(demand_region[region], 1e-300),
-                        rival_spend / rival_demand, np.nan)
+        mean = np.where(rival_demand > 0, spend / rival_demand, price_sum / count)
+    return np.where(count > 0.5, mean, np.nan)

@@ -231,3 +231,4 @@ one).
         if np.all(np.abs(step) <= 1e-13 * np.maximum(1.0, np.abs(x))):
             break
     return x if form == "linear" else np.exp(x)
+

@@ -310,8 +310,36 @@ class AdaptivePricing(_Section):
     floor_markup: float = Field(-0.2, ge=-1.0, description="Never price below unit cost x (1 + floor_markup).")
 
 
+class QLearningPricing(_Section):
+    """Q-learning on a grid of markups over unit cost (Calvano et al. 2020), one table per offer.
+
+    The state is the offer's own last grid index and the rivals' last demand-weighted price, coarsened into
+    ``rival_bins`` equal bins of markup over the provider's own unit cost between ``min_markup`` and
+    ``max_markup`` (prices outside fall into the end bins; one more bin for "no rival observed"). Exploration
+    draws come from a generator the model spawns for each provider from the run's seed, so a run is
+    deterministic. See docs/ODD.md, "Learning pricing (q_learning)".
+    """
+
+    strategy: Literal["q_learning"] = "q_learning"
+    grid_points: int = Field(15, ge=2, le=101, description="Prices on the grid (actions).")
+    min_markup: float = Field(0.0, gt=-1.0, description="Lowest grid price = unit cost x (1 + min_markup).")
+    max_markup: PosFloat = Field(1.0, description="Highest grid price = unit cost x (1 + max_markup).")
+    rival_bins: int = Field(5, ge=1, le=50, description="Bins of the rivals' last price (markup over own cost).")
+    alpha: Annotated[float, Field(gt=0.0, le=1.0)] = Field(0.15, description="Learning rate.")
+    beta: NonNegFloat = Field(
+        0.05, description="Exploration decay per month: explore with probability exp(-beta t), t = months priced."
+    )
+    delta: Annotated[float, Field(ge=0.0, lt=1.0)] = Field(0.95, description="Discount factor per month.")
+
+    @model_validator(mode="after")
+    def _ordered_markups(self) -> QLearningPricing:
+        if self.max_markup <= self.min_markup:
+            raise ValueError(f"max_markup ({self.max_markup}) must exceed min_markup ({self.min_markup})")
+        return self
+
+
 PricingConfig = Annotated[
-    CostPlusPricing | BestResponsePricing | ShareAcquisitionPricing | AdaptivePricing,
+    CostPlusPricing | BestResponsePricing | ShareAcquisitionPricing | AdaptivePricing | QLearningPricing,
     Field(discriminator="strategy"),
 ]
 

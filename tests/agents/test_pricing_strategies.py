@@ -208,10 +208,10 @@ def test_registry_maps_config_names_to_strategies() -> None:
 
 def test_registry_names_unknown_strategy_and_the_known_ones() -> None:
     with pytest.raises(KeyError) as excinfo:
-        make_pricing_strategy(SimpleNamespace(strategy="q_learning"))  # type: ignore[arg-type]
+        make_pricing_strategy(SimpleNamespace(strategy="tit_for_tat"))  # type: ignore[arg-type]
     message = excinfo.value.args[0]
-    assert "unknown pricing strategy 'q_learning'" in message
-    for name in ("adaptive", "best_response", "cost_plus", "share_acquisition"):
+    assert "unknown pricing strategy 'tit_for_tat'" in message
+    for name in ("adaptive", "best_response", "cost_plus", "q_learning", "share_acquisition"):
         assert name in message
 
 

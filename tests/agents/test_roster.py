@@ -22,6 +22,8 @@ from market.hardware import GpuLedger
 from market.model import InferenceMarket
 from market.technology import GenerationTable
 
+SEEDS = np.random.SeedSequence(0)
+"""Pricing seeds of the hand-built rosters."""
 REGIONS = ["na", "eu", "apac"]
 NAN = math.nan
 
@@ -48,10 +50,10 @@ def roster() -> Roster:
     model = mesa.Model(rng=np.random.default_rng(0))
     r = Roster()
     acq = AcquisitionConfig()
-    r.new_provider(model, CLOUD, "cloud", REGIONS, acq)
+    r.new_provider(model, CLOUD, "cloud", REGIONS, acq, SEEDS)
     r.new_reseller(model, ResellerConfig(name="res", margin=0.1, reference_units=100.0), "res", 3)
-    r.new_provider(model, SPEC, "spec", REGIONS, acq)
-    r.new_provider(model, SWARM, "swarm", REGIONS, acq)
+    r.new_provider(model, SPEC, "spec", REGIONS, acq, SEEDS)
+    r.new_provider(model, SWARM, "swarm", REGIONS, acq, SEEDS)
     r.new_reseller(model, ResellerConfig(name="res2", margin=0.3, reference_units=100.0), "res2", 3)
     return r
 
@@ -399,7 +401,7 @@ def test_reseller_quotes_per_reseller_and_nan_before_release() -> None:
 
 def test_reseller_quotes_without_resellers_or_generations() -> None:
     r = Roster()
-    r.new_provider(mesa.Model(rng=np.random.default_rng(0)), SWARM, "swarm", REGIONS, AcquisitionConfig())
+    r.new_provider(mesa.Model(rng=np.random.default_rng(0)), SWARM, "swarm", REGIONS, AcquisitionConfig(), SEEDS)
     quotes = r.reseller_quotes(GENERATIONS, 0, np.zeros((1, 3), dtype=np.int64))
     assert quotes.shape == (0, 3)
     empty = GenerationTable(names=(), release_step=np.zeros(0, dtype=np.int64), list_price_usd=np.zeros(0),

@@ -163,7 +163,7 @@ def test_bad_override_exits_2(tmp_path: Path) -> None:
     out = tmp_path / "out"
     for override, fragment in [("providers.9.quality=1", "index 9 out of range"),
                                ("logit.mu=abc", "logit.mu = 'abc'"),
-                               ("providers.0.pricing.strategy=q_learning", "unknown strategy")]:
+                               ("providers.0.pricing.strategy=tit_for_tat", "unknown strategy")]:
         result = invoke("run", DUOPOLY, "--out", out, "--set", override)
         assert result.exit_code == 2, override
         assert fragment in result.output.replace("\n", ""), (override, result.output)

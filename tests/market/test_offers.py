@@ -2,8 +2,8 @@
 rivals' demand-weighted prices, on hand-made offers.
 
 Expected values by hand from the docstrings of market/offers.py:
-``rival_o = sum_{k in r, owner_k != owner_o} d_k p_k / sum_{k in r, owner_k != owner_o} d_k`` (NaN when rivals
-have no demand in the region).
+``rival_o = sum_{k in r, owner_k != owner_o} d_k p_k / sum_{k in r, owner_k != owner_o} d_k`` (the plain mean
+when rivals have no demand in the region, NaN when there is no rival).
 """
 
 from __future__ import annotations
@@ -47,11 +47,12 @@ def test_rival_prices_by_hand() -> None:
 
     Region 0: owner 0 has two offers, and both face o2 and o3: (20 * 3 + 40 * 4) / 60 = 220 / 60 = 11/3.
     o2 faces o0, o1, o3: (10 + 60 + 160) / 80 = 2.875; o3 faces o0, o1, o2: (10 + 60 + 60) / 60 = 13/6.
-    Region 1: o4 faces o5: 6; o5 faces o4: 5. Region 2: o6's only rival has no demand: NaN; o7 faces o6: 7."""
+    Region 1: o4 faces o5: 6; o5 faces o4: 5. Region 2: o6's only rival has no demand, so its plain price counts:
+    9; o7 faces o6: 7."""
     rival = rival_prices(price=np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 9.0]),
                          demand=np.array([10.0, 30.0, 20.0, 40.0, 50.0, 25.0, 5.0, 0.0]),
                          owner=ints([0, 0, 1, 2, 1, 2, 0, 1]), region=ints([0, 0, 0, 0, 1, 1, 2, 2]))
-    np.testing.assert_allclose(rival, [11 / 3, 11 / 3, 2.875, 13 / 6, 6.0, 5.0, np.nan, 7.0], rtol=1e-14)
+    np.testing.assert_allclose(rival, [11 / 3, 11 / 3, 2.875, 13 / 6, 6.0, 5.0, 9.0, 7.0], rtol=1e-14)
 
 
 def test_rival_prices_of_a_lone_owner_and_of_no_offers() -> None:
