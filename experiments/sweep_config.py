@@ -27,9 +27,17 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from market.config import ScenarioConfig
-from market.config.files import ConfigError, apply_settings, read_toml, validate_data
+from market.config.files import (
+    SHIPPED_CONFIG_DIR,
+    ConfigError,
+    apply_settings,
+    read_toml,
+    resolve_scenario_path,
+    validate_data,
+)
+from market.config.schema import MAX_SEED
 
-CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+CONFIG_DIR = SHIPPED_CONFIG_DIR
 """Shipped scenario configs; a base named without ``.toml`` (e.g. ``"baseline"``) is looked up here."""
 
 RESERVED_COLUMNS: frozenset[str] = frozenset({"run_id", "seed", "point", "replication", "step"})
@@ -39,7 +47,9 @@ ParameterValue = float | int | bool | str
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Strict like the scenario schema: no numbers from strings, no booleans as numbers, no NaN or inf."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class ParameterSpec(_Spec):
@@ -51,7 +61,9 @@ class ParameterSpec(_Spec):
     values: list[ParameterValue] | None = Field(None, description="Discrete levels (any design).")
     low: float | None = Field(None, description="Lower bound of a continuous range.")
     high: float | None = Field(None, description="Upper bound of a continuous range.")
-    levels: int | None = Field(None, ge=2, description="Grid design: evenly spaced levels between low and high.")
+    levels: int | None = Field(
+        None, ge=2, le=10_000, description="Grid design: evenly spaced levels between low and high."
+    )
     scale: Literal["linear", "log"] = Field("linear", description="Spacing/sampling of a range: linear or log.")
     integer: bool = Field(False, description="Round sampled values of a range to integers.")
 
@@ -128,11 +140,16 @@ class DesignSpec(_Spec):
         "grid", description="Full factorial grid, uniform random, Latin hypercube, Saltelli/Sobol or Morris."
     )
     samples: int | None = Field(
-        None, ge=1, description="random/lhs: points; sobol: base samples N (a power of 2); morris: trajectories."
+        None,
+        ge=1,
+        le=1_000_000,
+        description="random/lhs: points; sobol: base samples N (a power of 2); morris: trajectories.",
     )
     calc_second_order: bool = Field(False, description="sobol: also sample for second-order indices.")
-    num_levels: int = Field(4, ge=2, description="morris: grid levels of the trajectories.")
-    seed: int | None = Field(None, ge=0, description="Seed of the sampler (default: derived from root_seed).")
+    num_levels: int = Field(4, ge=2, le=1000, description="morris: grid levels of the trajectories.")
+    seed: int | None = Field(
+        None, ge=0, le=2**32 - 1, description="Seed of the sampler, below 2**32 (default: derived from root_seed)."
+    )
 
     @model_validator(mode="after")
     def _check(self) -> DesignSpec:
@@ -152,9 +169,9 @@ class SweepConfig(_Spec):
     settings: dict[str, Any] = Field(default_factory=dict, description="Fixed settings applied to the base.")
     parameters: list[ParameterSpec] = Field(default_factory=list, description="The uncertain parameters.")
     design: DesignSpec = Field(default_factory=DesignSpec, description="The experimental design.")
-    replications: int = Field(1, ge=1, description="Runs per design point, each with its own seed.")
-    root_seed: int = Field(0, ge=0, description="Root of every run seed (numpy SeedSequence).")
-    max_retries: int = Field(2, ge=0, description="Retries of a run whose worker process dies.")
+    replications: int = Field(1, ge=1, le=10_000, description="Runs per design point, each with its own seed.")
+    root_seed: int = Field(0, ge=0, le=MAX_SEED, description="Root of every run seed (numpy SeedSequence), < 2**63.")
+    max_retries: int = Field(2, ge=0, le=100, description="Retries of a run whose worker process dies.")
 
     @model_validator(mode="after")
     def _check(self) -> SweepConfig:
@@ -189,19 +206,11 @@ class RunTask:
 
 
 def resolve_base(base: str, relative_to: Path | None = None) -> Path:
-    """Find a base scenario file: a shipped config name, or a path relative to the referring file or cwd."""
-    if not base.endswith(".toml"):
-        candidate = CONFIG_DIR / f"{base}.toml"
-        if candidate.is_file():
-            return candidate
-        shipped = sorted(p.stem for p in CONFIG_DIR.glob("*.toml"))
-        raise ConfigError(f"base = '{base}': no shipped config of that name (have: {', '.join(shipped)})")
-    path = Path(base)
-    if not path.is_absolute() and relative_to is not None and (relative_to / path).is_file():
-        return relative_to / path
-    if not path.is_file():
-        raise ConfigError(f"base = '{base}': no such file")
-    return path
+    """Find a base scenario file: a shipped config name, or a path relative to the referring file or cwd.
+
+    The same resolution as :func:`market.config.files.load_scenario`'s (:func:`resolve_scenario_path`).
+    """
+    return resolve_scenario_path(base, relative_to, key="base")
 
 
 def load_sweep_config(path: str | Path) -> tuple[SweepConfig, dict[str, Any]]:
@@ -230,8 +239,8 @@ def base_scenario(sweep: SweepConfig, relative_to: Path | None = None) -> dict[s
 def check_parameter_paths(sweep: SweepConfig, base: dict[str, Any]) -> None:
     """Check that every parameter's key paths name a scenario setting.
 
-    An invalid *value* of a parameter is not an error of the sweep file: it makes the affected runs fail,
-    and they are recorded as failed. A key path that names no setting is.
+    Values are checked point by point by :func:`experiments.preflight.check_plan`; a key path that names no
+    setting is reported here, with the parameter's name.
 
     Raises:
         ConfigError: A key path runs through a value, names a missing list item, or an unknown key.

@@ -146,7 +146,7 @@ def theses_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataF
     root = tmp_path_factory.mktemp("theses")
     theses_dir = root / "theses"
     theses_dir.mkdir()
-    for name, text in (("spend_growth", SINGLE), ("noise_share", COMPARE), ("needs_column", MISSING_COLUMN)):
+    for name, text in (("spend_growth", SINGLE), ("noise_share", COMPARE)):
         (theses_dir / f"{name}.toml").write_text(text)
     table = run_theses(root / "out", theses_dir=theses_dir, workers=1)
     return root, table
@@ -155,7 +155,7 @@ def theses_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataF
 def test_run_theses_writes_the_verdict_table(theses_run: tuple[Path, pd.DataFrame]) -> None:
     root, table = theses_run
     assert list(table.columns) == list(VERDICT_COLUMNS)
-    assert table["thesis"].tolist() == ["spend_growth", "noise_share", "needs_column"]
+    assert table["thesis"].tolist() == ["spend_growth", "noise_share"]
     judged = table.iloc[:2]
     assert judged["verdict"].isin(["supported", "refuted", "inconclusive"]).all()
     assert (judged["n"] == 3).all() and (judged["ci_low"] <= judged["estimate"]).all()
@@ -166,11 +166,13 @@ def test_run_theses_writes_the_verdict_table(theses_run: tuple[Path, pd.DataFram
     assert "| 2 | Noise changes shares |" in markdown and "Same seeds in both scenarios." in markdown
 
 
-def test_a_missing_column_is_an_error_row_not_a_crash(theses_run: tuple[Path, pd.DataFrame]) -> None:
-    _, table = theses_run
-    row = table.set_index("thesis").loc["needs_column"]
-    assert row["verdict"] == "error"
-    assert "cumulative_mergers_of_equals" in row["error"]
+def test_a_missing_column_is_found_before_anything_runs(tmp_path: Path) -> None:
+    theses_dir = tmp_path / "theses"
+    theses_dir.mkdir()
+    (theses_dir / "needs_column.toml").write_text(MISSING_COLUMN)
+    with pytest.raises(ConfigError, match="'cumulative_mergers_of_equals' that table 'model' does not have"):
+        run_theses(tmp_path / "out", theses_dir=theses_dir, workers=1)
+    assert not (tmp_path / "out").exists()
 
 
 def test_compared_scenarios_share_seeds(theses_run: tuple[Path, pd.DataFrame]) -> None:
