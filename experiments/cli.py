@@ -80,8 +80,8 @@ def run(
     """Run one scenario and write its tables (Parquet) and manifest (JSON) to OUT."""
     from experiments.run import run_scenario, write_run
 
-    try:
-        scenario = load_scenario(config, set_ or [])
+    try:  # --steps is applied as an override so that the scenario is validated with it
+        scenario = load_scenario(config, [*(set_ or []), *([f"simulation.steps={steps}"] if steps else [])])
     except ConfigError as exc:
         raise fail(str(exc)) from None
     out_dir = out or Path("results") / scenario.name

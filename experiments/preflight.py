@@ -28,9 +28,6 @@ if TYPE_CHECKING:
     from experiments.sweep_config import RunTask, SweepConfig
     from experiments.theses import Thesis
 
-MAX_RUNS = 1_000_000
-"""Most runs a sweep may plan (points x replications)."""
-
 PROBE_AGENTS = 8
 """Enterprise agents per segment in the one-step run that finds the output columns."""
 
@@ -63,11 +60,9 @@ def check_plan(sweep: SweepConfig, base: dict[str, Any], tasks: list[RunTask]) -
     """Check a sweep's plan before it runs.
 
     Raises:
-        ConfigError: Too many runs, a parameter named like an output column, or design points whose scenario
-            does not validate (the first few are listed with their parameter values and the reason).
+        ConfigError: A parameter named like an output column, or design points whose scenario does not validate
+            (the first few are listed with their parameter values and the reason).
     """
-    if len(tasks) > MAX_RUNS:
-        raise ConfigError(f"the sweep plans {len(tasks):,} runs; at most {MAX_RUNS:,} (fewer samples or levels)")
     columns = output_columns(base)
     if columns is not None:
         for spec in sweep.parameters:

@@ -214,7 +214,7 @@ def resolve_base(base: str, relative_to: Path | None = None) -> Path:
 
 
 def load_sweep_config(path: str | Path) -> tuple[SweepConfig, dict[str, Any]]:
-    """Read and validate a sweep file and its base scenario.
+    """Read and validate a sweep file (a path, or a shipped one's name: ``"sweeps/switching_mu_grid"``) and its base.
 
     Returns:
         The sweep config and the base scenario document with the fixed settings applied.
@@ -222,8 +222,8 @@ def load_sweep_config(path: str | Path) -> tuple[SweepConfig, dict[str, Any]]:
     Raises:
         ConfigError: The sweep file or its base scenario is missing or invalid.
     """
-    p = Path(path)
-    sweep = validate_data(read_toml(p), SweepConfig, str(p))
+    p = resolve_scenario_path(path)
+    sweep = validate_data(read_toml(p), SweepConfig, str(path))
     return sweep, base_scenario(sweep, p.parent)
 
 
@@ -319,10 +319,21 @@ def run_id_for(point: int, replication: int) -> str:
     return f"p{point:04d}-r{replication:02d}"
 
 
+MAX_RUNS = 1_000_000
+"""Most runs a sweep may plan (points x replications)."""
+
+
 def build_plan(sweep: SweepConfig, base: dict[str, Any]) -> list[RunTask]:
-    """One task per (point, replication), point-major, with seeds derived from the root seed."""
+    """One task per (point, replication), point-major, with seeds derived from the root seed.
+
+    Raises:
+        ConfigError: The plan would hold more than :data:`MAX_RUNS` runs.
+    """
     points = design_points(sweep)
     reps = sweep.replications
+    if len(points) * reps > MAX_RUNS:
+        raise ConfigError(f"the sweep plans {len(points) * reps:,} runs ({len(points):,} points x {reps:,} "
+                          f"replications); at most {MAX_RUNS:,} (fewer samples, levels or replications)")
     seeds = derive_seeds(sweep.root_seed, len(points) * reps)
     tasks: list[RunTask] = []
     for point, row in enumerate(points.to_dict("records")):

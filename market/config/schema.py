@@ -22,6 +22,8 @@ float setting takes an integer. Limits that hold for every setting:
 * the logit scale ``logit.mu`` lies in ``[MU_MIN, MU_MAX]`` = [0.05, 10]: the range in which a 60-step
   baseline run gives finite outputs (below about 0.02 the logit weights overflow to NaN, above about 30
   best-response prices overflow to infinity);
+* a yearly growth rate compounded over the run (frontier quality, algorithmic efficiency, segment demand)
+  grows its quantity at most :data:`MAX_GROWTH_FACTOR` (1e30) times: ``(1 + g) ** (steps / 12) <= 1e30``;
 * provider and reseller names are unique after ``count`` expansion (``x`` with ``count = 3`` is ``x_1``,
   ``x_2``, ``x_3``), and entrants' names (``name_1`` ... ``name_<max_entries>``) collide with none of them.
 """
@@ -49,6 +51,8 @@ MAX_SEED = 2**63 - 1
 """Largest seed (numpy's SeedSequence takes any non-negative integer; 63 bits fit an int64 column)."""
 MAX_MONTHS = 1200
 """Largest number of months (or steps of a month) that a duration setting takes: a century."""
+MAX_GROWTH_FACTOR = 1e30
+"""Largest factor by which a compounding yearly growth rate may multiply its quantity over a run."""
 MU_MIN, MU_MAX = 0.05, 10.0
 """Range of the logit scale in which a baseline run stays computable (see the module docstring)."""
 
@@ -279,8 +283,11 @@ class SegmentConfig(_Section):
     demand_growth_per_year: float = Field(
         0.0, ge=-0.99, description="Yearly growth of base demand at constant price (1.0 = doubling)."
     )
-    price_elasticity: NonNegFloat = Field(
-        0.0, description="Elasticity of token volume to the effective price paid (0: fixed volume)."
+    price_elasticity: float = Field(
+        0.0,
+        ge=0.0,
+        le=10.0,
+        description="Elasticity of token volume to the effective price paid (0: fixed volume; at most 10).",
     )
     reference_price_usd_per_mtok: PosFloat = Field(
         1.0, description="Price at which base demand is quoted, $/Mtok (volume = base*(p/p_ref)^-elasticity)."
@@ -661,6 +668,7 @@ class ScenarioConfig(_Section):
         seg_dupes = sorted({n for n in seg_names if seg_names.count(n) > 1})
         if seg_dupes:
             raise ValueError(f"duplicate segment name(s): {', '.join(seg_dupes)}")
+        _check_growth_horizon(self)
         if self.outside_option.self_hosting and not self.technology.generations:
             raise ValueError(
                 "outside_option.self_hosting = true needs at least one GPU generation in technology.generations "
@@ -703,3 +711,25 @@ def _check_unique_names(scenario: ScenarioConfig) -> None:
                     continue
                 raise ValueError(f"duplicate name '{agent}': {origin[agent]} and {label} both create it")
             origin[agent] = label
+
+
+def _check_growth_horizon(scenario: ScenarioConfig) -> None:
+    """Compounding growth rates must not overflow over the run: ``(1 + g) ** (steps / 12) <= MAX_GROWTH_FACTOR``.
+
+    Raises:
+        ValueError: A rate that, over ``simulation.steps``, grows its quantity more than 1e30 times.
+    """
+    years = scenario.simulation.steps / 12.0
+    rates = [
+        ("technology.frontier_growth_per_year", scenario.technology.frontier_growth_per_year),
+        (
+            "technology.algorithmic_efficiency_growth_per_year",
+            scenario.technology.algorithmic_efficiency_growth_per_year,
+        ),
+    ] + [(f"segments[{i}].demand_growth_per_year", s.demand_growth_per_year) for i, s in enumerate(scenario.segments)]
+    for key, rate in rates:
+        if rate > 0 and years * math.log1p(rate) > math.log(MAX_GROWTH_FACTOR):
+            raise ValueError(
+                f"{key} = {rate:g} over simulation.steps = {scenario.simulation.steps} grows its quantity more than "
+                f"{MAX_GROWTH_FACTOR:g} times; lower the rate or the number of steps"
+            )
