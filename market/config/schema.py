@@ -34,7 +34,7 @@ import math
 import typing
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 ProviderKind = Literal["hyperscaler", "specialized", "decentralized"]
 PROVIDER_KIND_NAMES: tuple[str, ...] = typing.get_args(ProviderKind)
@@ -57,13 +57,13 @@ MU_MIN, MU_MAX = 0.05, 10.0
 """Range of the logit scale in which a baseline run stays computable (see the module docstring)."""
 
 
-def _not_nan(value: float) -> float:
-    if math.isnan(value):
+def _not_nan(value: object) -> object:
+    if isinstance(value, float) and math.isnan(value):
         raise ValueError("NaN is not a number a setting can take")
     return value
 
 
-InfFloat = Annotated[float, Field(allow_inf_nan=True), AfterValidator(_not_nan)]
+InfFloat = Annotated[float, Field(allow_inf_nan=True), BeforeValidator(_not_nan)]
 """A float that may be ``inf`` (where the setting documents what infinity means); never NaN."""
 
 
