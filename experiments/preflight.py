@@ -142,7 +142,7 @@ def validate_file(path: str | Path, overrides: Iterable[str] = ()) -> str:
     file = resolve_scenario_path(path)
     kind = file_kind(read_toml(file))
     if kind != "scenario" and overrides:
-        raise ConfigError(f"--set applies to scenario files; {path} is a {kind} file (use its 'settings')")
+        raise ConfigError(f"overrides (--set) apply to scenario files; {path} is a {kind} file (use its 'settings')")
     if kind == "sweep":
         from experiments.sweep_config import build_plan, load_sweep_config
 

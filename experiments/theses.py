@@ -171,7 +171,7 @@ def discover_theses(directory: str | Path | None = None, only: list[str] | None 
         known = {f.stem: f for f in files}
         unknown = [n for n in only if n not in known]
         if unknown:
-            raise ConfigError(f"--only {', '.join(unknown)}: no such thesis (have: {', '.join(sorted(known))})")
+            raise ConfigError(f"only = {unknown} (--only): no such thesis (have: {', '.join(sorted(known))})")
         files = [known[n] for n in only]
     return files
 

@@ -200,3 +200,22 @@ def test_every_shipped_thesis_is_documented() -> None:
     text = (Path(__file__).resolve().parents[2] / "docs" / "theses.md").read_text()
     for path in discover_theses():
         assert f"`{path.name}`" in text, f"docs/theses.md does not explain {path.name}"
+
+
+def test_cli_theses_with_failed_runs_exits_3(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from experiments.evaluators import RunOutcome, SerialEvaluator, execute_run
+    from experiments.sweep_config import RunTask
+
+    def first_replication_fails(task: RunTask) -> RunOutcome:
+        if task.replication == 0:
+            return RunOutcome.failure(task, "RuntimeError: worker lost", "", 0.0)
+        return execute_run(task)
+
+    monkeypatch.setattr("experiments.verdicts.make_evaluator",
+                        lambda *args, **kwargs: SerialEvaluator(first_replication_fails))
+    (tmp_path / "theses").mkdir()
+    (tmp_path / "theses" / "spend_growth.toml").write_text(SINGLE)
+    result = CliRunner().invoke(app, ["theses", "--theses-dir", str(tmp_path / "theses"), "--out",
+                                      str(tmp_path / "out"), "--workers", "1"])
+    assert result.exit_code == 3, result.output
+    assert "runs failed in spend_growth (1)" in " ".join(result.output.split())

@@ -335,9 +335,10 @@ CLI_CASES = [
          "'ten' is not a whole number"),
     Case("opt-replications-one", ["theses", "--out", "{dir}/out", "--replications", "1"],
          "1 is outside the allowed range 2 to 10000"),
-    Case("opt-theses-only-unknown", ["theses", "--out", "{dir}/out", "--only", "nope"], "--only nope: no such thesis"),
+    Case("opt-theses-only-unknown", ["theses", "--out", "{dir}/out", "--only", "nope"],
+         "only = ['nope'] (--only): no such thesis"),
     Case("opt-validate-sweep-with-set", ["validate", "sweeps/switching_mu_grid", "--set", "logit.mu=0.3"],
-         "--set applies to scenario files"),
+         "overrides (--set) apply to scenario files"),
 ]
 
 CASES = SCENARIO_CASES + TEXT_CASES + SWEEP_CASES + THESIS_CASES + CLI_CASES
