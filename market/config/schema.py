@@ -704,6 +704,8 @@ def _check_unique_names(scenario: ScenarioConfig) -> None:
     for i, e in enumerate(scenario.corporate.entrants):
         entries.append((f"corporate.entrants[{i}]", e.name, [f"{e.name}_{k + 1}" for k in range(e.max_entries)]))
     for where, name, expanded in entries:
+        if not expanded:  # an entrant with max_entries = 0 creates no agent
+            continue
         label = f"{where} '{name}'" + (f" (named {expanded[0]} ... {expanded[-1]})" if expanded != [name] else "")
         for agent in expanded:
             if agent in origin:

@@ -153,3 +153,10 @@ def test_scenarios_load_by_shipped_name_from_any_directory(tmp_path: Path) -> No
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=env,
                           timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "baseline", done.stderr
+
+
+def test_an_entrant_that_never_enters_names_no_agent() -> None:
+    config = load_scenario("baseline", ["corporate.entrants.0.max_entries=0",
+                                        "providers.challenger.name=new_specialist_1"])
+    assert config.corporate.entrants[0].max_entries == 0
+    assert "duplicate name 'new_specialist_1'" in error(["providers.challenger.name=new_specialist_1"])
