@@ -115,7 +115,7 @@ def load_any(path: Path, original: Path) -> None:
             pass
 
 
-@settings(max_examples=150)
+@settings(max_examples=600)
 @given(mutation=byte_mutations(SCENARIOS + SWEEPS + THESES))
 def test_byte_mutations_give_a_config_or_a_config_error(mutation: tuple[Path, bytes], tmp_path_factory:
                                                          pytest.TempPathFactory) -> None:
@@ -125,7 +125,7 @@ def test_byte_mutations_give_a_config_or_a_config_error(mutation: tuple[Path, by
     load_any(path, original)
 
 
-@settings(max_examples=200)
+@settings(max_examples=600)
 @given(data=st.data())
 def test_value_swaps_give_a_config_or_a_config_error(data: st.DataObject) -> None:
     kinds: list[tuple[list[Path], type[BaseModel]]] = [(SCENARIOS, ScenarioConfig), (SWEEPS, SweepConfig),
