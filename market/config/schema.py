@@ -23,7 +23,8 @@ float setting takes an integer. Limits that hold for every setting:
   baseline run gives finite outputs (below about 0.02 the logit weights overflow to NaN, above about 30
   best-response prices overflow to infinity);
 * a yearly growth rate compounded over the run (frontier quality, algorithmic efficiency, segment demand)
-  grows its quantity at most :data:`MAX_GROWTH_FACTOR` (1e30) times: ``(1 + g) ** (steps / 12) <= 1e30``;
+  grows its quantity at most 1e30 times, ``(1 + g) ** (steps / 12) <= 1e30``
+  (:data:`~market.config.consistency.MAX_GROWTH_FACTOR`);
 * provider and reseller names are unique after ``count`` expansion (``x`` with ``count = 3`` is ``x_1``,
   ``x_2``, ``x_3``), and entrants' names (``name_1`` ... ``name_<max_entries>``) collide with none of them.
 """
@@ -35,6 +36,8 @@ import typing
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from market.config.consistency import check_growth_horizon, check_unique_names
 
 ProviderKind = Literal["hyperscaler", "specialized", "decentralized"]
 PROVIDER_KIND_NAMES: tuple[str, ...] = typing.get_args(ProviderKind)
@@ -51,8 +54,6 @@ MAX_SEED = 2**63 - 1
 """Largest seed (numpy's SeedSequence takes any non-negative integer; 63 bits fit an int64 column)."""
 MAX_MONTHS = 1200
 """Largest number of months (or steps of a month) that a duration setting takes: a century."""
-MAX_GROWTH_FACTOR = 1e30
-"""Largest factor by which a compounding yearly growth rate may multiply its quantity over a run."""
 MU_MIN, MU_MAX = 0.05, 10.0
 """Range of the logit scale in which a baseline run stays computable (see the module docstring)."""
 
@@ -663,12 +664,12 @@ class ScenarioConfig(_Section):
             for r in entrant.provider.regions:
                 if r not in regions:
                     raise ValueError(f"corporate.entrants[{i}].provider.regions: unknown region '{r}'")
-        _check_unique_names(self)
+        check_unique_names(self)
         seg_names = [s.name for s in self.segments]
         seg_dupes = sorted({n for n in seg_names if seg_names.count(n) > 1})
         if seg_dupes:
             raise ValueError(f"duplicate segment name(s): {', '.join(seg_dupes)}")
-        _check_growth_horizon(self)
+        check_growth_horizon(self)
         if self.outside_option.self_hosting and not self.technology.generations:
             raise ValueError(
                 "outside_option.self_hosting = true needs at least one GPU generation in technology.generations "
@@ -682,56 +683,3 @@ class ScenarioConfig(_Section):
     def region_names(self) -> list[str]:
         """Region names in configuration order (their index is the region id)."""
         return [r.name for r in self.regions]
-
-
-def expanded_names(name: str, count: int) -> list[str]:
-    """The agent names an entry with ``count`` creates: ``name`` alone, or ``name_1`` ... ``name_<count>``."""
-    return [name] if count == 1 else [f"{name}_{k + 1}" for k in range(count)]
-
-
-def _check_unique_names(scenario: ScenarioConfig) -> None:
-    """Provider, reseller and entrant names after ``count`` expansion must all differ.
-
-    Raises:
-        ValueError: Two entries create an agent of the same name; the message names both entries.
-    """
-    origin: dict[str, str] = {}
-    entries: list[tuple[str, str, list[str]]] = []
-    for i, p in enumerate(scenario.providers):
-        entries.append((f"providers[{i}]", p.name, expanded_names(p.name, p.count)))
-    for i, r in enumerate(scenario.resellers):
-        entries.append((f"resellers[{i}]", r.name, expanded_names(r.name, r.count)))
-    for i, e in enumerate(scenario.corporate.entrants):
-        entries.append((f"corporate.entrants[{i}]", e.name, [f"{e.name}_{k + 1}" for k in range(e.max_entries)]))
-    for where, name, expanded in entries:
-        if not expanded:  # an entrant with max_entries = 0 creates no agent
-            continue
-        label = f"{where} '{name}'" + (f" (named {expanded[0]} ... {expanded[-1]})" if expanded != [name] else "")
-        for agent in expanded:
-            if agent in origin:
-                if origin[agent] == label:
-                    continue
-                raise ValueError(f"duplicate name '{agent}': {origin[agent]} and {label} both create it")
-            origin[agent] = label
-
-
-def _check_growth_horizon(scenario: ScenarioConfig) -> None:
-    """Compounding growth rates must not overflow over the run: ``(1 + g) ** (steps / 12) <= MAX_GROWTH_FACTOR``.
-
-    Raises:
-        ValueError: A rate that, over ``simulation.steps``, grows its quantity more than 1e30 times.
-    """
-    years = scenario.simulation.steps / 12.0
-    rates = [
-        ("technology.frontier_growth_per_year", scenario.technology.frontier_growth_per_year),
-        (
-            "technology.algorithmic_efficiency_growth_per_year",
-            scenario.technology.algorithmic_efficiency_growth_per_year,
-        ),
-    ] + [(f"segments[{i}].demand_growth_per_year", s.demand_growth_per_year) for i, s in enumerate(scenario.segments)]
-    for key, rate in rates:
-        if rate > 0 and years * math.log1p(rate) > math.log(MAX_GROWTH_FACTOR):
-            raise ValueError(
-                f"{key} = {rate:g} over simulation.steps = {scenario.simulation.steps} grows its quantity more than "
-                f"{MAX_GROWTH_FACTOR:g} times; lower the rate or the number of steps"
-            )

@@ -18,17 +18,9 @@ import numpy as np
 import pytest
 
 from experiments.run import run_scenario
-from market.config.files import (
-    MAX_TOML_BYTES,
-    SHIPPED_CONFIG_DIR,
-    ConfigError,
-    load_scenario,
-    parse_override,
-    parse_toml,
-    read_toml,
-    resolve_scenario_path,
-)
+from market.config.files import SHIPPED_CONFIG_DIR, ConfigError, load_scenario, parse_override, resolve_scenario_path
 from market.config.schema import MAX_SEED, MU_MAX, MU_MIN
+from market.config.toml_reader import MAX_TOML_BYTES, parse_toml, read_toml
 
 REPO = Path(__file__).resolve().parents[2]
 SMALL = [f"segments.{i}.n_agents=150" for i in range(3)]

@@ -26,7 +26,8 @@ from pydantic import BaseModel
 from experiments.sweep_config import SweepConfig, load_sweep_config
 from experiments.theses import Thesis
 from market.config import ScenarioConfig
-from market.config.files import ConfigError, load_scenario, parse_toml, read_toml, validate_data
+from market.config.files import ConfigError, load_scenario, validate_data
+from market.config.toml_reader import parse_toml, read_toml
 
 REPO = Path(__file__).resolve().parents[2]
 SCENARIOS = sorted((REPO / "experiments" / "configs").rglob("*.toml"))
