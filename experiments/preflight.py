@@ -103,17 +103,17 @@ def check_statistic(thesis: Thesis, documents: dict[str, dict[str, Any]]) -> Non
     if spec.table not in TABLES:
         raise ConfigError(f"thesis '{thesis.name}': statistic.table = '{spec.table}': no such table "
                           f"(have: {', '.join(TABLES)})")
-    scenario = spec.scenario or (spec.compare or [""])[0]
-    columns = output_columns(documents[scenario])
-    if columns is None:
-        return
-    available = {*columns[spec.table], *SWEEP_COLUMNS, "scenario"}
-    missing = [c for c in spec.columns() if c not in available]
-    if missing:
-        raise ConfigError(
-            f"thesis '{thesis.name}': statistic reads column(s) {', '.join(repr(c) for c in missing)} that table "
-            f"'{spec.table}' does not have (have: {', '.join(sorted(available))})"
-        )
+    for scenario in [spec.scenario] if spec.scenario else list(spec.compare or []):
+        columns = output_columns(documents[scenario])
+        if columns is None:
+            continue
+        available = {*columns[spec.table], *SWEEP_COLUMNS, "scenario"}
+        missing = [c for c in spec.columns() if c not in available]
+        if missing:
+            raise ConfigError(
+                f"thesis '{thesis.name}': statistic reads column(s) {', '.join(repr(c) for c in missing)} that "
+                f"table '{spec.table}' does not have in scenario '{scenario}' (have: {', '.join(sorted(available))})"
+            )
 
 
 def file_kind(data: dict[str, Any]) -> str:
