@@ -577,8 +577,10 @@ class AntitrustConfig(_Section):
             "'hhi_2010': > 2,500 and > 200 (2010 guidelines); 'custom': the thresholds below; 'none': allow all."
         ),
     )
-    post_merger_hhi: NonNegFloat = Field(1800.0, description="Custom policy: post-merger HHI threshold (0-10,000).")
-    hhi_delta: NonNegFloat = Field(100.0, description="Custom policy: threshold on the HHI change.")
+    post_merger_hhi: float = Field(
+        1800.0, ge=0.0, le=10_000.0, description="Custom policy: post-merger HHI threshold (0-10,000)."
+    )
+    hhi_delta: float = Field(100.0, ge=0.0, le=10_000.0, description="Custom policy: threshold on the HHI change.")
     scope: Literal["global", "regional"] = Field(
         "global", description="Test the whole market ('global') or every buyer region ('regional': block if any fails)."
     )
