@@ -2,7 +2,7 @@
 
 Every command accepts ``--set key.path=value`` overrides. Bad input (a missing file, invalid TOML, an unknown
 key, a wrong type or value, an unknown strategy) ends with exit code 2 and one message naming the key, without
-a traceback and without writing anything.
+a traceback and without writing anything. Exit codes are listed in :mod:`experiments.cli_common`.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from experiments.cli_common import console, err_console, fail, parse_seed, whole_number
 from market.config.files import ConfigError, load_scenario
 
 app = typer.Typer(
@@ -25,8 +25,6 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err_console = Console(stderr=True, soft_wrap=True)
 
 SetOption = Annotated[
     list[str] | None,
@@ -34,35 +32,47 @@ SetOption = Annotated[
 ]
 
 
-def fail(message: str, code: int = 2) -> typer.Exit:
-    """Print an error without a traceback and return the exit to raise."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
-    return typer.Exit(code)
+def _version(show: bool) -> None:
+    if show:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            console.print(f"ieco {version('ieco')}", highlight=False)
+        except PackageNotFoundError:
+            console.print("ieco (not installed as a package)", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    show_version: Annotated[bool, typer.Option("--version", help="Print the version and exit.", is_eager=True,
+                                               callback=_version)] = False,
+) -> None:
+    """Agent-based simulation of the AI inference economy."""
 
 
 @app.command()
 def validate(
-    config: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
+    config: Annotated[Path, typer.Argument(help="Scenario, sweep or thesis TOML file (or a shipped scenario name).")],
     set_: SetOption = None,
 ) -> None:
-    """Check a scenario file against the schema."""
+    """Check a scenario, sweep or thesis file, and every run it plans, without running anything."""
+    from experiments.preflight import validate_file
+
     try:
-        scenario = load_scenario(config, set_ or [])
+        summary = validate_file(config, set_ or [])
     except ConfigError as exc:
         raise fail(str(exc)) from None
-    n_providers = sum(p.count for p in scenario.providers)
-    n_agents = sum(s.n_agents for s in scenario.segments)
-    console.print(
-        f"[green]ok[/] {config}: scenario '{scenario.name}', {scenario.simulation.steps} steps, "
-        f"{n_providers} providers, {n_agents} enterprise agents, {len(scenario.regions)} regions"
-    )
+    console.print(f"[green]ok[/] {summary}", highlight=False)
 
 
 @app.command()
 def run(
-    config: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
-    seed: Annotated[int | None, typer.Option(help="Root seed (default: simulation.seed).", min=0)] = None,
-    steps: Annotated[int | None, typer.Option(help="Steps to run (default: simulation.steps).", min=1)] = None,
+    config: Annotated[Path, typer.Argument(help="Scenario TOML file (or a shipped scenario name).")],
+    seed: Annotated[int | None, typer.Option(help="Root seed, 0 <= seed < 2**63 (default: simulation.seed).",
+                                             parser=parse_seed, metavar="INT")] = None,
+    steps: Annotated[int | None, typer.Option(help="Steps to run, 1 to 100,000 (default: simulation.steps).",
+                                              parser=whole_number(1, 100_000), metavar="INT")] = None,
     out: Annotated[Path | None, typer.Option(help="Output directory (default: results/<scenario>).")] = None,
     figures: Annotated[bool, typer.Option("--figures/--no-figures", help="Also draw summary figures.")] = False,
     set_: SetOption = None,
@@ -70,8 +80,8 @@ def run(
     """Run one scenario and write its tables (Parquet) and manifest (JSON) to OUT."""
     from experiments.run import run_scenario, write_run
 
-    try:
-        scenario = load_scenario(config, set_ or [])
+    try:  # --steps is applied as an override so that the scenario is validated with it
+        scenario = load_scenario(config, [*(set_ or []), *([f"simulation.steps={steps}"] if steps else [])])
     except ConfigError as exc:
         raise fail(str(exc)) from None
     out_dir = out or Path("results") / scenario.name

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
     BarColumn,
@@ -22,6 +21,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from experiments.cli_common import EXIT_RUNS_FAILED, console, err_console, fail, parse_address, whole_number
 from market.config.files import ConfigError
 
 if TYPE_CHECKING:
@@ -29,27 +29,19 @@ if TYPE_CHECKING:
 
     from experiments.sweep import SweepProgress
 
-console = Console()
-err_console = Console(stderr=True, soft_wrap=True)
-
 WorkersOption = Annotated[
     int | None,
-    typer.Option(help="Runs in parallel; 1 runs them one by one in this process (default: all CPUs, on Ray).",
-                 min=1),
+    typer.Option(help="Runs in parallel, 1 to 10,000; 1 runs them one by one in this process (default: all CPUs, "
+                 "on Ray).", parser=whole_number(1, 10_000), metavar="INT"),
 ]
 AddressOption = Annotated[
     str | None,
     typer.Option(help="Ray cluster to join: 'auto' or HOST:PORT (default: start a local Ray).",
-                 metavar="auto|HOST:PORT"),
+                 metavar="auto|HOST:PORT", parser=parse_address),
 ]
 ResumeOption = Annotated[
     bool, typer.Option("--resume", help="Continue the sweep stored in --out: skip finished runs, retry failed ones.")
 ]
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
-    return typer.Exit(code)
 
 
 @contextmanager
@@ -86,23 +78,31 @@ def sweep(
     address: AddressOption = None,
     resume: ResumeOption = False,
 ) -> None:
-    """Run every design point and replication of a sweep; results go to OUT/runs/<run_id>/."""
+    """Run every design point and replication of a sweep; results go to OUT/runs/<run_id>/.
+
+    Every point's scenario is checked before anything runs. Exit codes: 0 all runs finished; 2 bad input
+    (nothing written); 3 some runs failed (listed; errors in OUT/failed/, rerun them with --resume).
+    """
     from experiments.sweep import run_sweep
     from experiments.sweep_config import load_sweep_config
 
     try:
         spec, _ = load_sweep_config(config)
     except ConfigError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     started = time.perf_counter()
     try:
         with progress_bar(f"sweep {spec.name}") as update:
             runs = run_sweep(config, out, workers=workers, address=address, resume=resume, progress=update)
     except ConfigError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     except ConnectionError as exc:
-        raise _fail(f"cannot reach the Ray cluster at {address}: {exc}", code=1) from None
+        raise fail(f"cannot reach the Ray cluster at {address}: {exc}", code=1) from None
     console.print(runs_summary(runs, time.perf_counter() - started, out))
+    n_failed = int((runs["status"] == "failed").sum())
+    if n_failed:
+        raise fail(f"{n_failed} of {len(runs)} runs failed (see above); exit code {EXIT_RUNS_FAILED}",
+                   code=EXIT_RUNS_FAILED)
 
 
 def runs_summary(runs: pd.DataFrame, wall_time_s: float, out: Path) -> str:
@@ -126,8 +126,9 @@ def runs_summary(runs: pd.DataFrame, wall_time_s: float, out: Path) -> str:
 
 def theses(
     out: Annotated[Path, typer.Option(help="Directory for the runs and the verdict table.")],
-    replications: Annotated[int | None, typer.Option(help="Replications per scenario (default: each file's).",
-                                                     min=2)] = None,
+    replications: Annotated[int | None, typer.Option(help="Replications per scenario, 2 to 10,000 (default: each "
+                                                     "file's).", parser=whole_number(2, 10_000),
+                                                     metavar="INT")] = None,
     only: Annotated[list[str] | None, typer.Option(help="Run only this thesis (repeatable).")] = None,
     workers: WorkersOption = None,
     address: AddressOption = None,
@@ -135,7 +136,12 @@ def theses(
     theses_dir: Annotated[Path | None, typer.Option(help="Directory of thesis files (default: the shipped ones).")
                           ] = None,
 ) -> None:
-    """Test the theses: run each one's scenarios, then write a verdict table (Markdown and Parquet) to OUT."""
+    """Test the theses: run each one's scenarios, then write a verdict table (Markdown and Parquet) to OUT.
+
+    Every thesis file, its scenarios and its statistic are checked before anything runs. Exit codes: 0 every
+    run finished; 2 bad input (nothing written); 3 some runs failed (rerun them with --resume).
+    """
+    from analysis.results import sweep_runs
     from experiments.verdicts import run_theses
 
     started = time.perf_counter()
@@ -144,12 +150,17 @@ def theses(
             table = run_theses(out, replications=replications, only=only, theses_dir=theses_dir, workers=workers,
                                address=address, resume=resume, progress=update)
     except ConfigError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     except ConnectionError as exc:
-        raise _fail(f"cannot reach the Ray cluster at {address}: {exc}", code=1) from None
+        raise fail(f"cannot reach the Ray cluster at {address}: {exc}", code=1) from None
     console.print(verdict_table(table))
     console.print(f"verdicts: {(out / 'verdicts.md').resolve()} and verdicts.parquet  "
                   f"({time.perf_counter() - started:.0f} s)")
+    failed = {name: int((sweep_runs(out / name)["status"] == "failed").sum()) for name in table["thesis"]}
+    if any(failed.values()):
+        listed = ", ".join(f"{name} ({n})" for name, n in failed.items() if n)
+        raise fail(f"runs failed in {listed}; errors under {out}/<thesis>/failed/; exit code {EXIT_RUNS_FAILED}",
+                   code=EXIT_RUNS_FAILED)
 
 
 VERDICT_STYLE = {"supported": "green", "refuted": "red", "inconclusive": "yellow", "error": "magenta"}

@@ -25,6 +25,7 @@ import pandas as pd
 
 from analysis.results import load_sweep, sweep_runs
 from experiments.evaluators import Evaluator, make_evaluator
+from experiments.preflight import check_plan
 from experiments.run import TABLES, git_commit, package_versions
 from experiments.store import ResultStore, now_iso
 from experiments.sweep_config import (
@@ -104,6 +105,7 @@ def run_sweep(
         config, base = load_sweep_config(sweep)
         source = str(sweep)
     tasks = build_plan(config, base)
+    check_plan(config, base, tasks)
     document = {"sweep": config.model_dump(mode="json"), "base_scenario": base}
     check_store(out, document, resume=resume, kind="sweep")
     evaluator = evaluator or make_evaluator(workers, address, config.max_retries)
@@ -125,7 +127,7 @@ def check_store(out: str | Path, document: dict[str, Any], *, resume: bool, kind
     """
     root = Path(out)
     if root.exists() and not root.is_dir():
-        raise ConfigError(f"--out {root}: exists and is not a directory")
+        raise ConfigError(f"out = {str(root)!r} (--out): exists and is not a directory")
     store = ResultStore(root)
     if store.exists():
         stored = store.read_manifest()
@@ -133,13 +135,13 @@ def check_store(out: str | Path, document: dict[str, Any], *, resume: bool, kind
             differ = [key for key in document if fingerprint(stored.get(key)) != fingerprint(document[key])]
             raise ConfigError(
                 f"{root} holds a {stored.get('kind', 'sweep')} ('{stored.get('name')}') made from a different "
-                f"{' and '.join(differ) or 'config'}; choose another --out, or resume with the config it was "
-                "made from"
+                f"{' and '.join(differ) or 'config'}; choose another out directory, or resume with the config it "
+                "was made from"
             )
         if not resume:
-            raise ConfigError(f"{root} already holds this {kind}; pass --resume to continue it")
+            raise ConfigError(f"{root} already holds this {kind}; pass resume=True (--resume) to continue it")
     elif root.is_dir() and any(root.iterdir()):
-        raise ConfigError(f"--out {root}: directory is not empty and holds no {kind}")
+        raise ConfigError(f"out = {str(root)!r} (--out): directory is not empty and holds no {kind}")
 
 
 def open_store(out: str | Path, document: dict[str, Any], plan: pd.DataFrame, *, resume: bool, kind: str,

@@ -30,9 +30,17 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from market.config import ScenarioConfig
-from market.config.files import ConfigError, apply_settings, read_toml, validate_data
+from market.config.files import (
+    SHIPPED_CONFIG_DIR,
+    ConfigError,
+    apply_settings,
+    read_toml,
+    resolve_scenario_path,
+    validate_data,
+)
+from market.config.schema import MAX_SEED
 
-CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+CONFIG_DIR = SHIPPED_CONFIG_DIR
 """Shipped scenario configs; a base named without ``.toml`` (e.g. ``"baseline"``) is looked up here."""
 
 RESERVED_COLUMNS: frozenset[str] = frozenset({"run_id", "seed", "point", "replication", "step"})
@@ -42,7 +50,9 @@ ParameterValue = float | int | bool | str
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Strict like the scenario schema: no numbers from strings, no booleans as numbers, no NaN or inf."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class ParameterSpec(_Spec):
@@ -54,7 +64,9 @@ class ParameterSpec(_Spec):
     values: list[ParameterValue] | None = Field(None, description="Discrete levels (any design).")
     low: float | None = Field(None, description="Lower bound of a continuous range.")
     high: float | None = Field(None, description="Upper bound of a continuous range.")
-    levels: int | None = Field(None, ge=2, description="Grid design: evenly spaced levels between low and high.")
+    levels: int | None = Field(
+        None, ge=2, le=10_000, description="Grid design: evenly spaced levels between low and high."
+    )
     scale: Literal["linear", "log"] = Field("linear", description="Spacing/sampling of a range: linear or log.")
     integer: bool = Field(False, description="Round sampled values of a range to integers.")
 
@@ -131,11 +143,16 @@ class DesignSpec(_Spec):
         "grid", description="Full factorial grid, uniform random, Latin hypercube, Saltelli/Sobol or Morris."
     )
     samples: int | None = Field(
-        None, ge=1, description="random/lhs: points; sobol: base samples N (a power of 2); morris: trajectories."
+        None,
+        ge=1,
+        le=1_000_000,
+        description="random/lhs: points; sobol: base samples N (a power of 2); morris: trajectories.",
     )
     calc_second_order: bool = Field(False, description="sobol: also sample for second-order indices.")
-    num_levels: int = Field(4, ge=2, description="morris: grid levels of the trajectories.")
-    seed: int | None = Field(None, ge=0, description="Seed of the sampler (default: derived from root_seed).")
+    num_levels: int = Field(4, ge=2, le=1000, description="morris: grid levels of the trajectories.")
+    seed: int | None = Field(
+        None, ge=0, le=2**32 - 1, description="Seed of the sampler, below 2**32 (default: derived from root_seed)."
+    )
 
     @model_validator(mode="after")
     def _check(self) -> DesignSpec:
@@ -155,14 +172,14 @@ class SweepConfig(_Spec):
     settings: dict[str, Any] = Field(default_factory=dict, description="Fixed settings applied to the base.")
     parameters: list[ParameterSpec] = Field(default_factory=list, description="The uncertain parameters.")
     design: DesignSpec = Field(default_factory=DesignSpec, description="The experimental design.")
-    replications: int = Field(1, ge=1, description="Runs per design point, each with its own seed.")
+    replications: int = Field(1, ge=1, le=10_000, description="Runs per design point, each with its own seed.")
     common_random_numbers: bool | None = Field(
         None,
         description="Every design point uses the same replication seeds (replication r gets the same seed at every "
         "point), so differences between points are not seed noise. Default: on for sobol and morris designs.",
     )
-    root_seed: int = Field(0, ge=0, description="Root of every run seed (numpy SeedSequence).")
-    max_retries: int = Field(2, ge=0, description="Retries of a run whose worker process dies.")
+    root_seed: int = Field(0, ge=0, le=MAX_SEED, description="Root of every run seed (numpy SeedSequence), < 2**63.")
+    max_retries: int = Field(2, ge=0, le=100, description="Retries of a run whose worker process dies.")
 
     @property
     def uses_common_random_numbers(self) -> bool:
@@ -204,23 +221,15 @@ class RunTask:
 
 
 def resolve_base(base: str, relative_to: Path | None = None) -> Path:
-    """Find a base scenario file: a shipped config name, or a path relative to the referring file or cwd."""
-    if not base.endswith(".toml"):
-        candidate = CONFIG_DIR / f"{base}.toml"
-        if candidate.is_file():
-            return candidate
-        shipped = sorted(p.stem for p in CONFIG_DIR.glob("*.toml"))
-        raise ConfigError(f"base = '{base}': no shipped config of that name (have: {', '.join(shipped)})")
-    path = Path(base)
-    if not path.is_absolute() and relative_to is not None and (relative_to / path).is_file():
-        return relative_to / path
-    if not path.is_file():
-        raise ConfigError(f"base = '{base}': no such file")
-    return path
+    """Find a base scenario file: a shipped config name, or a path relative to the referring file or cwd.
+
+    The same resolution as :func:`market.config.files.load_scenario`'s (:func:`resolve_scenario_path`).
+    """
+    return resolve_scenario_path(base, relative_to, key="base")
 
 
 def load_sweep_config(path: str | Path) -> tuple[SweepConfig, dict[str, Any]]:
-    """Read and validate a sweep file and its base scenario.
+    """Read and validate a sweep file (a path, or a shipped one's name: ``"sweeps/switching_mu_grid"``) and its base.
 
     Returns:
         The sweep config and the base scenario document with the fixed settings applied.
@@ -228,8 +237,8 @@ def load_sweep_config(path: str | Path) -> tuple[SweepConfig, dict[str, Any]]:
     Raises:
         ConfigError: The sweep file or its base scenario is missing or invalid.
     """
-    p = Path(path)
-    sweep = validate_data(read_toml(p), SweepConfig, str(p))
+    p = resolve_scenario_path(path)
+    sweep = validate_data(read_toml(p), SweepConfig, str(path))
     return sweep, base_scenario(sweep, p.parent)
 
 
@@ -245,8 +254,8 @@ def base_scenario(sweep: SweepConfig, relative_to: Path | None = None) -> dict[s
 def check_parameter_paths(sweep: SweepConfig, base: dict[str, Any]) -> None:
     """Check that every parameter's key paths name a scenario setting.
 
-    An invalid *value* of a parameter is not an error of the sweep file: it makes the affected runs fail,
-    and they are recorded as failed. A key path that names no setting is.
+    Values are checked point by point by :func:`experiments.preflight.check_plan`; a key path that names no
+    setting is reported here, with the parameter's name.
 
     Raises:
         ConfigError: A key path runs through a value, names a missing list item, or an unknown key.
@@ -345,14 +354,24 @@ def run_id_for(point: int, replication: int) -> str:
     return f"p{point:04d}-r{replication:02d}"
 
 
+MAX_RUNS = 1_000_000
+"""Most runs a sweep may plan (points x replications)."""
+
+
 def build_plan(sweep: SweepConfig, base: dict[str, Any]) -> list[RunTask]:
     """One task per (point, replication), point-major, with seeds derived from the root seed.
 
     With common random numbers replication r uses ``derive_seeds(root_seed, replications)[r]`` at every point;
     otherwise every (point, replication) has its own seed, ``derive_seeds(root_seed, points * replications)``.
+
+    Raises:
+        ConfigError: The plan would hold more than :data:`MAX_RUNS` runs.
     """
     points = design_points(sweep)
     reps = sweep.replications
+    if len(points) * reps > MAX_RUNS:
+        raise ConfigError(f"the sweep plans {len(points) * reps:,} runs ({len(points):,} points x {reps:,} "
+                          f"replications); at most {MAX_RUNS:,} (fewer samples, levels or replications)")
     if sweep.uses_common_random_numbers:
         seeds = derive_seeds(sweep.root_seed, reps) * len(points)
     else:

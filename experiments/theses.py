@@ -30,7 +30,9 @@ THESES_DIR = Path(__file__).resolve().parent / "theses"
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Strict like the scenario schema: no numbers from strings, no booleans as numbers, no NaN or inf."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class ThesisScenario(_Spec):
@@ -50,7 +52,7 @@ class StatisticSpec(_Spec):
     per: str | list[str] | None = Field(None, description="Column(s) whose per-step sum divides (a share).")
     where: dict[str, Any] | None = Field(None, description="Keep only rows with these column values.")
     transform: Literal["log"] | None = Field(None, description="'log': take logarithms first.")
-    window: int | None = Field(None, ge=1, description="change/final: steps averaged at each end.")
+    window: int | None = Field(None, ge=1, le=100_000, description="change/final: steps averaged at each end.")
     steps_per_year: float | None = Field(None, gt=0, description="yearly_decline/yearly_growth: steps in a year.")
     scenario: str | None = Field(None, description="The scenario the statistic is computed in.")
     compare: list[str] | None = Field(
@@ -101,13 +103,15 @@ class Thesis(_Spec):
     """A thesis file."""
 
     name: str = Field(..., description="Identifier (the file's stem by convention).")
-    number: int = Field(..., ge=1, description="Order in the verdict table.")
+    number: int = Field(..., ge=1, le=10_000, description="Order in the verdict table.")
     title: str = Field(..., description="The thesis in a few words.")
     source_claim: str = Field(..., description="What the sources claim.")
     test: str = Field(..., description="How the experiment tests it.")
     assumptions: list[str] = Field(..., min_length=1, description="What the verdict rests on.")
-    replications: int = Field(10, ge=2, description="Runs per scenario.")
-    root_seed: int = Field(0, ge=0, description="Root of the replication seeds (shared by all scenarios).")
+    replications: int = Field(10, ge=2, le=10_000, description="Runs per scenario.")
+    root_seed: int = Field(
+        0, ge=0, le=2**63 - 1, description="Root of the replication seeds (shared by all scenarios)."
+    )
     scenarios: dict[str, ThesisScenario] = Field(..., min_length=1, description="Scenarios by name.")
     statistic: StatisticSpec
     claim: Claim
@@ -132,11 +136,13 @@ class Thesis(_Spec):
 
 
 def load_thesis(path: str | Path) -> tuple[Thesis, dict[str, dict[str, Any]]]:
-    """Read a thesis file and build its scenario documents (validated).
+    """Read a thesis file and build its scenario documents (validated), and check its statistic's columns.
 
     Raises:
-        ConfigError: The file, a base config or a scenario's settings are invalid.
+        ConfigError: The file, a base config or a scenario's settings are invalid, or the statistic names a
+            table or column the runs will not write.
     """
+    from experiments.preflight import check_statistic
     from experiments.sweep_config import resolve_base
 
     p = Path(path)
@@ -147,6 +153,7 @@ def load_thesis(path: str | Path) -> tuple[Thesis, dict[str, dict[str, Any]]]:
         data = apply_settings(read_toml(base), spec.settings)
         validate_data(data, ScenarioConfig, f"{p}: scenario '{name}'")
         documents[name] = data
+    check_statistic(thesis, documents)
     return thesis, documents
 
 
@@ -164,7 +171,7 @@ def discover_theses(directory: str | Path | None = None, only: list[str] | None 
         known = {f.stem: f for f in files}
         unknown = [n for n in only if n not in known]
         if unknown:
-            raise ConfigError(f"--only {', '.join(unknown)}: no such thesis (have: {', '.join(sorted(known))})")
+            raise ConfigError(f"only = {unknown} (--only): no such thesis (have: {', '.join(sorted(known))})")
         files = [known[n] for n in only]
     return files
 

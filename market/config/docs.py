@@ -413,6 +413,13 @@ the logit model, `logit.mu`). Quality is a capability index on which the frontie
 `` `x` with `strategy = "..."` `` list the parameters of one strategy; the `strategy` key selects which set
 applies. A default of `required` means the key must be given; `unset` means the key may be omitted (no value).
 Bounds in the type column are enforced when a scenario is loaded.
+
+**Values are strict.** A number is never read from a string (`mu = "0.35"` is an error), a boolean is not a
+number (`steps = true` is an error) and an integer key does not take a float (`steps = 10.0`); a float key takes
+an integer. Floats are finite and at most 1e15 in magnitude; NaN is never accepted, and `inf` only where a key
+documents what it means (unconstrained or unlimited). Provider, reseller and entrant names must stay distinct
+after `count` expansion (`x` with `count = 3` creates `x_1`, `x_2`, `x_3`). A file is at most 1 MB, with
+brackets nested at most 32 deep and dotted keys of at most 32 parts.
 """
 
 

@@ -2,13 +2,18 @@
 
 Configs are data: TOML is parsed with :mod:`tomllib`, never evaluated. Every error is raised as
 :class:`ConfigError`, whose message names the key path and the offending value.
+
+Files are read by :func:`market.config.toml_reader.read_toml`, which bounds their size and nesting before
+parsing; ``--set`` values pass the same checks.
+
+A scenario is named by a path or by the name of a shipped config (``"baseline"`` for
+``experiments/configs/baseline.toml``, ``"validation/logit_duopoly"``): :func:`resolve_scenario_path`.
 """
 
 from __future__ import annotations
 
 import copy
 import difflib
-import tomllib
 import typing
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -16,13 +21,14 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from market.config.errors import ConfigError
 from market.config.schema import InvestmentConfig, PricingConfig, ScenarioConfig
+from market.config.toml_reader import MAX_KEY_PARTS, parse_toml, read_toml
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
-
-class ConfigError(ValueError):
-    """An invalid scenario or sweep file, or an invalid override. The message is meant for the user."""
+SHIPPED_CONFIG_DIR = Path(__file__).resolve().parents[2] / "experiments" / "configs"
+"""The shipped scenario configs; a scenario named without ``.toml`` (e.g. ``"baseline"``) is looked up here."""
 
 
 def format_path(loc: Iterable[str | int]) -> str:
@@ -134,18 +140,38 @@ def _union_tags() -> set[str]:
 _UNION_TAGS = _union_tags()
 
 
-def read_toml(path: str | Path) -> dict[str, Any]:
-    """Parse a TOML file into a dict, with a clear error when it is missing or malformed."""
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"{p}: no such file")
-    try:
-        with p.open("rb") as fh:
-            return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{p}: not valid TOML: {exc}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{p}: not a UTF-8 text file") from None
+
+def resolve_scenario_path(ref: str | Path, relative_to: Path | None = None, key: str = "") -> Path:
+    """Find a scenario file from a shipped config name or a path.
+
+    A reference ending in ``.toml`` is a path, tried relative to ``relative_to`` (the referring file's directory)
+    and then as given; any other reference is the name of a shipped config (``"baseline"``,
+    ``"validation/logit_duopoly"``) in :data:`SHIPPED_CONFIG_DIR`, unless a file of that exact path exists.
+
+    Args:
+        ref: The name or path.
+        relative_to: Directory of the file that refers to it.
+        key: How the reference was given, for messages (e.g. ``"base"``).
+
+    Raises:
+        ConfigError: No such file, or no shipped config of that name.
+    """
+    text = str(ref)
+    label = f"{key} = '{text}'" if key else f"'{text}'"
+    if not text.endswith(".toml"):
+        candidate = SHIPPED_CONFIG_DIR / f"{text}.toml"
+        if text and not Path(text).is_absolute() and candidate.is_file():
+            return candidate
+        if Path(text).is_file():
+            return Path(text)
+        shipped = sorted(p.stem for p in SHIPPED_CONFIG_DIR.glob("*.toml"))
+        raise ConfigError(f"{label}: no shipped config of that name (have: {', '.join(shipped)}) and no such file")
+    path = Path(text)
+    if not path.is_absolute() and relative_to is not None and (relative_to / path).is_file():
+        return relative_to / path
+    if not path.is_file():
+        raise ConfigError(f"{label}: no such file")
+    return path
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -161,11 +187,16 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     if not key or any(not part for part in key.split(".")):
         raise ConfigError(f"override '{text}': empty key")
     raw = raw.strip()
+    parts = key.split(".")
+    if len(parts) > MAX_KEY_PARTS:
+        raise ConfigError(f"override '{text[:60]}...': a key of {len(parts)} parts; at most {MAX_KEY_PARTS} allowed")
     try:
-        value = tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
+        value = parse_toml(f"v = {raw}", f"override '{key}'")["v"]
+    except ConfigError as exc:
+        if "not valid TOML" not in str(exc):
+            raise
         value = raw
-    return key.split("."), value
+    return parts, value
 
 
 def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
@@ -250,7 +281,7 @@ def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> ScenarioCo
     """Read, override and validate a scenario TOML file.
 
     Args:
-        path: Scenario file.
+        path: Scenario file, or the name of a shipped config (``"baseline"``), from any working directory.
         overrides: ``key.path=value`` strings applied before validation.
 
     Returns:
@@ -259,7 +290,8 @@ def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> ScenarioCo
     Raises:
         ConfigError: The file is missing, is not TOML, or does not validate; the message names the key.
     """
-    data = apply_overrides(read_toml(path), overrides)
+    file = resolve_scenario_path(path)
+    data = apply_overrides(read_toml(file), overrides)
     return validate_data(data, ScenarioConfig, str(path))
 
 

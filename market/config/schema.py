@@ -10,6 +10,23 @@ Units used throughout the product:
 * token volumes are in millions of tokens (Mtok), prices in US dollars per Mtok ($/Mtok);
 * money in US dollars; power in kW per GPU and MW per region; power prices in $/kWh;
 * quality is a capability index on which the frontier model starts at ``technology.frontier_quality_start``.
+
+Values are checked strictly: a number is never read from a string (``mu = "0.35"`` is an error), a boolean is
+not a number (``steps = true`` is an error), an integer setting does not take a float (``steps = 10.0``); a
+float setting takes an integer. Limits that hold for every setting:
+
+* floats are finite and at most :data:`MAX_MAGNITUDE` (1e15) in absolute value; NaN is never accepted, and
+  infinity only where a setting documents what it means (``inf``: unconstrained or unlimited);
+* integers are bounded: seeds in ``[0, 2**63)`` (:data:`MAX_SEED`), months and steps at most
+  :data:`MAX_MONTHS` (1,200, a century) unless stated otherwise, counts as stated per setting;
+* the logit scale ``logit.mu`` lies in ``[MU_MIN, MU_MAX]`` = [0.05, 10]: the range in which a 60-step
+  baseline run gives finite outputs (below about 0.02 the logit weights overflow to NaN, above about 30
+  best-response prices overflow to infinity);
+* a yearly growth rate compounded over the run (frontier quality, algorithmic efficiency, segment demand)
+  grows its quantity at most 1e30 times, ``(1 + g) ** (steps / 12) <= 1e30``
+  (:data:`~market.config.consistency.MAX_GROWTH_FACTOR`);
+* provider and reseller names are unique after ``count`` expansion (``x`` with ``count = 3`` is ``x_1``,
+  ``x_2``, ``x_3``), and entrants' names (``name_1`` ... ``name_<max_entries>``) collide with none of them.
 """
 
 from __future__ import annotations
@@ -18,8 +35,9 @@ import math
 import typing
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from market.config.consistency import check_growth_horizon, check_unique_names
 from market.metrics import MERGER_SCREENS
 
 ProviderKind = Literal["hyperscaler", "specialized", "decentralized"]
@@ -31,11 +49,39 @@ NonNegFloat = Annotated[float, Field(ge=0.0)]
 PosFloat = Annotated[float, Field(gt=0.0)]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 
+MAX_MAGNITUDE = 1e15
+"""Largest absolute value of any finite float setting."""
+MAX_SEED = 2**63 - 1
+"""Largest seed (numpy's SeedSequence takes any non-negative integer; 63 bits fit an int64 column)."""
+MAX_MONTHS = 1200
+"""Largest number of months (or steps of a month) that a duration setting takes: a century."""
+MU_MIN, MU_MAX = 0.05, 10.0
+"""Range of the logit scale in which a baseline run stays computable (see the module docstring)."""
+
+
+def _not_nan(value: object) -> object:
+    if isinstance(value, float) and math.isnan(value):
+        raise ValueError("NaN is not a number a setting can take")
+    return value
+
+
+InfFloat = Annotated[float, Field(allow_inf_nan=True), BeforeValidator(_not_nan)]
+"""A float that may be ``inf`` (where the setting documents what infinity means); never NaN."""
+
 
 class _Section(BaseModel):
     """Base of every config section: unknown keys are errors, values are checked on assignment."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, ser_json_inf_nan="strings")
+    model_config = ConfigDict(
+        extra="forbid", validate_assignment=True, ser_json_inf_nan="strings", strict=True, allow_inf_nan=False
+    )
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _bounded_magnitude(cls, value: object, info: ValidationInfo) -> object:
+        if isinstance(value, float) and math.isfinite(value) and abs(value) > MAX_MAGNITUDE:
+            raise ValueError(f"{value:g} is beyond the largest magnitude a setting takes ({MAX_MAGNITUDE:g})")
+        return value
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -47,7 +93,12 @@ class SimulationConfig(_Section):
     """How long a run lasts and how the market is cleared."""
 
     steps: int = Field(60, ge=1, le=100_000, description="Number of monthly steps to simulate.")
-    seed: int = Field(0, ge=0, description="Default root seed of a run (the CLI's --seed overrides it).")
+    seed: int = Field(
+        0,
+        ge=0,
+        le=MAX_SEED,
+        description="Default root seed of a run, 0 <= seed < 2**63 (the CLI's --seed overrides it).",
+    )
     rationing_rounds: int = Field(
         3,
         ge=0,
@@ -66,8 +117,14 @@ class SimulationConfig(_Section):
 class LogitConfig(_Section):
     """The enterprises' discrete-choice model (multinomial logit with an outside option)."""
 
-    mu: PosFloat = Field(
-        0.25, description="Logit scale (utility units): larger means noisier, less price-driven choice."
+    mu: float = Field(
+        0.25,
+        ge=MU_MIN,
+        le=MU_MAX,
+        description=(
+            "Logit scale (utility units): larger means noisier, less price-driven choice; 0.05 to 10, the range in "
+            "which a baseline run stays computable."
+        ),
     )
     utility_form: UtilityForm = Field(
         "log",
@@ -118,14 +175,21 @@ class GenerationConfig(_Section):
     """One GPU generation (vintage)."""
 
     name: str = Field(..., min_length=1, description="Generation name, e.g. 'H100'.")
-    release_step: int = Field(0, description="Step at which the generation can be bought new (negative: already out).")
+    release_step: int = Field(
+        0,
+        ge=-MAX_MONTHS,
+        le=100_000,
+        description="Step at which the generation can be bought new (negative: already out).",
+    )
     list_price_usd: PosFloat = Field(..., description="New price per GPU, $.")
     throughput_tokens_per_s: PosFloat = Field(
         ..., description="Tokens per second one GPU serves on the reference model with a reference stack."
     )
     power_kw: PosFloat = Field(..., description="Power draw per GPU including its share of the server, kW.")
-    lifetime_months: int = Field(60, ge=1, description="Physical/accounting life; GPUs are scrapped at this age.")
-    vendor_supply_per_month: float = Field(
+    lifetime_months: int = Field(
+        60, ge=1, le=MAX_MONTHS, description="Physical/accounting life; GPUs are scrapped at this age."
+    )
+    vendor_supply_per_month: InfFloat = Field(
         math.inf,
         ge=0.0,
         description=(
@@ -187,7 +251,7 @@ class RegionConfig(_Section):
     name: str = Field(..., min_length=1, description="Region name, e.g. 'na'.")
     demand_share: NonNegFloat = Field(1.0, description="Relative weight of enterprises located here (normalized).")
     power_price_usd_per_kwh: NonNegFloat = Field(0.08, description="Base industrial power price, $/kWh.")
-    power_capacity_mw: float = Field(
+    power_capacity_mw: InfFloat = Field(
         math.inf, gt=0.0, description="Grid capacity available to data centres, MW (inf: unconstrained)."
     )
     power_price_congestion: NonNegFloat = Field(
@@ -196,9 +260,7 @@ class RegionConfig(_Section):
     residency_strictness: Fraction = Field(
         0.0, description="Probability scale that an enterprise here must keep data in-region (times its propensity)."
     )
-    latency_penalty: NonNegFloat = Field(
-        0.2, description="Utility penalty for being served from another region."
-    )
+    latency_penalty: NonNegFloat = Field(0.2, description="Utility penalty for being served from another region.")
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -210,8 +272,12 @@ class SegmentConfig(_Section):
     """A demand segment: a population of weighted representative enterprise agents."""
 
     name: str = Field(..., min_length=1, description="Segment name, e.g. 'performance_first'.")
-    n_agents: int = Field(1000, ge=1, description="Number of enterprise agents in the segment.")
-    firms_per_agent: PosFloat = Field(1.0, description="Real firms each agent stands for (its weight).")
+    n_agents: int = Field(
+        1000, ge=1, le=1_000_000, description="Number of enterprise agents in the segment (at most 1,000,000)."
+    )
+    firms_per_agent: float = Field(
+        1.0, gt=0.0, le=1e9, description="Real firms each agent stands for (its weight), at most 1e9."
+    )
     base_demand_mtok_per_month: PosFloat = Field(
         100.0, description="Median monthly token need of one firm at the reference price at step 0, Mtok."
     )
@@ -219,8 +285,11 @@ class SegmentConfig(_Section):
     demand_growth_per_year: float = Field(
         0.0, ge=-0.99, description="Yearly growth of base demand at constant price (1.0 = doubling)."
     )
-    price_elasticity: NonNegFloat = Field(
-        0.0, description="Elasticity of token volume to the effective price paid (0: fixed volume)."
+    price_elasticity: float = Field(
+        0.0,
+        ge=0.0,
+        le=10.0,
+        description="Elasticity of token volume to the effective price paid (0: fixed volume; at most 10).",
     )
     reference_price_usd_per_mtok: PosFloat = Field(
         1.0, description="Price at which base demand is quoted, $/Mtok (volume = base*(p/p_ref)^-elasticity)."
@@ -257,7 +326,7 @@ class SegmentConfig(_Section):
         ),
     )
     initial_tenure_months_max: int = Field(
-        24, ge=0, description="Tenure of initial contracts is drawn uniformly from 0 to this, months."
+        24, ge=0, le=MAX_MONTHS, description="Tenure of initial contracts is drawn uniformly from 0 to this, months."
     )
 
 
@@ -294,7 +363,7 @@ class ShareAcquisitionPricing(_Section):
     runway_months: NonNegFloat = Field(
         12.0, description="Keep subsidizing while cash + credit covers this many months of the current loss."
     )
-    max_months: int = Field(36, ge=0, description="Stop subsidizing after this many months in any case.")
+    max_months: int = Field(36, ge=0, le=MAX_MONTHS, description="Stop subsidizing after this many months in any case.")
     recovery_markup: NonNegFloat = Field(0.4, description="Markup over unit cost after the acquisition phase.")
 
 
@@ -387,8 +456,8 @@ class FleetLotConfig(_Section):
 
     generation: str = Field(..., description="Generation name (must exist in technology.generations).")
     region: str = Field(..., description="Region the GPUs are installed in.")
-    gpus: Annotated[int, Field(ge=0)] = Field(..., description="Number of GPUs.")
-    age_months: Annotated[int, Field(ge=0)] = Field(0, description="Age of the GPUs at step 0, months.")
+    gpus: Annotated[int, Field(ge=0, le=100_000_000)] = Field(..., description="Number of GPUs (at most 1e8).")
+    age_months: Annotated[int, Field(ge=0, le=MAX_MONTHS)] = Field(0, description="Age of the GPUs at step 0, months.")
 
 
 class ProviderConfig(_Section):
@@ -396,7 +465,7 @@ class ProviderConfig(_Section):
 
     name: str = Field(..., min_length=1, description="Name; with count > 1 providers are named name_1, name_2, ...")
     kind: ProviderKind = Field(..., description="hyperscaler, specialized or decentralized.")
-    count: int = Field(1, ge=1, description="How many identical providers this entry creates.")
+    count: int = Field(1, ge=1, le=1000, description="How many identical providers this entry creates (at most 1,000).")
     regions: list[str] = Field(default_factory=list, description="Regions the provider serves (default: its fleet's).")
     quality: Literal["frontier", "open"] | PosFloat = Field(
         "open", description="'frontier', 'open' (open-weight) or a fixed capability index."
@@ -419,14 +488,17 @@ class ProviderConfig(_Section):
     unit_cost_usd_per_mtok: PosFloat | None = Field(
         None, description="Fixed unit cost, $/Mtok, replacing fleet-based cost (pure pricing games)."
     )
-    capacity_mtok_per_month: float | None = Field(
+    capacity_mtok_per_month: InfFloat | None = Field(
         None, gt=0.0, description="Fixed capacity per offer, Mtok/month, replacing the fleet's (inf: unlimited)."
     )
     initial_price_usd_per_mtok: PosFloat | None = Field(
         None, description="Price posted at step 0 (default: unit cost x 1.3)."
     )
     retire_age_months: int | None = Field(
-        None, ge=1, description="Upgrade cycle: GPUs older than this are sold to resellers (None: kept to end of life)."
+        None,
+        ge=1,
+        le=MAX_MONTHS,
+        description="Upgrade cycle: GPUs older than this are sold to resellers (None: kept to end of life).",
     )
     flywheel_learning_rate: NonNegFloat = Field(
         0.0, description="Data flywheel: quality gain per e-fold of cumulative tokens served (0: none)."
@@ -458,7 +530,7 @@ class ResellerConfig(_Section):
     """A group of identical hardware resellers (the secondary GPU market)."""
 
     name: str = Field(..., min_length=1, description="Name; with count > 1 named name_1, name_2, ...")
-    count: int = Field(1, ge=1, description="How many identical resellers this entry creates.")
+    count: int = Field(1, ge=1, le=1000, description="How many identical resellers this entry creates (at most 1,000).")
     cash_usd: NonNegFloat = Field(5e8, description="Cash at step 0, $.")
     margin: Fraction = Field(0.15, description="Spread between the resale price and the price paid to sellers.")
     demand_pressure: NonNegFloat = Field(
@@ -484,10 +556,12 @@ class EntrantConfig(_Section):
     margin_threshold: float = Field(
         0.2, description="Enter when incumbents of this kind earned a mean margin (profit/revenue) above this."
     )
-    lookback_months: int = Field(6, ge=1, description="Months over which incumbents' margin is averaged.")
+    lookback_months: int = Field(
+        6, ge=1, le=MAX_MONTHS, description="Months over which incumbents' margin is averaged."
+    )
     sunk_cost_usd: NonNegFloat = Field(5e7, description="Entry cost paid from the entrant's initial cash, $.")
-    cooldown_months: int = Field(6, ge=0, description="Months between two entries of this kind.")
-    max_entries: int = Field(5, ge=0, description="Most entries of this kind in a run.")
+    cooldown_months: int = Field(6, ge=0, le=MAX_MONTHS, description="Months between two entries of this kind.")
+    max_entries: int = Field(5, ge=0, le=1000, description="Most entries of this kind in a run (at most 1,000).")
     provider: ProviderConfig = Field(
         ...,
         description=(
@@ -526,7 +600,7 @@ class AcquisitionConfig(_Section):
     deal_probability: Fraction = Field(
         0.2, description="Chance per month that an acquirer with a paying deal in view closes one."
     )
-    cooldown_months: int = Field(6, ge=0, description="Months an acquirer waits between two deals.")
+    cooldown_months: int = Field(6, ge=0, le=MAX_MONTHS, description="Months an acquirer waits between two deals.")
 
 
 class AntitrustConfig(_Section):
@@ -539,8 +613,10 @@ class AntitrustConfig(_Section):
             "'hhi_2010': > 2,500 and > 200 (2010 guidelines); 'custom': the thresholds below; 'none': allow all."
         ),
     )
-    post_merger_hhi: NonNegFloat = Field(1800.0, description="Custom policy: post-merger HHI threshold (0-10,000).")
-    hhi_delta: NonNegFloat = Field(100.0, description="Custom policy: threshold on the HHI change.")
+    post_merger_hhi: float = Field(
+        1800.0, ge=0.0, le=10_000.0, description="Custom policy: post-merger HHI threshold (0-10,000)."
+    )
+    hhi_delta: float = Field(100.0, ge=0.0, le=10_000.0, description="Custom policy: threshold on the HHI change.")
     scope: Literal["global", "regional"] = Field(
         "global", description="Test the whole market ('global') or every buyer region ('regional': block if any fails)."
     )
@@ -559,7 +635,10 @@ class CorporateConfig(_Section):
     """Exit, entry and M&A."""
 
     exit_after_months: int = Field(
-        3, ge=1, description="A provider goes bankrupt after this many consecutive months below its credit limit."
+        3,
+        ge=1,
+        le=MAX_MONTHS,
+        description="A provider goes bankrupt after this many consecutive months below its credit limit.",
     )
     entrants: list[EntrantConfig] = Field(default_factory=list, description="Kinds of firms that may enter.")
     acquisitions: AcquisitionConfig = Field(default_factory=AcquisitionConfig)
@@ -596,9 +675,7 @@ class ScenarioConfig(_Section):
     def _check_references(self) -> ScenarioConfig:
         regions = {r.name for r in self.regions}
         generations = {g.name for g in self.technology.generations}
-        names: list[str] = []
         for i, p in enumerate(self.providers):
-            names.append(p.name)
             for r in p.regions:
                 if r not in regions:
                     have = ", ".join(sorted(regions))
@@ -624,14 +701,12 @@ class ScenarioConfig(_Section):
             for r in entrant.provider.regions:
                 if r not in regions:
                     raise ValueError(f"corporate.entrants[{i}].provider.regions: unknown region '{r}'")
-        names += [r.name for r in self.resellers]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"duplicate provider/reseller name(s): {', '.join(dupes)}")
+        check_unique_names(self)
         seg_names = [s.name for s in self.segments]
         seg_dupes = sorted({n for n in seg_names if seg_names.count(n) > 1})
         if seg_dupes:
             raise ValueError(f"duplicate segment name(s): {', '.join(seg_dupes)}")
+        check_growth_horizon(self)
         if self.outside_option.self_hosting and not self.technology.generations:
             raise ValueError(
                 "outside_option.self_hosting = true needs at least one GPU generation in technology.generations "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -12,9 +13,11 @@ from typer.testing import CliRunner
 
 from analysis.results import load_sweep, sweep_failures, sweep_runs
 from experiments.cli import app
+from experiments.evaluators import RunOutcome, SerialEvaluator, execute_run
 from experiments.run import TABLES
 from experiments.sweep import SweepProgress, run_sweep
-from market.config.files import ConfigError
+from experiments.sweep_config import RunTask
+from market.config.files import ConfigError, apply_settings
 
 SWEEP_TOML = """
 name = "tiny"
@@ -40,18 +43,31 @@ values = [0.2, 0.8]
 """
 
 
-def write_sweep(directory: Path, bad_mu: float = 0.6) -> Path:
+FAILING_MU = 0.6
+
+
+def write_sweep(directory: Path, bad_mu: float = FAILING_MU) -> Path:
     path = directory / "tiny.toml"
     path.write_text(SWEEP_TOML.replace("{bad_mu}", str(bad_mu)))
     return path
 
 
+def run_or_fail(task: RunTask) -> RunOutcome:
+    """Run a task; a task with mu = 0.6 is handed logit.mu = -1 at run time, so it raises inside the run.
+
+    Every point is valid when the sweep is checked, so this is how a run that fails while running is made.
+    """
+    if task.params.get("mu") == FAILING_MU:
+        task = dataclasses.replace(task, scenario=apply_settings(task.scenario, {"logit.mu": -1.0}))
+    return execute_run(task)
+
+
 @pytest.fixture(scope="module")
 def finished_sweep(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, pd.DataFrame]:
-    """A serial sweep in which the points with mu = -1 are invalid (4 of 8 runs fail)."""
+    """A serial sweep in which the runs at mu = 0.6 raise (4 of 8 runs fail)."""
     root = tmp_path_factory.mktemp("sweep")
-    path = write_sweep(root, bad_mu=-1.0)
-    runs = run_sweep(path, root / "out", workers=1)
+    path = write_sweep(root)
+    runs = run_sweep(path, root / "out", evaluator=SerialEvaluator(run_or_fail))
     return path, root / "out", runs
 
 
@@ -72,7 +88,7 @@ def test_a_raising_run_is_recorded_and_the_others_finish(finished_sweep: tuple[P
     _, out, runs = finished_sweep
     assert runs["status"].value_counts().to_dict() == {"finished": 4, "failed": 4}
     failed = runs[runs["status"] == "failed"]
-    assert (failed["mu"] == -1.0).all()
+    assert (failed["mu"] == FAILING_MU).all()
     assert failed["error"].str.contains("logit.mu = -1.0").all()
     failures = sweep_failures(out)
     assert failures["traceback"].str.contains("Traceback").all()
@@ -106,7 +122,7 @@ def test_resume_reruns_only_what_is_missing(
     reports: list[SweepProgress] = []
     with pytest.raises(ConfigError, match="--resume"):
         run_sweep(path, copy, workers=1)
-    runs = run_sweep(path, copy, workers=1, resume=True, progress=reports.append)
+    runs = run_sweep(path, copy, resume=True, progress=reports.append, evaluator=SerialEvaluator(run_or_fail))
     assert reports[0].resumed == 3 and reports[-1].finished == 4 and reports[-1].failed == 4
     assert len(reports) == 1 + 5 + 1  # start; the missing run and the four failed ones retried; end
     assert not (copy / "runs" / ".p0001-r01.partial").exists()
@@ -126,10 +142,19 @@ def test_a_different_sweep_cannot_resume_into_the_directory(
 
 
 def test_cli_sweep_serial(tmp_path: Path) -> None:
-    path = write_sweep(tmp_path, bad_mu=-1.0)
+    path = write_sweep(tmp_path, bad_mu=0.9)
     result = CliRunner().invoke(app, ["sweep", str(path), "--out", str(tmp_path / "out"), "--workers", "1"])
     assert result.exit_code == 0, result.output
+    assert "8 runs: 8 finished, 0 failed, 0 pending" in result.output
+
+
+def test_cli_sweep_with_failed_runs_exits_3_with_a_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("experiments.sweep.make_evaluator", lambda *args, **kwargs: SerialEvaluator(run_or_fail))
+    path = write_sweep(tmp_path)
+    result = CliRunner().invoke(app, ["sweep", str(path), "--out", str(tmp_path / "out"), "--workers", "1"])
+    assert result.exit_code == 3, result.output
     assert "8 runs: 4 finished, 4 failed, 0 pending" in result.output
+    assert "4 of 8 runs failed" in result.output
     assert "logit.mu = -1.0" in result.output
     assert sweep_runs(tmp_path / "out")["status"].value_counts().to_dict() == {"finished": 4, "failed": 4}
 
@@ -143,6 +168,7 @@ def test_cli_sweep_serial(tmp_path: Path) -> None:
         ('base = "baseline"\n[design]\nmethod = "lhs"\n', "needs design.samples"),
         ('base = "baseline"\n[[parameters]]\nname = "x"\npath = "logit.nope"\nvalues = [1]\n', "logit.nope"),
         ('base = "baseline"\n[settings]\n"logit.mu" = -1\n', "logit.mu"),
+        (SWEEP_TOML.replace("{bad_mu}", "-1.0"), "point 2 (mu = -1.0, lock_in = 0.2): logit.mu = -1.0"),
         ('base = "baseline"\nname = \n', "not valid TOML"),
     ],
 )

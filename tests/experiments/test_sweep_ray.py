@@ -5,6 +5,7 @@ One local Ray serves the whole module (starting Ray costs seconds and memory).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 from collections.abc import Iterator
@@ -13,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from analysis.results import sweep_failures, sweep_runs
-from experiments.evaluators import RayEvaluator, RunOutcome, execute_run
+from experiments.evaluators import RayEvaluator, RunOutcome, SerialEvaluator, execute_run
 from experiments.sweep import run_sweep
 from experiments.sweep_config import RunTask
+from market.config.files import apply_settings
 
 pytestmark = pytest.mark.slow
 
@@ -36,7 +38,7 @@ root_seed = 5
 [[parameters]]
 name = "mu"
 path = "logit.mu"
-values = [0.3, -1.0]
+values = [0.3, 0.6]
 
 [[parameters]]
 name = "distillation"
@@ -68,12 +70,19 @@ def assert_same_results(a: Path, b: Path) -> None:
             assert f.read_bytes() == (b / "runs" / run_id / f.name).read_bytes(), f"{run_id}/{f.name}"
 
 
+def run_or_fail(task: RunTask) -> RunOutcome:
+    """Run a task; at mu = 0.6 the run is handed logit.mu = -1, so it raises inside the run (on the worker)."""
+    if task.params.get("mu") == 0.6:
+        task = dataclasses.replace(task, scenario=apply_settings(task.scenario, {"logit.mu": -1.0}))
+    return execute_run(task)
+
+
 def test_local_ray_gives_the_serial_files(local_ray: None, tmp_path: Path) -> None:
     path = tmp_path / "sweep.toml"
     path.write_text(SWEEP_TOML)
     shutil.copy(BASELINE, tmp_path / "base.toml")  # a snapshot: the sweep reads it at each start
-    serial = run_sweep(path, tmp_path / "serial", workers=1)
-    on_ray = run_sweep(path, tmp_path / "ray", workers=2)
+    serial = run_sweep(path, tmp_path / "serial", evaluator=SerialEvaluator(run_or_fail))
+    on_ray = run_sweep(path, tmp_path / "ray", evaluator=RayEvaluator(workers=2, run=run_or_fail))
     assert serial["status"].value_counts().to_dict() == {"finished": 6, "failed": 6}
     assert_same_results(tmp_path / "serial", tmp_path / "ray")
     assert sweep_failures(tmp_path / "ray")["error"].str.contains("logit.mu = -1.0").all()
@@ -85,7 +94,7 @@ def test_a_dead_worker_is_retried_and_a_run_that_keeps_killing_it_is_recorded(
 ) -> None:
     path = tmp_path / "sweep.toml"
     shutil.copy(BASELINE, tmp_path / "base.toml")
-    path.write_text(SWEEP_TOML.replace("values = [0.3, -1.0]", "values = [0.3]").replace("replications = 3",
+    path.write_text(SWEEP_TOML.replace("values = [0.3, 0.6]", "values = [0.3]").replace("replications = 3",
                                                                                           "replications = 2"))
     markers = tmp_path / "markers"
     markers.mkdir()

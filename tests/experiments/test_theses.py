@@ -157,7 +157,7 @@ def theses_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataF
     root = tmp_path_factory.mktemp("theses")
     theses_dir = root / "theses"
     theses_dir.mkdir()
-    for name, text in (("spend_growth", SINGLE), ("noise_share", COMPARE), ("needs_column", MISSING_COLUMN)):
+    for name, text in (("spend_growth", SINGLE), ("noise_share", COMPARE)):
         (theses_dir / f"{name}.toml").write_text(text)
     table = run_theses(root / "out", theses_dir=theses_dir, workers=1)
     return root, table
@@ -166,7 +166,7 @@ def theses_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataF
 def test_run_theses_writes_the_verdict_table(theses_run: tuple[Path, pd.DataFrame]) -> None:
     root, table = theses_run
     assert list(table.columns) == list(VERDICT_COLUMNS)
-    assert table["thesis"].tolist() == ["spend_growth", "noise_share", "needs_column"]
+    assert table["thesis"].tolist() == ["spend_growth", "noise_share"]
     judged = table.iloc[:2].set_index("thesis")
     assert (judged["n"] == 3).all() and (judged["ci_low"] <= judged["estimate"]).all()
     assert (judged["estimate"] <= judged["ci_high"]).all()
@@ -205,11 +205,13 @@ def expected_verdict(values: list[float], operator: str, threshold: float) -> st
     return "supported" if all(beats) else "refuted"
 
 
-def test_a_missing_column_is_an_error_row_not_a_crash(theses_run: tuple[Path, pd.DataFrame]) -> None:
-    _, table = theses_run
-    row = table.set_index("thesis").loc["needs_column"]
-    assert row["verdict"] == "error"
-    assert "cumulative_mergers_of_equals" in row["error"]
+def test_a_missing_column_is_found_before_anything_runs(tmp_path: Path) -> None:
+    theses_dir = tmp_path / "theses"
+    theses_dir.mkdir()
+    (theses_dir / "needs_column.toml").write_text(MISSING_COLUMN)
+    with pytest.raises(ConfigError, match="'cumulative_mergers_of_equals' that table 'model' does not have"):
+        run_theses(tmp_path / "out", theses_dir=theses_dir, workers=1)
+    assert not (tmp_path / "out").exists()
 
 
 def test_compared_scenarios_share_seeds(theses_run: tuple[Path, pd.DataFrame]) -> None:
@@ -237,3 +239,22 @@ def test_every_shipped_thesis_is_documented() -> None:
     text = (Path(__file__).resolve().parents[2] / "docs" / "theses.md").read_text()
     for path in discover_theses():
         assert f"`{path.name}`" in text, f"docs/theses.md does not explain {path.name}"
+
+
+def test_cli_theses_with_failed_runs_exits_3(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from experiments.evaluators import RunOutcome, SerialEvaluator, execute_run
+    from experiments.sweep_config import RunTask
+
+    def first_replication_fails(task: RunTask) -> RunOutcome:
+        if task.replication == 0:
+            return RunOutcome.failure(task, "RuntimeError: worker lost", "", 0.0)
+        return execute_run(task)
+
+    monkeypatch.setattr("experiments.verdicts.make_evaluator",
+                        lambda *args, **kwargs: SerialEvaluator(first_replication_fails))
+    (tmp_path / "theses").mkdir()
+    (tmp_path / "theses" / "spend_growth.toml").write_text(SINGLE)
+    result = CliRunner().invoke(app, ["theses", "--theses-dir", str(tmp_path / "theses"), "--out",
+                                      str(tmp_path / "out"), "--workers", "1"])
+    assert result.exit_code == 3, result.output
+    assert "runs failed in spend_growth (1)" in " ".join(result.output.split())

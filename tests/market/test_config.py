@@ -159,7 +159,12 @@ def test_reference_generation_must_exist(tiny_fleet_dict: dict[str, Any]) -> Non
 
 
 def test_duplicate_names_are_rejected(duopoly_dict: dict[str, Any]) -> None:
-    assert "duplicate provider/reseller name(s): firm_1" in config_error(duopoly_dict, ["providers.1.name=firm_1"])
+    message = config_error(duopoly_dict, ["providers.1.name=firm_1"])
+    assert "duplicate name 'firm_1': providers[0] 'firm_1' and providers[1] 'firm_1' both create it" in message
+    expanded = config_error(duopoly_dict, ["providers.0.name=specialist", "providers.0.count=4",
+                                           "providers.1.name=specialist_2"])
+    assert ("duplicate name 'specialist_2': providers[0] 'specialist' (named specialist_1 ... specialist_4) and "
+            "providers[1] 'specialist_2' both create it") in expanded
     duopoly_dict["regions"].append({"name": "global"})
     assert "duplicate region name(s): global" in config_error(duopoly_dict, [])
 

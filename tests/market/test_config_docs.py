@@ -70,7 +70,7 @@ def test_strategy_parameters_have_key_paths_per_strategy() -> None:
 def test_types_defaults_and_bounds_are_rendered() -> None:
     text = render_markdown()
     assert "| `simulation.steps` | int in [1, 100_000] | `60` |" in text
-    assert "| `logit.mu` | float > 0 | `0.25` |" in text
+    assert "| `logit.mu` | float in [0.05, 10] | `0.25` |" in text
     assert '| `logit.utility_form` | "linear" \\| "log" | `"log"` |' in text
     assert "| `regions[].power_capacity_mw` | float > 0 | `inf` |" in text
     assert "| `providers[].unit_cost_usd_per_mtok` | float > 0 \\| unset | unset |" in text
