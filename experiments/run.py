@@ -20,8 +20,8 @@ import pandas as pd
 from market.config import ScenarioConfig
 from market.model import InferenceMarket
 from market.networks import graph_tables
+from market.recording import TABLES
 
-TABLES: tuple[str, ...] = ("model", "providers", "enterprises", "gpu_market", "events")
 """Tables a run writes, each as ``<name>.parquet``."""
 
 PACKAGES: tuple[str, ...] = ("mesa", "numpy", "scipy", "pandas", "pyarrow", "networkx", "pydantic", "ray")

@@ -120,7 +120,8 @@ class ParameterSpec(_Spec):
         """Map a number in [0, 1] to a parameter value (a level index for discrete values)."""
         if self.values is not None:
             return self.values[min(math.floor(u * len(self.values)), len(self.values) - 1)]
-        assert self.low is not None and self.high is not None
+        if self.low is None or self.high is None:
+            raise ConfigError(f"parameter '{self.name}' has neither values nor a low-high range")
         if self.scale == "log":
             value = math.exp(math.log(self.low) + u * (math.log(self.high) - math.log(self.low)))
         else:
@@ -300,7 +301,8 @@ def unit_sample(sweep: SweepConfig) -> np.ndarray:
     design = sweep.design
     seed = design.seed if design.seed is not None else design_seed(sweep.root_seed)
     n = design.samples
-    assert n is not None
+    if n is None:
+        raise ConfigError(f"design.method = '{design.method}' needs design.samples")
     k = len(sweep.parameters)
     problem = salib_problem(sweep)
     if design.method == "random":

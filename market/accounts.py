@@ -37,6 +37,11 @@ class Settlement:
     interest: FloatArray
     profit: FloatArray
 
+    @classmethod
+    def zeros(cls, n_holders: int) -> Settlement:
+        """Empty accounts (before the first step)."""
+        return cls(**{name: np.zeros(n_holders) for name in cls.__dataclass_fields__})
+
     def padded(self, n_holders: int) -> Settlement:
         """The same accounts with zero rows for holders added since (entrants of the month)."""
         def pad(values: FloatArray) -> FloatArray:

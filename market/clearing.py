@@ -50,6 +50,13 @@ class Clearing:
     inside_demand: FloatArray
     unmet: FloatArray
 
+    @classmethod
+    def empty(cls, n_enterprises: int) -> Clearing:
+        """The clearing of a market without offers, where nobody buys (before the first step)."""
+        none, zero = np.zeros((n_enterprises, 0)), np.zeros(n_enterprises)
+        return cls(shares=none, outside_share=np.ones(n_enterprises), allocation=none.copy(), offer_demand=np.zeros(0),
+                   served=np.zeros(0), revenue=np.zeros(0), spend=zero, inside_demand=zero.copy(), unmet=zero.copy())
+
     @property
     def served_by_enterprise(self) -> FloatArray:
         """Tokens served to each enterprise, Mtok (E)."""

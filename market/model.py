@@ -124,10 +124,10 @@ class InferenceMarket(mesa.Model):
         self.algorithmic_efficiency = 1.0
         self.power_price = self.region_base_power.copy()
         self.base_volume = self.population.base_volume(0)
-        self.offers: OfferBook | None = None
-        self.clearing: Clearing | None = None
-        self.observation: MarketObservation | None = None
-        self.settlement: Settlement | None = None
+        self.offers = OfferBook.empty()
+        self.clearing = Clearing.empty(self.population.size)
+        self.observation: MarketObservation | None = None  # None until the first clearing
+        self.settlement = Settlement.zeros(len(self.holders))
         self.volume = np.zeros(self.population.size)
         self.consumer_surplus = np.zeros(self.population.size)
         self.self_host_cost_by_region = np.full(self.n_regions, np.nan)
@@ -223,7 +223,6 @@ class InferenceMarket(mesa.Model):
     def clear_market(self) -> None:
         """Enterprises choose among offers (logit); capacity is rationed; what pricing observes is kept."""
         offers, pop = self.offers, self.population
-        assert offers is not None
         sd = self.config.logit.offer_shock_sd
         penalty = demand.choice_class_penalties(
             n_segments=pop.n_segments, region_latency_penalty=self.region_latency,
@@ -249,7 +248,6 @@ class InferenceMarket(mesa.Model):
 
     def settle(self) -> None:
         """Revenue, costs, interest and cash of every provider (equations in ``market.accounts``)."""
-        assert self.offers is not None and self.clearing is not None
         books, cash, rate, independent = self.roster.balance_sheets()
         interest = np.where(independent, corporate.interest_on_debt(cash, rate), 0.0)
         s = self.settlement = settle_month(self.offers, self.clearing, self.fleet, interest, books)
@@ -279,7 +277,7 @@ class InferenceMarket(mesa.Model):
         used_price = best_quotes(self.secondary_quotes)
         stock = self.ledger.units_by_holder_generation(n)[self.roster.reseller_ids].sum(axis=0)
         orders = [(p, p.plan_fleet(view)) for p in self.providers if p.active for view in [p.investment_view(
-            step=t, fleet=self.fleet, offers=self.offers, clearing=self.clearing,  # type: ignore[arg-type]
+            step=t, fleet=self.fleet, offers=self.offers, clearing=self.clearing,
             generations=self.generations, algorithmic_efficiency=self.algorithmic_efficiency,
             used_price=used_price, used_available=stock)] if view is not None]
         if not orders:
@@ -307,7 +305,6 @@ class InferenceMarket(mesa.Model):
         if self.config.corporate.acquisitions.enabled:
             self._acquisitions()
         self._entries()
-        assert self.settlement is not None
         self.settlement = self.settlement.padded(len(self.holders))
 
     def collect(self) -> None:
@@ -341,7 +338,6 @@ class InferenceMarket(mesa.Model):
 
     # -- corporate events ----------------------------------------------------------------------------------
     def _exits(self) -> None:
-        assert self.settlement is not None
         idle = (self.settlement.served[:len(self.holders)] <= 0) & (self.fleet.gpus.sum(axis=1) <= 0)
         plan = corporate.plan_exits(self.roster.corporate_state(), idle, self.config.corporate.exit_after_months)
         for p in self.providers:
@@ -365,7 +361,6 @@ class InferenceMarket(mesa.Model):
 
     def _acquisitions(self) -> None:
         s, cfg, antitrust = self.settlement, self.config.corporate.acquisitions, self.config.corporate.antitrust
-        assert s is not None
         state, n = self.roster.corporate_state(), len(self.holders)
         fleet_value = self.ledger.book_value_by_holder(self.step_index, n)
 
@@ -376,7 +371,7 @@ class InferenceMarket(mesa.Model):
 
         revenue = np.asarray(s.revenue, dtype=np.float64)[:n]
         markets = revenue[None, :] if antitrust.scope == "global" else by_holder(  # the whole market, or by region
-            self.revenue_by_region, self.offers.holder, n)  # type: ignore[union-attr]
+            self.revenue_by_region, self.offers.holder, n)
         deals = corporate.plan_acquisitions(
             acquirers=self.roster.acquirers(state, cfg.acquirer_kinds, self.step_index, cfg.cooldown_months),
             eligible_targets=self.roster.of_kinds(cfg.target_kinds), parent=state.parent,
@@ -469,7 +464,6 @@ class InferenceMarket(mesa.Model):
     # -- what users read ------------------------------------------------------------------------------------
     def outcome(self) -> StepOutcome:
         """The frozen outcome of the current step (what the recorder reads)."""
-        assert self.offers is not None and self.clearing is not None and self.settlement is not None
         n = len(self.holders)
         return StepOutcome(
             step=self.step_index, frontier=self.frontier, open_weight=self.open_weight,
@@ -488,7 +482,7 @@ class InferenceMarket(mesa.Model):
     def networks(self) -> dict[str, nx.Graph[str]]:
         """Current networks: ``contracts`` (this month), ``ownership`` and ``gpu_flows`` (``market.networks``)."""
         pop, c, offers = self.population, self.clearing, self.offers
-        contracts = None if c is None or offers is None else dict(
+        contracts = None if self.step_index == 0 else dict(
             allocation=c.allocation, offer_holder=offers.holder, offer_price=offers.price,
             enterprise_segment=np.array([s.name for s in self.config.segments], dtype=object)[pop.segment],
             enterprise_region=np.array(self.region_names, dtype=object)[pop.region], enterprise_firms=pop.weight,

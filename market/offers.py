@@ -49,6 +49,14 @@ class OfferBook:
     def __len__(self) -> int:
         return len(self.holder)
 
+    @classmethod
+    def empty(cls) -> OfferBook:
+        """No offers (before the first step)."""
+        ints, floats = np.zeros(0, dtype=np.int64), np.zeros(0)
+        return cls(holder=ints, region=ints.copy(), kind=ints.copy(), owner=ints.copy(),
+                   **{name: floats.copy() for name in ("quality", "price", "unit_cost", "capacity", "variable_cost",
+                                                       "privacy_risk", "lock_in", "unverified", "reliability")})
+
 
 def incumbent_offer_index(offer_holder: IntArray, offer_region: IntArray, incumbent_provider: IntArray,
                           incumbent_region: IntArray, n_regions: int) -> IntArray:
