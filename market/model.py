@@ -84,14 +84,10 @@ class InferenceMarket(mesa.Model):
         self.corporate_rng = np.random.default_rng(corporate_seq)
         self.mu = config.logit.mu
         self.form = config.logit.utility_form
-        self.region_names = config.region_names
-        self.n_regions = len(self.region_names)
+        self.regions = tech.RegionTable.from_config(config.regions)
+        self.region_names, self.n_regions = self.regions.names, len(self.regions)
         self.generations = GenerationTable.from_config(config.technology)
         self.ledger = GpuLedger(len(self.generations))
-        self.region_base_power = np.array([r.power_price_usd_per_kwh for r in config.regions])
-        self.region_power_capacity = np.array([r.power_capacity_mw for r in config.regions])
-        self.region_latency = np.array([r.latency_penalty for r in config.regions])
-        self.region_congestion = np.array([r.power_price_congestion for r in config.regions])
         self.segment_floor = np.array([s.quality_floor for s in config.segments])
         self.reference_quality = config.technology.frontier_quality_start
         ref = config.technology.reference_generation
@@ -115,14 +111,14 @@ class InferenceMarket(mesa.Model):
             per_agent=config.simulation.enterprise_output == "agent"))
         if any(s.initial_contract_share > 0 for s in config.segments):  # contracts in proportion to capacity
             base = fleet_economics(self.ledger, self.generations, self.roster.holder_technology(),
-                                   self.region_base_power)
+                                   self.regions.base_power_price)
             capacity, ids = self.roster.contract_capacity(base, self.n_regions)
             self.population.draw_initial_contracts(config.segments, capacity, ids, self.rng)
         self.step_index = 0
         self.frontier = self.reference_quality
         self.open_weight = tech.open_weight_quality(0, config.technology)
         self.algorithmic_efficiency = 1.0
-        self.power_price = self.region_base_power.copy()
+        self.power_price = self.regions.base_power_price.copy()
         self.base_volume = self.population.base_volume(0)
         self.offers = OfferBook.empty()
         self.clearing = Clearing.empty(self.population.size)
@@ -203,8 +199,9 @@ class InferenceMarket(mesa.Model):
         self.ledger.compact()
         technology = self.roster.holder_technology()
         load = grid_load_mw(installed_kw(self.ledger, self.generations, technology, self.n_regions), technology)
-        self.power_price = tech.regional_power_price(self.region_base_power, load, self.region_power_capacity,
-                                                     self.region_congestion)
+        regions = self.regions
+        self.power_price = tech.regional_power_price(regions.base_power_price, load, regions.power_capacity_mw,
+                                                     regions.congestion)
         self.fleet = self._fleet_economics()
         self.fleet_stale = False
         self.secondary_quotes = self._reseller_quotes()
@@ -225,7 +222,7 @@ class InferenceMarket(mesa.Model):
         offers, pop = self.offers, self.population
         sd = self.config.logit.offer_shock_sd
         penalty = demand.choice_class_penalties(
-            n_segments=pop.n_segments, region_latency_penalty=self.region_latency,
+            n_segments=pop.n_segments, region_latency_penalty=self.regions.latency_penalty,
             segment_quality_floor=self.segment_floor, frontier_quality=self.frontier, offer_region=offers.region,
             offer_quality=offers.quality)
         utility = pop.utilities(offers, penalty, self.form,
@@ -334,7 +331,7 @@ class InferenceMarket(mesa.Model):
         return self.roster.reseller_quotes(self.generations, self.step_index, held)
 
     def _grid_headroom_mw(self) -> FloatArray:
-        return np.maximum(self.region_power_capacity - self.fleet.load_mw, 0.0)
+        return np.maximum(self.regions.power_capacity_mw - self.fleet.load_mw, 0.0)
 
     # -- corporate events ----------------------------------------------------------------------------------
     def _exits(self) -> None:
@@ -372,15 +369,14 @@ class InferenceMarket(mesa.Model):
         revenue = np.asarray(s.revenue, dtype=np.float64)[:n]
         markets = revenue[None, :] if antitrust.scope == "global" else by_holder(  # the whole market, or by region
             self.revenue_by_region, self.offers.holder, n)
-        deals = corporate.plan_acquisitions(
+        deals = corporate.plan_acquisitions(  # sequenced deals, each proposed by the acquirer's strategy
             acquirers=self.roster.acquirers(state, cfg.acquirer_kinds, self.step_index, cfg.cooldown_months),
             eligible_targets=self.roster.of_kinds(cfg.target_kinds), parent=state.parent,
             owner=self.roster.owner_ids(), thresholds=antitrust.thresholds, deal_probability=cfg.deal_probability,
-            markets=markets,
-            propose=propose, draw=self.corporate_rng.uniform)
+            markets=markets, propose=propose, draw=self.corporate_rng.uniform)
         for deal in deals:
-            acquirer, target, review = self.roster.provider(deal.acquirer), self.roster.provider(deal.target), \
-                deal.review
+            acquirer, target = self.roster.provider(deal.acquirer), self.roster.provider(deal.target)
+            review = deal.review
             acquirer.last_deal_step = self.step_index
             if not review.blocked:
                 acquirer.cash -= deal.price_usd

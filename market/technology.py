@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
-from market.config import TechnologyConfig
+from market.config import RegionConfig, TechnologyConfig
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -127,3 +128,32 @@ class GenerationTable:
     def released_at(self, step: int) -> IntArray:
         """Ids of generations whose release step is exactly ``step``."""
         return np.nonzero(self.release_step == step)[0]
+
+
+@dataclass(frozen=True)
+class RegionTable:
+    """The regions of a scenario as arrays (index = region id)."""
+
+    names: list[str]
+    base_power_price: FloatArray
+    """Power price before congestion, $/kWh."""
+    power_capacity_mw: FloatArray
+    """Grid capacity for data centres, MW (``inf``: unconstrained)."""
+    congestion: FloatArray
+    """Rise of the power price as the grid fills (``regional_power_price``)."""
+    latency_penalty: FloatArray
+    """Utility penalty for serving a buyer of the region from another region."""
+
+    @classmethod
+    def from_config(cls, regions: Sequence[RegionConfig]) -> RegionTable:
+        """The table of ``regions`` in configuration order."""
+        return cls(
+            names=[r.name for r in regions],
+            base_power_price=np.array([r.power_price_usd_per_kwh for r in regions]),
+            power_capacity_mw=np.array([r.power_capacity_mw for r in regions]),
+            congestion=np.array([r.power_price_congestion for r in regions]),
+            latency_penalty=np.array([r.latency_penalty for r in regions]),
+        )
+
+    def __len__(self) -> int:
+        return len(self.names)
