@@ -203,7 +203,8 @@ class QLearningStrategy(PricingStrategy):
     (``view.rival_price``) as a markup over the provider's own unit cost, coarsened into ``rival_bins`` equal
     bins between ``min_markup`` and ``max_markup`` (outside prices fall into the end bins) plus one bin for
     "no rival price" (NaN), so a table has ``grid_points x (rival_bins + 1)`` states whatever the number of
-    rivals. The reward of a month is the offer's gross margin, ``(last price - unit cost) x min(demand,
+    rivals; with ``memory_months = k`` the state is the last ``k`` such pairs (``(grid_points x (rival_bins +
+    1)) ** k`` states). The reward of a month is the offer's gross margin, ``(last price - unit cost) x min(demand,
     capacity)``. Tables start, at the first observed month, at the discounted payoff of each grid price against
     the rivals' current prices, ``pi(p_k) / (1 - delta)``, with demand from the homogeneous-logit fit of the
     observed demand and slope (the counterpart of the paper's payoff against randomizing rivals, for an agent
@@ -227,15 +228,22 @@ class QLearningStrategy(PricingStrategy):
         self.state: IntArray | None = None
         self.action: IntArray | None = None
         self.months = 0
+        self.codes: IntArray | None = None  # last memory_months (own index, rival bin) codes per offer, newest first
 
     def decide(self, view: PricingView) -> FloatArray:
         """Update the tables with last month's outcome, then choose this month's grid prices."""
         p = self.params
         offers = len(view.unit_cost)
-        new_state = self.states(view)
-        if self.action is None:
+        code = self.states(view)
+        first = self.action is None
+        if first:
+            code = self.rng.integers(0, p.grid_points, size=offers) * (p.rival_bins + 1) + p.rival_bins
+        history = np.repeat(code[:, None], p.memory_months, axis=1) if self.codes is None else self.codes
+        self.codes = np.concatenate([code[:, None], history[:, :-1]], axis=1)
+        base = p.grid_points * (p.rival_bins + 1)
+        new_state = self.codes @ base ** np.arange(p.memory_months, dtype=np.int64)
+        if first:
             self.action = np.zeros(offers, dtype=np.int64)
-            new_state = self.rng.integers(0, p.grid_points, size=offers) * (p.rival_bins + 1) + p.rival_bins
         elif view.observed:
             if self.q is None:
                 self.q = self.initial_tables(view)
@@ -286,7 +294,7 @@ class QLearningStrategy(PricingStrategy):
         fitted = (d0 > 0) & (b > 0) & np.isfinite(not_own)
         demand = np.where(fitted[:, None] & np.isfinite(demand), np.minimum(demand, view.capacity[:, None]), 0.0)
         payoff = (prices - view.unit_cost[:, None]) * demand / (1.0 - p.delta)
-        states = p.grid_points * (p.rival_bins + 1)
+        states = (p.grid_points * (p.rival_bins + 1)) ** p.memory_months
         return np.repeat(payoff[:, None, :], states, axis=1)
 
 

@@ -382,7 +382,8 @@ class AdaptivePricing(_Section):
 class QLearningPricing(_Section):
     """Q-learning on a grid of markups over unit cost (Calvano et al. 2020), one table per offer.
 
-    The state is the offer's own last grid index and the rivals' last demand-weighted price, coarsened into
+    The state is the offer's own last grid index and the rivals' last demand-weighted price (over the last
+    ``memory_months`` months), coarsened into
     ``rival_bins`` equal bins of markup over the provider's own unit cost between ``min_markup`` and
     ``max_markup`` (prices outside fall into the end bins; one more bin for "no rival observed"). Exploration
     draws come from a generator the model spawns for each provider from the run's seed, so a run is
@@ -394,6 +395,11 @@ class QLearningPricing(_Section):
     min_markup: float = Field(0.0, gt=-1.0, description="Lowest grid price = unit cost x (1 + min_markup).")
     max_markup: PosFloat = Field(1.0, description="Highest grid price = unit cost x (1 + max_markup).")
     rival_bins: int = Field(5, ge=1, le=50, description="Bins of the rivals' last price (markup over own cost).")
+    memory_months: int = Field(
+        1, ge=1, le=3,
+        description="Months of (own grid index, rival bin) the state remembers; the table has "
+        "(grid_points x (rival_bins + 1)) ** memory_months states.",
+    )
     alpha: Annotated[float, Field(gt=0.0, le=1.0)] = Field(0.15, description="Learning rate.")
     beta: NonNegFloat = Field(
         0.05, description="Exploration decay per month: explore with probability exp(-beta t), t = months priced."
@@ -404,6 +410,10 @@ class QLearningPricing(_Section):
     def _ordered_markups(self) -> QLearningPricing:
         if self.max_markup <= self.min_markup:
             raise ValueError(f"max_markup ({self.max_markup}) must exceed min_markup ({self.min_markup})")
+        entries = (self.grid_points * (self.rival_bins + 1)) ** self.memory_months * self.grid_points
+        if entries > 2_000_000:
+            raise ValueError(f"memory_months = {self.memory_months}: a Q table of {entries:,} entries per offer "
+                             "(at most 2,000,000; fewer grid_points, rival_bins or memory_months)")
         return self
 
 

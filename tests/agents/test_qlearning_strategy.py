@@ -116,3 +116,40 @@ def test_same_generator_same_prices() -> None:
 def test_markup_range_must_be_ordered() -> None:
     with pytest.raises(ValueError, match="max_markup"):
         QLearningPricing(min_markup=0.5, max_markup=0.4)
+
+
+def test_a_longer_memory_keeps_the_last_months_in_the_state() -> None:
+    """With memory_months = 2 the state is code_t + S * code_(t-1), S = grid_points x (rival_bins + 1) = 3 x 3 = 9,
+    where code = own grid index x (rival_bins + 1) + rival bin; the table has 9 ** 2 = 81 states."""
+    import numpy as np
+
+    from agents.pricing import PricingView
+    from market.config import QLearningPricing
+
+    params = QLearningPricing(grid_points=3, rival_bins=2, memory_months=2, beta=50.0, min_markup=0.0, max_markup=1.0)
+    strategy = QLearningStrategy(params, rng=np.random.default_rng(0))
+    one = np.ones(1)
+
+    def view(rival: float, last: float, observed: bool) -> PricingView:
+        return PricingView(step=0, unit_cost=one, last_price=np.array([last]), demand=one, own_slope=one,
+                           beta=one, recapture_owner=0 * one, recapture_industry=0 * one,
+                           rival_price=np.array([rival]), capacity=10 * one, last_profit=0.0, cash=1.0,
+                           credit_limit=0.0, utility_form="linear", observed=observed)
+
+    strategy.decide(view(np.nan, 1.5, False))
+    first = int(strategy.codes[0, 0])  # type: ignore[index]
+    assert int(strategy.state[0]) == first + 9 * first  # type: ignore[index]
+    a1 = int(strategy.action[0])  # type: ignore[index]
+    strategy.decide(view(1.9, 1.5, True))  # rival markup 0.9: bin floor(0.9 / 1 * 2) = 1
+    assert int(strategy.codes[0, 0]) == a1 * 3 + 1  # type: ignore[index]
+    assert int(strategy.state[0]) == (a1 * 3 + 1) + 9 * first  # type: ignore[index]
+    assert strategy.q is not None and strategy.q.shape == (1, 81, 3)
+
+
+def test_a_table_too_large_is_refused_naming_the_key() -> None:
+    import pytest
+
+    from market.config import QLearningPricing
+
+    with pytest.raises(ValueError, match="memory_months = 3"):
+        QLearningPricing(grid_points=15, rival_bins=5, memory_months=3)
