@@ -36,7 +36,7 @@ values = [0.3]
         ("baseline", "scenario", "scenario 'baseline', 60 steps, 10 providers"),
         ("experiments/configs/validation/logit_duopoly.toml", "scenario", "scenario 'logit_duopoly'"),
         ("experiments/configs/sweeps/switching_mu_grid.toml", "sweep", "6 design points x 5 replications = 30 runs"),
-        ("sweeps/parity_lockin_sobol", "sweep", "80 design points x 1 replications = 80 runs, sobol design"),
+        ("sweeps/parity_lockin_sobol", "sweep", "320 design points x 3 replications = 960 runs, sobol design"),
         ("experiments/theses/lock_in.toml", "thesis", "thesis 'lock_in' (#9), scenarios high_switching, no_switching"),
     ],
 )
