@@ -13,6 +13,7 @@ from typing import ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
+from agents.registry import lookup
 from market.config import AcquisitionConfig
 from market.corporate import acquisition_terms
 
@@ -105,11 +106,6 @@ def make_acquisition_strategy(params: AcquisitionConfig) -> AcquisitionStrategy:
     Raises:
         ValueError: The name is not registered; the message lists the registered names.
     """
-    try:
-        cls = ACQUISITION_STRATEGIES[params.strategy]
-    except KeyError:
-        known = ", ".join(sorted(ACQUISITION_STRATEGIES))
-        raise ValueError(
-            f"corporate.acquisitions.strategy = '{params.strategy}': unknown acquisition strategy (choose from {known})"
-        ) from None
+    cls = lookup(ACQUISITION_STRATEGIES, params.strategy, "acquisition strategy",
+                 key="corporate.acquisitions.strategy", error=ValueError)
     return cls(params)

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
+from agents.registry import lookup
 from market.config import NoInvestment, UtilizationTargetInvestment
 
 FloatArray = NDArray[np.float64]
@@ -175,9 +176,4 @@ INVESTMENT_STRATEGIES: dict[str, type[InvestmentStrategy]] = {
 
 def make_investment_strategy(params: NoInvestment | UtilizationTargetInvestment) -> InvestmentStrategy:
     """Instantiate the strategy named by ``params.strategy``."""
-    try:
-        cls = INVESTMENT_STRATEGIES[params.strategy]
-    except KeyError:
-        known = ", ".join(sorted(INVESTMENT_STRATEGIES))
-        raise KeyError(f"unknown investment strategy '{params.strategy}' (choose from {known})") from None
-    return cls(params)
+    return lookup(INVESTMENT_STRATEGIES, params.strategy, "investment strategy")(params)

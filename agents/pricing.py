@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from agents.registry import lookup
 from market.config import (
     AdaptivePricing,
     BestResponsePricing,
@@ -318,11 +319,7 @@ def make_pricing_strategy(
     Raises:
         KeyError: The name is not registered; the message lists the registered names.
     """
-    try:
-        cls = PRICING_STRATEGIES[params.strategy]
-    except KeyError:
-        known = ", ".join(sorted(PRICING_STRATEGIES))
-        raise KeyError(f"unknown pricing strategy '{params.strategy}' (choose from {known})") from None
+    cls = lookup(PRICING_STRATEGIES, params.strategy, "pricing strategy")
     if cls.uses_rng:
         return cls(params, rng=rng)  # type: ignore[call-arg]
     return cls(params)

@@ -47,34 +47,12 @@ low = 0.0
 high = 1.0
 """
 
-MORRIS_SWEEP = """
-name = "tiny_morris"
-base = "baseline"
-replications = 1
-root_seed = 8
-
-[settings]
-"simulation.steps" = 3
-"segments.0.n_agents" = 40
-"segments.1.n_agents" = 40
-"segments.2.n_agents" = 40
-
-[design]
-method = "morris"
-samples = 4
-
-[[parameters]]
-name = "mu"
-path = "logit.mu"
-low = 0.2
-high = 0.8
-
-[[parameters]]
-name = "hyperscaler_lock_in"
-paths = ["providers.cloud_a.lock_in", "providers.cloud_b.lock_in", "providers.cloud_c.lock_in"]
-low = 0.0
-high = 1.0
-"""
+MORRIS_SWEEP = (SOBOL_SWEEP.replace('name = "tiny_sobol"', 'name = "tiny_morris"')
+                .replace(SOBOL_SWEEP.splitlines()[2] + "\n", "")
+                .replace("replications = 2\nroot_seed = 3", "replications = 1\nroot_seed = 8")
+                .replace('"simulation.steps" = 4', '"simulation.steps" = 3')
+                .replace('method = "sobol"', 'method = "morris"'))
+"""The Sobol sweep's parameters under a Morris design: one replication of three months."""
 
 THESIS = """
 name = "{name}"
