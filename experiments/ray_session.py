@@ -56,7 +56,7 @@ def ensure_ray(address: str | None = None, workers: int | None = None) -> dict[s
 
     Returns:
         Where runs go: ``mode`` (``local``, ``cluster`` or ``existing``), the GCS ``address`` actually used,
-        and the number of alive ``nodes``.
+        the number of alive ``nodes`` and, for a local Ray started here, its ``temp_dir``.
 
     Raises:
         RayConnectionError: The cluster cannot be reached or refuses this driver.
@@ -66,8 +66,8 @@ def ensure_ray(address: str | None = None, workers: int | None = None) -> dict[s
     if ray.is_initialized():
         return session_info("existing")
     if address is None:
-        start_local_ray(workers)
-        return session_info("local")
+        temp_dir = start_local_ray(workers)
+        return {**session_info("local"), "temp_dir": str(temp_dir)}
     join_cluster(address)
     return session_info("cluster")
 
@@ -140,6 +140,7 @@ def start_local_ray(workers: int | None = None) -> Path:
         raise
     finally:
         ray_constants.ENABLE_RAY_CLUSTER = local_only
+    temp_dir.chmod(0o700)  # Ray opens its directories to everyone; keep other users out of this one
 
     def stop() -> None:
         ray.shutdown()

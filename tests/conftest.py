@@ -7,7 +7,10 @@ here is small enough to run in well under a second.
 from __future__ import annotations
 
 import copy
+import json
 import math
+import os
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -173,3 +176,32 @@ def tiny_fleet_config(tiny_fleet_dict: dict[str, Any]) -> ScenarioConfig:
 def tiny_fleet_scenario() -> ScenarioConfig:
     """:data:`TINY_FLEET_SCENARIO`, validated once per session (read-only: do not modify)."""
     return scenario_from_dict(copy.deepcopy(TINY_FLEET_SCENARIO))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# reliability counts (make reliability): bad inputs tried, invariant checks, faults injected, results lost
+# ---------------------------------------------------------------------------------------------------------
+
+RELIABILITY_COUNTS: Counter[str] = Counter()
+"""Counts that tests add to; written as JSON at the end of the session when IECO_RELIABILITY_REPORT is set."""
+
+
+@pytest.fixture(scope="session")
+def reliability_counts() -> Counter[str]:
+    """The session's reliability counter: ``invariant_checks``, ``faults_injected``, ``results_lost``, ..."""
+    return RELIABILITY_COUNTS
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Count every passed test case marked ``bad_input`` as one bad input tried."""
+    if report.when == "call" and report.passed and "bad_input" in report.keywords:
+        RELIABILITY_COUNTS["bad_inputs"] += 1
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Write the counts to the file named by IECO_RELIABILITY_REPORT (if set)."""
+    target = os.environ.get("IECO_RELIABILITY_REPORT")
+    if target:
+        counts = {key: RELIABILITY_COUNTS.get(key, 0)
+                  for key in ("bad_inputs", "invariant_checks", "faults_injected", "results_lost")}
+        Path(target).write_text(json.dumps({**counts, "tests_failed": session.testsfailed}, indent=2) + "\n")
