@@ -5,8 +5,8 @@ writes to ``OUT``; a second one on the same directory, including a second ``--re
 message naming the holder. The lock file records the holder's pid, host, process start time, the time it took
 the lock and its command line.
 
-Stale-lock rule: on the same host, a lock whose pid no longer runs, or whose pid now belongs to another
-process (its start time differs: the pid was reused), is stale and is taken over silently. A lock taken on
+Stale-lock rule: on the same host, a lock whose pid no longer runs (or is a zombie), or whose pid now belongs to
+another process (its start time differs: the pid was reused), is stale and is taken over silently. A lock taken on
 another host cannot be checked from here and is never taken over: if that driver is gone, delete the lock
 file by hand (the refusal message names it).
 """
@@ -78,7 +78,16 @@ def is_alive(holder: LockHolder) -> bool | None:
         pass  # a process of another user: it exists
     if holder.process_start and process_start(holder.pid) not in ("", holder.process_start):
         return False  # the pid was reused by another process
-    return True
+    return not is_zombie(holder.pid)
+
+
+def is_zombie(pid: int) -> bool:
+    """Whether process ``pid`` has ended but not been reaped by its parent (Linux ``/proc``)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2:].split()[:1] == ["Z"]
 
 
 def this_process() -> LockHolder:
@@ -121,12 +130,14 @@ class DirectoryLock:
             raise DirectoryLockedError(f"{self.directory} is already in use by this process")
         for _ in range(3):
             try:
-                with output_errors(self.path):
-                    fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, file_mode())
+                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, file_mode())
             except FileExistsError:
                 check_unlocked(self.directory)  # raises unless the lock is stale
                 self.path.unlink(missing_ok=True)  # stale: take it over
                 continue
+            except OSError as exc:
+                with output_errors(self.path):
+                    raise exc
             with os.fdopen(fd, "w") as fh:
                 json.dump(asdict(self.holder), fh)
             self.held = True

@@ -39,7 +39,8 @@ DOCS = Path(__file__).resolve().parents[1] / "docs" / "reliability.md"
 
 POSSIBLY_MISSING: dict[str, frozenset[str]] = {
     "model": frozenset({"price_index", "quality_adjusted_price_index", "outside_share", "utilization",
-                        "secondary_gpu_price", "self_host_cost", "margin_hyperscaler", "margin_specialized", "margin_decentralized"}),
+                        "secondary_gpu_price", "self_host_cost", "margin_hyperscaler", "margin_specialized",
+                        "margin_decentralized"}),
     "gpu_market": frozenset({"secondary_price"}),
     "providers": frozenset({"price"}),
     "enterprises": frozenset({"effective_price"}),
