@@ -184,11 +184,12 @@ def join_cluster(address: str) -> None:
     try:
         ray.init(address=target, logging_level=logging.WARNING, log_to_driver=False)
     except Exception as exc:
+        reason = f"{type(exc).__name__}: {exc}"
         hint = ""
-        if "auth" in f"{type(exc).__name__} {exc}".lower():
-            hint = ("; the cluster uses token authentication: set RAY_AUTH_MODE=token and its token in "
-                    "RAY_AUTH_TOKEN (or RAY_AUTH_TOKEN_PATH) before running ieco (docs/cluster.md)")
-        raise RayConnectionError(f"Ray refused to join {target}: {type(exc).__name__}: {exc}{hint}") from None
+        if "auth" in reason.lower() or os.environ.get("RAY_AUTH_MODE", "").lower() != "token":
+            hint = ("; if the cluster uses token authentication, set RAY_AUTH_MODE=token and its token in "
+                    "RAY_AUTH_TOKEN (or a file named by RAY_AUTH_TOKEN_PATH) before running ieco (docs/cluster.md)")
+        raise RayConnectionError(f"Ray refused the connection ({reason}){hint}") from None
 
 
 def check_reachable(address: str, timeout_s: float = 5.0) -> None:
