@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 OUT    ?= results/baseline
 
-.PHONY: run test lint bench docs calibration clean
+.PHONY: run test test-faults reliability lint bench docs calibration clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; set PYTHON=/path/to/python3.11" >&2; exit 2; }
@@ -23,6 +23,14 @@ run: $(STAMP)
 ## Run the whole test suite.
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+## Fault-injection tests: killed driver and worker, full disk, concurrent resume, Ctrl-C, Ray isolation, 600-step runs.
+test-faults: $(STAMP)
+	$(BIN)/python -m pytest -q -m faults tests/faults
+
+## Run the bad-input, invariant and fault tests and print their counts (docs/reliability.md).
+reliability: $(STAMP)
+	IECO_RELIABILITY_REPORT=$(VENV)/reliability.json $(BIN)/python -m pytest -q -m "bad_input or invariant or faults" tests
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

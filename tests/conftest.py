@@ -198,10 +198,20 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         RELIABILITY_COUNTS["bad_inputs"] += 1
 
 
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Write the counts to the file named by IECO_RELIABILITY_REPORT (if set)."""
+def reliability_summary(failed: int) -> dict[str, int]:
+    """The four counts of ``make reliability`` plus the number of failed tests."""
+    keys = ("bad_inputs", "invariant_checks", "faults_injected", "results_lost")
+    return {**{key: RELIABILITY_COUNTS.get(key, 0) for key in keys}, "tests_failed": failed}
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int) -> None:
+    """With IECO_RELIABILITY_REPORT set: print the counts and write them there as JSON."""
     target = os.environ.get("IECO_RELIABILITY_REPORT")
-    if target:
-        counts = {key: RELIABILITY_COUNTS.get(key, 0)
-                  for key in ("bad_inputs", "invariant_checks", "faults_injected", "results_lost")}
-        Path(target).write_text(json.dumps({**counts, "tests_failed": session.testsfailed}, indent=2) + "\n")
+    if not target:
+        return
+    counts = reliability_summary(len(terminalreporter.stats.get("failed", [])))
+    Path(target).write_text(json.dumps(counts, indent=2) + "\n")
+    terminalreporter.section("reliability")
+    for label, key in (("bad inputs tried", "bad_inputs"), ("invariant checks run", "invariant_checks"),
+                       ("faults injected", "faults_injected"), ("results lost", "results_lost")):
+        terminalreporter.write_line(f"{label}: {counts[key]:,}")
