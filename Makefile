@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 ## Run the baseline scenario and print where results and figures are.
 run: $(STAMP)
-	$(BIN)/ieco run experiments/configs/baseline.toml --out $(OUT) --figures
+	$(BIN)/ieco run experiments/configs/baseline.toml --out $(OUT) --overwrite --figures
 
 ## Run the whole test suite.
 test: $(STAMP)
