@@ -159,7 +159,8 @@ def resolve_auto() -> str:
     from_env = os.environ.get("RAY_ADDRESS", "").strip()
     if from_env:
         return from_env
-    root = Path(os.environ.get("RAY_TMPDIR") or tempfile.gettempdir()) / "ray" / "ray_current_cluster"
+    system_tmp = os.environ.get("RAY_TMPDIR") or os.environ.get("TMPDIR") or "/tmp"  # as Ray looks it up on Linux
+    root = Path(system_tmp) / "ray" / "ray_current_cluster"
     try:
         recorded = root.read_text().strip()
     except OSError:
