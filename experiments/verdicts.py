@@ -16,12 +16,13 @@ from typing import Any
 import pandas as pd
 
 from experiments.evaluators import Evaluator, RunOutcome, make_evaluator
-from experiments.locks import DirectoryLock, check_unlocked
+from experiments.locks import LOCK_FILE, DirectoryLock, check_unlocked
 from experiments.outputs import write_file_atomic, write_text_atomic
 from experiments.store import ResultStore
 from experiments.sweep import ProgressCallback, check_store, execute_tasks, open_store
 from experiments.sweep_config import RunTask, derive_seeds, plan_frame
 from experiments.theses import Thesis, discover_theses, judge, load_thesis
+from market.config.files import ConfigError
 
 VERDICT_COLUMNS: tuple[str, ...] = (
     "number", "thesis", "title", "statistic", "claim", "operator", "threshold", "estimate", "ci_low", "ci_high",
@@ -113,6 +114,7 @@ def run_theses(
     tasks = {thesis.name: thesis_tasks(thesis, documents) for thesis, documents in selected}
     documents_by_thesis = {thesis.name: {"thesis": thesis.model_dump(mode="json"), "scenarios": documents}
                            for thesis, documents in selected}
+    check_theses_dir(root)
     for name, document in documents_by_thesis.items():
         check_store(root / name, document, resume=resume, kind="thesis")
     check_unlocked(root)
@@ -127,6 +129,24 @@ def run_theses(
                              columns=list(VERDICT_COLUMNS))
         write_verdicts(table, root, [thesis for thesis, _ in selected])
     return table
+
+
+def check_theses_dir(root: Path) -> None:
+    """Refuse an output directory that holds anything but thesis results (nothing else is overwritten).
+
+    Raises:
+        ConfigError: ``root`` is a file, or a directory holding other files.
+    """
+    if root.exists() and not root.is_dir():
+        raise ConfigError(f"--out {root}: exists and is not a directory")
+    if not root.is_dir():
+        return
+    ours = {"verdicts.md", "verdicts.parquet", LOCK_FILE}
+    foreign = [p.name for p in root.iterdir()
+               if p.name not in ours and not (p.is_dir() and ResultStore(p).exists()) and not p.name.startswith(".")]
+    if foreign:
+        raise ConfigError(f"--out {root}: holds files that are not thesis results ({', '.join(sorted(foreign)[:3])}); "
+                          "choose another directory")
 
 
 def write_verdicts(table: pd.DataFrame, out: Path, theses: list[Thesis]) -> None:

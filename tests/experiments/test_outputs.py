@@ -119,3 +119,10 @@ def test_manifest_command_is_the_real_command_line(tmp_path: Path) -> None:
     command = json.loads((out / "manifest.json").read_text())["command"]
     assert command.endswith(f"run {DUOPOLY} --steps 2 --out {out} --set logit.mu=0.3")
 
+
+
+def test_theses_refuse_a_directory_holding_other_files(tmp_path: Path) -> None:
+    (tmp_path / "verdicts_of_mine.md").write_text("mine")
+    code, output = invoke("theses", "--out", tmp_path, "--only", "jevons", "--workers", "1")
+    assert code == 2 and "holds files that are not thesis results (verdicts_of_mine.md)" in output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["verdicts_of_mine.md"]
