@@ -96,7 +96,8 @@ def sweep(
     except ConfigError as exc:
         raise _fail(str(exc)) from None
     started = time.perf_counter()
-    again = ["sweep", config, "--out", out, *(["--address", address] if address else [])]
+    again = ["sweep", config, "--out", out, *(["--workers", workers] if workers else []),
+             *(["--address", address] if address else [])]
     try:
         with on_interrupt(lambda: resume_hint(out, again)), progress_bar(f"sweep {spec.name}") as update:
             runs = run_sweep(config, out, workers=workers, address=address, resume=resume, progress=update)
@@ -143,7 +144,8 @@ def theses(
     started = time.perf_counter()
     again = ["theses", "--out", out, *(["--replications", replications] if replications else []),
              *[a for name in only or [] for a in ("--only", name)],
-             *(["--theses-dir", theses_dir] if theses_dir else []), *(["--address", address] if address else [])]
+             *(["--theses-dir", theses_dir] if theses_dir else []), *(["--workers", workers] if workers else []),
+             *(["--address", address] if address else [])]
     try:
         with on_interrupt(lambda: resume_hint(out, again)), progress_bar("theses") as update:
             table = run_theses(out, replications=replications, only=only, theses_dir=theses_dir, workers=workers,

@@ -51,7 +51,7 @@ def test_interrupted_sweep_says_what_was_kept_and_resumes(tmp_path: Path,
     _, line = interrupt(proc, reliability_counts)
     kept = len(finished_run_dirs(out))
     assert line == (f"interrupted: {kept} finished runs kept in {out}; continue with: "
-                    f"ieco sweep {sweep} --out {out} --resume")
+                    f"ieco sweep {sweep} --out {out} --workers 1 --resume")
     assert not (out / LOCK_FILE).exists()
     resumed = run_cli("sweep", sweep, "--out", out, "--workers", "1", "--resume")
     assert resumed.returncode == 0, resumed.stderr
@@ -67,4 +67,4 @@ def test_interrupted_theses_say_how_to_resume(tmp_path: Path, reliability_counts
     _, line = interrupt(proc, reliability_counts)
     kept = len(finished_run_dirs(out / "jevons"))
     assert line == (f"interrupted: {kept} finished runs kept in {out}; continue with: ieco theses --out {out} "
-                    "--replications 3 --only jevons --resume")
+                    "--replications 3 --only jevons --workers 1 --resume")
