@@ -74,15 +74,16 @@ def run(
     OUT may be missing or empty; an earlier run there is replaced only with --overwrite, and any other
     non-empty directory is refused (nothing this tool did not write is deleted).
     """
-    from experiments.outputs import check_run_dir, default_run_dir
-    from experiments.run import command_line, run_scenario, write_run
+    with on_interrupt(lambda: "nothing written"):
+        from experiments.outputs import check_run_dir, default_run_dir
+        from experiments.run import command_line, run_scenario, write_run
 
-    try:
-        scenario = load_scenario(config, set_ or [])
-        out_dir = out or default_run_dir(scenario.name)
-        check_run_dir(out_dir, overwrite=overwrite, flag="--overwrite")
-    except ConfigError as exc:
-        raise fail(str(exc)) from None
+        try:
+            scenario = load_scenario(config, set_ or [])
+            out_dir = out or default_run_dir(scenario.name)
+            check_run_dir(out_dir, overwrite=overwrite, flag="--overwrite")
+        except ConfigError as exc:
+            raise fail(str(exc)) from None
     total = steps or scenario.simulation.steps
     kept = f"earlier results in {out_dir} are unchanged" if out_dir.exists() else f"nothing written to {out_dir}"
     with on_interrupt(lambda: f"{kept}; run the command again to start over"), Progress(

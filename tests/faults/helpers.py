@@ -122,6 +122,16 @@ def command_of(pid: int) -> str:
         return ""
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time that process ``pid`` has used so far (0 if it is gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat[stat.rfind(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     """A TCP port nothing listens on right now."""
     with socket.socket() as s:
