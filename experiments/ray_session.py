@@ -10,10 +10,10 @@ else: ``ray.init()`` on its own would connect to the address in ``RAY_ADDRESS`` 
 * binds every listening socket (GCS, raylet, object manager, metrics agent) to 127.0.0.1: Ray's local-only
   mode (``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``, the mode Ray uses on laptops) is switched on for the start;
 * runs without its dashboard;
-* uses token authentication with a random token of its own, held in this process's environment
-  (``RAY_AUTH_MODE=token``, ``RAY_AUTH_TOKEN``), so other users of the machine cannot submit work to it,
-  nothing is written to ``~/.ray``, and Ray prints no token-authentication warning. A user who set
-  ``RAY_AUTH_MODE`` (``token`` or ``disabled``) keeps that choice.
+* uses token authentication with a random token of its own, given to Ray's processes in their environment
+  (``RAY_AUTH_MODE=token``, ``RAY_AUTH_TOKEN``; this process's environment is restored after the start), so
+  other users of the machine cannot submit work to it, nothing is written to ``~/.ray``, and Ray prints no
+  token-authentication warning. A user who set ``RAY_AUTH_MODE`` (``token`` or ``disabled``) keeps that choice.
 
 With an address (``HOST:PORT`` or ``auto``), the cluster is joined as Ray documents; a cluster that uses token
 authentication needs ``RAY_AUTH_MODE=token`` and the cluster's token (``RAY_AUTH_TOKEN``, a file named by
@@ -107,14 +107,20 @@ def private_temp_dir() -> Path:
     return Path(tempfile.mkdtemp(prefix="ieco-ray-", dir=base))
 
 
-def use_private_token() -> None:
-    """Token authentication with a fresh random token, unless the user chose an authentication mode."""
+def private_token_env() -> dict[str, str]:
+    """Environment for a local Ray with token authentication and a fresh random token, unless the user chose
+    an authentication mode (then nothing is changed)."""
     if "RAY_AUTH_MODE" in os.environ:
-        return
-    os.environ["RAY_AUTH_MODE"] = "token"
+        return {}
+    env = {"RAY_AUTH_MODE": "token"}
     if not ({"RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"} & set(os.environ)):
-        os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
-    try:  # a Ray imported earlier cached its configuration: make it read the mode again
+        env["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
+    return env
+
+
+def refresh_auth_config() -> None:
+    """Make an imported Ray read the authentication mode from the environment again (it caches it)."""
+    try:
         from ray._raylet import Config
 
         Config.initialize("")
@@ -128,11 +134,13 @@ def start_local_ray(workers: int | None = None) -> Path:
     from ray._private import ray_constants
 
     temp_dir = private_temp_dir()
-    use_private_token()
     local_only = ray_constants.ENABLE_RAY_CLUSTER
     ray_constants.ENABLE_RAY_CLUSTER = False
     try:
-        with _environment(RAY_ADDRESS=None, **{LOCAL_ONLY_ENV: "0"}):
+        # Ray's processes inherit this environment; this process keeps the mode and token it connected with
+        # (Ray caches both) while its environment is restored (join_cluster reads the user's settings again).
+        with _environment(RAY_ADDRESS=None, **{LOCAL_ONLY_ENV: "0"}, **private_token_env()):
+            refresh_auth_config()
             ray.init(address="local", num_cpus=workers, include_dashboard=False, _temp_dir=str(temp_dir),
                      logging_level=logging.WARNING, log_to_driver=False)
     except BaseException:
@@ -182,6 +190,7 @@ def join_cluster(address: str) -> None:
 
     target = resolve_auto() if address == "auto" else address
     check_reachable(target)
+    refresh_auth_config()  # the user's RAY_AUTH_MODE now, not what an earlier local Ray of this process used
     try:
         ray.init(address=target, logging_level=logging.WARNING, log_to_driver=False)
     except Exception as exc:
