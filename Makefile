@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 OUT    ?= results/baseline
 
-.PHONY: run test lint bench docs calibration clean golden
+.PHONY: run test test-faults reliability lint bench docs calibration clean golden
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; set PYTHON=/path/to/python3.11" >&2; exit 2; }
@@ -18,12 +18,20 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 ## Run the baseline scenario and print where results, figures and the HTML report are.
 run: $(STAMP)
-	$(BIN)/ieco run experiments/configs/baseline.toml --out $(OUT) --figures
+	$(BIN)/ieco run experiments/configs/baseline.toml --out $(OUT) --overwrite --figures
 	$(BIN)/ieco report $(OUT)
 
 ## Run the whole test suite.
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+## Fault-injection tests: killed driver and worker, full disk, concurrent resume, Ctrl-C, Ray isolation, 600-step runs.
+test-faults: $(STAMP)
+	$(BIN)/python -m pytest -q -m faults tests/faults
+
+## Run the bad-input, invariant and fault tests and print their counts (docs/reliability.md).
+reliability: $(STAMP)
+	IECO_RELIABILITY_REPORT=$(VENV)/reliability.json $(BIN)/python -m pytest -q -m "bad_input or invariant or faults" tests
 
 ## Static checks: ruff on everything, mypy (strict) on market/ and agents/.
 lint: $(STAMP)

@@ -19,6 +19,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from analysis.statistics import step_series, yearly_decline, yearly_growth
+from experiments.outputs import write_text_atomic
 from experiments.run import RunResult, run_scenario
 from market.config.files import ConfigError, load_scenario, read_toml, validate_data
 
@@ -228,10 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     counts = event_counts(outcome["events"], n)
     figures = write_figures(spec, outcome["series"], args.out / "figures")
     text = render_markdown(spec, table, counts, n, figures, args.out)
-    args.out.mkdir(parents=True, exist_ok=True)
-    tmp = args.out / ".calibration.md.tmp"
-    tmp.write_text(text + "\n")
-    tmp.replace(args.out / "calibration.md")
+    write_text_atomic(args.out / "calibration.md", text + "\n")
     print(table[["target", "stylized_fact", "median", "p05", "p95", "within_tolerance"]].to_string(index=False))
     print(f"wrote {args.out / 'calibration.md'}")
     return 0 if table["within_tolerance"].all() else 1

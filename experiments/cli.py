@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from experiments.cli_common import console, err_console, fail, parse_seed, whole_number
+from experiments.cli_interrupts import on_interrupt
 from market.config.files import ConfigError, load_scenario
 
 app = typer.Typer(
@@ -74,21 +75,28 @@ def run(
     steps: Annotated[int | None, typer.Option(help="Steps to run, 1 to 100,000 (default: simulation.steps).",
                                               parser=whole_number(1, 100_000), metavar="INT")] = None,
     out: Annotated[Path | None, typer.Option(help="Output directory (default: results/<scenario>).")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an earlier run in OUT.")] = False,
     figures: Annotated[bool, typer.Option("--figures/--no-figures", help="Also draw summary figures.")] = False,
     set_: SetOption = None,
 ) -> None:
-    """Run one scenario and write its tables (Parquet) and manifest (JSON) to OUT."""
-    from experiments.run import run_scenario, write_run
+    """Run one scenario and write its tables (Parquet) and manifest (JSON) to OUT.
 
-    try:  # --steps is applied as an override so that the scenario is validated with it
-        scenario = load_scenario(config, [*(set_ or []), *([f"simulation.steps={steps}"] if steps else [])])
-    except ConfigError as exc:
-        raise fail(str(exc)) from None
-    out_dir = out or Path("results") / scenario.name
-    if out_dir.exists() and not out_dir.is_dir():
-        raise fail(f"--out {out_dir}: exists and is not a directory")
+    OUT may be missing or empty; an earlier run there is replaced only with --overwrite, and any other
+    non-empty directory is refused (nothing this tool did not write is deleted).
+    """
+    with on_interrupt(lambda: "nothing written"):
+        from experiments.outputs import check_run_dir, default_run_dir
+        from experiments.run import command_line, run_scenario, write_run
+
+        try:  # --steps is applied as an override so that the scenario is validated with it
+            scenario = load_scenario(config, [*(set_ or []), *([f"simulation.steps={steps}"] if steps else [])])
+            out_dir = out or default_run_dir(scenario.name)
+            check_run_dir(out_dir, overwrite=overwrite, flag="--overwrite")
+        except ConfigError as exc:
+            raise fail(str(exc)) from None
     total = steps or scenario.simulation.steps
-    with Progress(
+    kept = f"earlier results in {out_dir} are unchanged" if out_dir.exists() else f"nothing written to {out_dir}"
+    with on_interrupt(lambda: f"{kept}; run the command again to start over"), Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         TimeRemainingColumn(), console=err_console, transient=True,
     ) as progress:
@@ -96,7 +104,11 @@ def run(
         task = progress.add_task(f"{scenario.name} (seed {shown_seed})", total=total)
         result = run_scenario(scenario, seed, steps=total,
                               on_step=lambda done, _: progress.update(task, completed=done))
-    write_run(result, out_dir)
+        result.manifest.update({"command": command_line(), "overrides": list(set_ or [])})
+        try:
+            write_run(result, out_dir, overwrite=overwrite)
+        except ConfigError as exc:
+            raise fail(str(exc)) from None
     console.print(summary_table(result.model, result.providers))
     console.print(f"results: {out_dir.resolve()}  (wall time {result.manifest['wall_time_s']:.1f} s)")
     if figures:
@@ -159,8 +171,8 @@ def main() -> None:
     """Entry point of the ``ieco`` script."""
     try:
         app()
-    except KeyboardInterrupt:
-        err_console.print("interrupted")
+    except KeyboardInterrupt:  # outside a command's own handler (e.g. while importing)
+        err_console.print("interrupted: nothing written")
         sys.exit(130)
 
 

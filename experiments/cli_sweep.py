@@ -22,6 +22,7 @@ from rich.progress import (
 from rich.table import Table
 
 from experiments.cli_common import EXIT_RUNS_FAILED, console, err_console, fail, parse_address, whole_number
+from experiments.cli_interrupts import on_interrupt, resume_hint
 from market.config.files import ConfigError
 
 if TYPE_CHECKING:
@@ -91,13 +92,15 @@ def sweep(
     except ConfigError as exc:
         raise fail(str(exc)) from None
     started = time.perf_counter()
+    again = ["sweep", config, "--out", out, *(["--workers", workers] if workers else []),
+             *(["--address", address] if address else [])]
     try:
-        with progress_bar(f"sweep {spec.name}") as update:
+        with on_interrupt(lambda: resume_hint(out, again)), progress_bar(f"sweep {spec.name}") as update:
             runs = run_sweep(config, out, workers=workers, address=address, resume=resume, progress=update)
     except ConfigError as exc:
         raise fail(str(exc)) from None
     except ConnectionError as exc:
-        raise fail(f"cannot reach the Ray cluster at {address}: {exc}", code=1) from None
+        raise fail(f"cannot reach the Ray cluster at {address}: {exc}") from None
     console.print(runs_summary(runs, time.perf_counter() - started, out))
     n_failed = int((runs["status"] == "failed").sum())
     if n_failed:
@@ -145,14 +148,18 @@ def theses(
     from experiments.verdicts import run_theses
 
     started = time.perf_counter()
+    again = ["theses", "--out", out, *(["--replications", replications] if replications else []),
+             *[a for name in only or [] for a in ("--only", name)],
+             *(["--theses-dir", theses_dir] if theses_dir else []), *(["--workers", workers] if workers else []),
+             *(["--address", address] if address else [])]
     try:
-        with progress_bar("theses") as update:
+        with on_interrupt(lambda: resume_hint(out, again)), progress_bar("theses") as update:
             table = run_theses(out, replications=replications, only=only, theses_dir=theses_dir, workers=workers,
                                address=address, resume=resume, progress=update)
     except ConfigError as exc:
         raise fail(str(exc)) from None
     except ConnectionError as exc:
-        raise fail(f"cannot reach the Ray cluster at {address}: {exc}", code=1) from None
+        raise fail(f"cannot reach the Ray cluster at {address}: {exc}") from None
     console.print(verdict_table(table))
     console.print(f"verdicts: {(out / 'verdicts.md').resolve()} and verdicts.parquet  "
                   f"({time.perf_counter() - started:.0f} s)")

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import io
 import platform
-import socket
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
@@ -30,6 +29,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from experiments.ray_session import ensure_ray
 from experiments.sweep_config import RunTask
 from market.config import ScenarioConfig
 from market.config.files import validate_data
@@ -160,8 +160,8 @@ class RayEvaluator(Evaluator):
     """Runs tasks as Ray tasks on a local Ray or on a cluster.
 
     Ray is started at most once per process: an initialised Ray (a notebook session, a test fixture, an
-    earlier sweep) is reused and left running. Otherwise a local Ray is started without its dashboard, or
-    the cluster at ``address`` is joined (``"auto"``: the cluster this machine belongs to).
+    earlier sweep) is reused and left running. Otherwise a private local Ray is started (bound to
+    127.0.0.1, dashboard off), or the cluster at ``address`` is joined (:mod:`experiments.ray_session`).
 
     Args:
         workers: Most tasks in flight at once (default: the cluster's CPUs); also the local Ray's CPUs.
@@ -182,13 +182,14 @@ class RayEvaluator(Evaluator):
         self.max_retries = max_retries
         self._remote: Any = None
         self._slots = 1
+        self._session: dict[str, Any] = {}
 
     def __enter__(self) -> RayEvaluator:
         import ray
 
         if self._remote is not None:
             return self
-        ensure_ray(self.address, self.workers)
+        self._session = ensure_ray(self.address, self.workers)
         self._remote = ray.remote(self.run).options(num_cpus=1, max_retries=self.max_retries,
                                                      retry_exceptions=False)
         cpus = int(ray.cluster_resources().get("CPU", 1))
@@ -233,46 +234,9 @@ class RayEvaluator(Evaluator):
                     pass
 
     def describe(self) -> dict[str, Any]:
-        """Backend, address and the number of tasks in flight."""
-        return {"backend": self.backend, "address": self.address or "local", "workers": self._slots}
-
-
-def ensure_ray(address: str | None = None, workers: int | None = None) -> None:
-    """Initialise Ray once per process: reuse a running session, else start or join one.
-
-    Args:
-        address: ``None`` starts a local Ray (dashboard off); otherwise the cluster address to join.
-        workers: CPUs of a local Ray (default: all of this machine's).
-    """
-    import logging
-
-    import ray
-
-    if ray.is_initialized():
-        return
-    if address is not None:
-        check_reachable(address)
-    if address is None:
-        ray.init(num_cpus=workers, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
-    else:
-        ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
-
-
-def check_reachable(address: str, timeout_s: float = 5.0) -> None:
-    """Fail fast if a ``HOST:PORT`` cluster address does not accept connections ('auto' is not checked).
-
-    Raises:
-        ConnectionError: Nothing listens at the address.
-    """
-    if address == "auto" or "://" in address or ":" not in address:
-        return
-    host, _, port = address.rpartition(":")
-    if not port.isdigit():
-        raise ConnectionError(f"'{address}' is not HOST:PORT")
-    try:
-        socket.create_connection((host, int(port)), timeout=timeout_s).close()
-    except OSError as exc:
-        raise ConnectionError(f"nothing answers at {address} ({exc})") from None
+        """Backend, where the runs really went (mode, GCS address, nodes), the address asked for, tasks in flight."""
+        return {"backend": self.backend, **self._session, "requested_address": self.address or "local",
+                "workers": self._slots}
 
 
 def make_evaluator(workers: int | None = None, address: str | None = None, max_retries: int = 2,

@@ -18,12 +18,7 @@ which order sessions run.
 
 from __future__ import annotations
 
-import atexit
 import json
-import logging
-import os
-import shutil
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -34,6 +29,8 @@ import pandas as pd
 
 from agents.qlearning import LearningParams, learn, limit_cycle, profit_table, state_actions, state_index
 from analysis.statistics import bootstrap_ci
+from experiments.outputs import write_file_atomic
+from experiments.ray_session import ensure_ray
 from market.logit_game import LogitGame
 
 IMPULSE_PERIODS = 25
@@ -183,7 +180,7 @@ def _run_on_ray(settings: CalvanoSettings, indices: Sequence[int], workers: int,
                 on_session: Callable[[int, int], None] | None) -> list[dict[str, Any]]:
     import ray
 
-    start_local_ray(workers)
+    ensure_ray(workers=workers)  # a private local Ray (experiments.ray_session), started once per process
     remote = ray.remote(run_session).options(num_cpus=1, max_retries=2)
     settings_ref = ray.put(settings)
     pending = {remote.remote(settings_ref, k): k for k in indices}
@@ -195,27 +192,6 @@ def _run_on_ray(settings: CalvanoSettings, indices: Sequence[int], workers: int,
             if on_session:
                 on_session(len(results), len(indices))
     return [results[k] for k in indices]
-
-
-def start_local_ray(workers: int) -> None:
-    """Start a local Ray once per process (127.0.0.1, dashboard off, its own temp dir); reuse a running one.
-
-    ``address="local"`` makes Ray start a new instance even if ``ray start`` recorded a cluster on the machine.
-    At exit the instance is shut down and its temp dir (sockets, logs) removed.
-    """
-    import ray
-
-    if ray.is_initialized():
-        return
-    temp_dir = tempfile.mkdtemp(prefix="ieco-ray-")
-
-    def shutdown() -> None:
-        ray.shutdown()
-        shutil.rmtree(temp_dir, ignore_errors=True)
-
-    atexit.register(shutdown)
-    ray.init(address="local", num_cpus=workers, include_dashboard=False, _node_ip_address="127.0.0.1",
-             _temp_dir=temp_dir, logging_level=logging.WARNING, log_to_driver=False)
 
 
 def summarize(settings: CalvanoSettings, outcomes: list[dict[str, Any]]) -> Replication:
@@ -267,16 +243,5 @@ def write_replication(result: Replication, out: Path) -> list[Path]:
             result.impulse, **{k: result.summary["benchmarks"][k] for k in ("nash_price", "monopoly_price")},
         ).savefig(p, dpi=120, format="png"),
     }
-    paths = []
-    for name, write in writers.items():
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=out)
-        os.close(fd)
-        try:
-            write(Path(tmp))
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, out / name)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        paths.append(out / name)
+    paths = [write_file_atomic(out / name, write) for name, write in writers.items()]
     return paths

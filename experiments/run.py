@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import os
 import platform
-import shutil
+import shlex
 import subprocess
-import tempfile
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from experiments.outputs import check_run_dir, json_text, write_dir_atomic
 from market.config import ScenarioConfig
 from market.model import InferenceMarket
 from market.networks import graph_tables
@@ -144,39 +143,35 @@ def git_commit() -> str:
     return commit + ("-dirty" if dirty else "")
 
 
-def write_run(result: RunResult, out_dir: str | Path) -> Path:
+def command_line() -> str:
+    """The command line of this process as given (shell-quoted), for manifests."""
+    return shlex.join(sys.argv)
+
+
+def write_run(result: RunResult, out_dir: str | Path, *, overwrite: bool = False) -> Path:
     """Write a run's Parquet tables and ``manifest.json`` to ``out_dir``, atomically.
 
-    Everything is first written to a temporary sibling directory, which then replaces ``out_dir`` in one
-    rename: readers see either the previous complete result or the new complete result, never a mix.
+    Everything is first written to a temporary sibling directory, which then takes the place of ``out_dir``
+    in one rename: readers see either the previous complete result or the new complete result, never a mix.
+    The policy of :func:`experiments.outputs.check_run_dir` applies: a missing or empty ``out_dir`` is
+    written, an earlier run there is replaced only with ``overwrite=True``, anything else is refused.
 
     Returns:
         The output directory.
+
+    Raises:
+        OutputError: ``out_dir`` may not or cannot be written (nothing already there is changed).
     """
     out = Path(out_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    check_run_dir(out, overwrite=overwrite)
+
+    def fill(tmp: Path) -> None:
         for name, frame in result.tables().items():
             frame.to_parquet(tmp / f"{name}.parquet", index=False)
         if result.networks:
             (tmp / "networks").mkdir()
             for name, frame in result.networks.items():
                 frame.to_parquet(tmp / "networks" / f"{name}.parquet", index=False)
-        (tmp / "manifest.json").write_text(json.dumps(result.manifest, indent=2, sort_keys=True) + "\n")
-        replace_dir(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
+        (tmp / "manifest.json").write_text(json_text(result.manifest))
 
-
-def replace_dir(src: Path, dst: Path) -> None:
-    """Move directory ``src`` to ``dst``, replacing an existing ``dst`` with a near-atomic swap."""
-    if dst.exists():
-        old = dst.with_name(f".{dst.name}.old-{os.getpid()}")
-        os.replace(dst, old)
-        os.replace(src, dst)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(src, dst)
+    return write_dir_atomic(out, fill, replace=overwrite)

@@ -1,18 +1,16 @@
 """The result store of a sweep: one directory per finished run, written atomically, plus a manifest.
 
 The driver writes everything (workers only return bytes), so a sweep on a cluster needs no shared file
-system. Every write is atomic: a run's files go to a hidden temporary directory that is renamed into place
-in one step, and JSON files are written to a temporary file and moved with :func:`os.replace`. A driver
-killed at any moment leaves complete runs and, at worst, hidden temporary files that the next
-``--resume`` removes. The layout is described in :mod:`analysis.results`.
+system. Every write is atomic (:mod:`experiments.outputs`): a run's files go to a hidden temporary directory
+that is renamed into place in one step, and JSON files are written to a temporary file and moved with
+:func:`os.replace`. A driver killed at any moment leaves complete runs and, at worst, hidden temporary files
+that the next ``--resume`` removes. The layout is described in :mod:`analysis.results`.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,23 +28,8 @@ from analysis.results import (
     finished_run_dirs,
 )
 from experiments.evaluators import RunOutcome
-from experiments.run import replace_dir
+from experiments.outputs import json_text, output_errors, write_dir_atomic, write_file_atomic, write_json_atomic
 from experiments.sweep_config import RunTask
-
-
-def write_json_atomic(path: Path, document: Any) -> None:
-    """Write ``document`` as JSON to ``path`` through a temporary file and :func:`os.replace`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(document, fh, indent=2, sort_keys=True, default=str)
-            fh.write("\n")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def now_iso() -> str:
@@ -79,22 +62,20 @@ class ResultStore:
 
     def create(self, manifest: dict[str, Any], plan: pd.DataFrame, design: pd.DataFrame | None = None) -> None:
         """Start a new sweep: write the plan, the sampled design (if any) and the manifest."""
-        self.runs_dir.mkdir(parents=True, exist_ok=True)
-        self.failed_dir.mkdir(parents=True, exist_ok=True)
+        with output_errors(self.root):
+            self.runs_dir.mkdir(parents=True, exist_ok=True)
+            self.failed_dir.mkdir(parents=True, exist_ok=True)
         tables = {PLAN_FILE: plan} if design is None else {PLAN_FILE: plan, DESIGN_FILE: design}
         for name, frame in tables.items():
-            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=self.root)
-            os.close(fd)
-            frame.to_parquet(tmp, index=False)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, self.root / name)
+            write_file_atomic(self.root / name, lambda tmp, frame=frame: frame.to_parquet(tmp, index=False))
         self._manifest = dict(manifest)
         self.flush()
 
     def reopen(self, updates: dict[str, Any]) -> None:
         """Continue a stored sweep: drop partial writes of an interrupted driver, refresh the manifest."""
-        self.runs_dir.mkdir(parents=True, exist_ok=True)
-        self.failed_dir.mkdir(parents=True, exist_ok=True)
+        with output_errors(self.root):
+            self.runs_dir.mkdir(parents=True, exist_ok=True)
+            self.failed_dir.mkdir(parents=True, exist_ok=True)
         temporary = [*self.runs_dir.glob(".*"), *self.failed_dir.glob(".*"),
                      *self.root.glob(f".{MANIFEST_FILE}.*"), *self.root.glob(f".{PLAN_FILE}.*"),
                      *self.root.glob(f".{DESIGN_FILE}.*")]
@@ -110,13 +91,6 @@ class ResultStore:
         """Run ids whose results are complete on disk."""
         return set(finished_run_dirs(self.root))
 
-    def failed_ids(self) -> set[str]:
-        """Run ids recorded as failed (and not finished since)."""
-        if not self.failed_dir.is_dir():
-            return set()
-        failed = {p.stem for p in self.failed_dir.glob("*.json") if not p.name.startswith(".")}
-        return failed - self.finished_ids()
-
     def write_outcome(self, outcome: RunOutcome, task: RunTask) -> None:
         """Record a finished run's tables, or a failed run's error, atomically."""
         if outcome.status == "finished":
@@ -130,18 +104,12 @@ class ResultStore:
             write_json_atomic(self.failed_dir / f"{outcome.run_id}.json", record)
 
     def _write_run(self, outcome: RunOutcome) -> None:
-        self.runs_dir.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{outcome.run_id}.", dir=self.runs_dir))
-        try:
-            tmp.chmod(0o755)
+        def fill(tmp: Path) -> None:
             for name, payload in outcome.tables.items():
                 (tmp / f"{name}.parquet").write_bytes(payload)
-            manifest = {**outcome.manifest, "wall_time_s": outcome.wall_time_s}
-            (tmp / RUN_MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
-            replace_dir(tmp, self.runs_dir / outcome.run_id)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+            (tmp / RUN_MANIFEST).write_text(json_text({**outcome.manifest, "wall_time_s": outcome.wall_time_s}))
+
+        write_dir_atomic(self.runs_dir / outcome.run_id, fill, replace=True)
 
     def update(self, *, force: bool = False, **fields: Any) -> None:
         """Update manifest fields; written at most once a second unless ``force``."""

@@ -25,8 +25,9 @@ import pandas as pd
 
 from analysis.results import load_sweep, sweep_runs
 from experiments.evaluators import Evaluator, make_evaluator
+from experiments.locks import LOCK_FILE, DirectoryLock, check_unlocked
 from experiments.preflight import check_plan
-from experiments.run import TABLES, git_commit, package_versions
+from experiments.run import TABLES, command_line, git_commit, package_versions
 from experiments.store import ResultStore, now_iso
 from experiments.sweep_config import (
     RunTask,
@@ -109,9 +110,10 @@ def run_sweep(
     document = {"sweep": config.model_dump(mode="json"), "base_scenario": base}
     check_store(out, document, resume=resume, kind="sweep")
     evaluator = evaluator or make_evaluator(workers, address, config.max_retries)
-    with evaluator:  # start or join Ray before anything is written
+    with evaluator, DirectoryLock(out):  # start or join Ray before anything is written
         store = open_store(out, document, plan_frame(tasks), resume=resume, kind="sweep", name=config.name,
-                           extra={"source": source, "salib_problem": salib_problem(config),
+                           extra={"source": source, "command": command_line(),
+                                  "salib_problem": salib_problem(config),
                                   "common_random_numbers": config.uses_common_random_numbers},
                            design=unit_design_frame(config))
         execute_tasks(tasks, store, evaluator, progress)
@@ -122,12 +124,13 @@ def check_store(out: str | Path, document: dict[str, Any], *, resume: bool, kind
     """Check that ``out`` can take this sweep, writing nothing.
 
     Raises:
-        ConfigError: ``out`` is a file, holds a different sweep, holds this sweep without ``resume``, or is a
-            non-empty directory that holds no sweep.
+        ConfigError: ``out`` is a file, holds a different sweep, holds this sweep without ``resume``, is a
+            non-empty directory that holds no sweep, or is in use by another live driver (its lock file).
     """
     root = Path(out)
     if root.exists() and not root.is_dir():
         raise ConfigError(f"out = {str(root)!r} (--out): exists and is not a directory")
+    check_unlocked(root)
     store = ResultStore(root)
     if store.exists():
         stored = store.read_manifest()
@@ -140,7 +143,7 @@ def check_store(out: str | Path, document: dict[str, Any], *, resume: bool, kind
             )
         if not resume:
             raise ConfigError(f"{root} already holds this {kind}; pass resume=True (--resume) to continue it")
-    elif root.is_dir() and any(root.iterdir()):
+    elif root.is_dir() and any(p.name != LOCK_FILE for p in root.iterdir()):
         raise ConfigError(f"out = {str(root)!r} (--out): directory is not empty and holds no {kind}")
 
 

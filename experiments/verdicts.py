@@ -9,8 +9,6 @@ with :func:`analysis.results.load_sweep`), then judges each thesis and writes ``
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,10 +16,13 @@ from typing import Any
 import pandas as pd
 
 from experiments.evaluators import Evaluator, RunOutcome, make_evaluator
+from experiments.locks import LOCK_FILE, DirectoryLock, check_unlocked
+from experiments.outputs import write_file_atomic, write_text_atomic
 from experiments.store import ResultStore
 from experiments.sweep import ProgressCallback, check_store, execute_tasks, open_store
 from experiments.sweep_config import RunTask, derive_seeds, plan_frame
 from experiments.theses import Thesis, discover_theses, judge, load_thesis
+from market.config.files import ConfigError
 
 VERDICT_COLUMNS: tuple[str, ...] = (
     "number", "thesis", "title", "statistic", "claim", "operator", "threshold", "estimate", "ci_low", "ci_high",
@@ -113,38 +114,45 @@ def run_theses(
     tasks = {thesis.name: thesis_tasks(thesis, documents) for thesis, documents in selected}
     documents_by_thesis = {thesis.name: {"thesis": thesis.model_dump(mode="json"), "scenarios": documents}
                            for thesis, documents in selected}
+    check_theses_dir(root)
     for name, document in documents_by_thesis.items():
         check_store(root / name, document, resume=resume, kind="thesis")
+    check_unlocked(root)
     evaluator = evaluator or make_evaluator(workers, address)
-    with evaluator:  # start or join Ray before anything is written
+    with evaluator, DirectoryLock(root):  # start or join Ray before anything is written
         stores = {name: open_store(root / name, document, plan_frame(tasks[name]), resume=resume, kind="thesis",
                                    name=name)
                   for name, document in documents_by_thesis.items()}
         everything = [t for ts in tasks.values() for t in ts]
         execute_tasks(everything, StoreGroup(stores, tasks), evaluator, progress)  # type: ignore[arg-type]
-    table = pd.DataFrame([judge(thesis, root / thesis.name) for thesis, _ in selected], columns=list(VERDICT_COLUMNS))
-    write_verdicts(table, root, [thesis for thesis, _ in selected])
+        table = pd.DataFrame([judge(thesis, root / thesis.name) for thesis, _ in selected],
+                             columns=list(VERDICT_COLUMNS))
+        write_verdicts(table, root, [thesis for thesis, _ in selected])
     return table
+
+
+def check_theses_dir(root: Path) -> None:
+    """Refuse an output directory that holds anything but thesis results (nothing else is overwritten).
+
+    Raises:
+        ConfigError: ``root`` is a file, or a directory holding other files.
+    """
+    if root.exists() and not root.is_dir():
+        raise ConfigError(f"--out {root}: exists and is not a directory")
+    if not root.is_dir():
+        return
+    ours = {"verdicts.md", "verdicts.parquet", LOCK_FILE}
+    foreign = [p.name for p in root.iterdir()
+               if p.name not in ours and not (p.is_dir() and ResultStore(p).exists()) and not p.name.startswith(".")]
+    if foreign:
+        raise ConfigError(f"--out {root}: holds files that are not thesis results ({', '.join(sorted(foreign)[:3])}); "
+                          "choose another directory")
 
 
 def write_verdicts(table: pd.DataFrame, out: Path, theses: list[Thesis]) -> None:
     """Write ``verdicts.parquet`` and ``verdicts.md`` atomically."""
-    out.mkdir(parents=True, exist_ok=True)
-    _atomic_write(out / "verdicts.parquet", lambda p: table.to_parquet(p, index=False))
-    text = verdicts_markdown(table, theses)
-    _atomic_write(out / "verdicts.md", lambda p: Path(p).write_text(text))
-
-
-def _atomic_write(path: Path, write: Any) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_file_atomic(out / "verdicts.parquet", lambda p: table.to_parquet(p, index=False))
+    write_text_atomic(out / "verdicts.md", verdicts_markdown(table, theses))
 
 
 def format_number(value: float) -> str:

@@ -7,7 +7,10 @@ here is small enough to run in well under a second.
 from __future__ import annotations
 
 import copy
+import json
 import math
+import os
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -181,3 +184,42 @@ def tiny_sobol_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.result_dirs import make_sobol_sweep
 
     return make_sobol_sweep(tmp_path_factory.mktemp("tiny_sobol"))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# reliability counts (make reliability): bad inputs tried, invariant checks, faults injected, results lost
+# ---------------------------------------------------------------------------------------------------------
+
+RELIABILITY_COUNTS: Counter[str] = Counter()
+"""Counts that tests add to; written as JSON at the end of the session when IECO_RELIABILITY_REPORT is set."""
+
+
+@pytest.fixture(scope="session")
+def reliability_counts() -> Counter[str]:
+    """The session's reliability counter: ``invariant_checks``, ``faults_injected``, ``results_lost``, ..."""
+    return RELIABILITY_COUNTS
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Count every passed test case marked ``bad_input`` as one bad input tried."""
+    if report.when == "call" and report.passed and "bad_input" in report.keywords:
+        RELIABILITY_COUNTS["bad_inputs"] += 1
+
+
+def reliability_summary(failed: int) -> dict[str, int]:
+    """The four counts of ``make reliability`` plus the number of failed tests."""
+    keys = ("bad_inputs", "invariant_checks", "faults_injected", "results_lost")
+    return {**{key: RELIABILITY_COUNTS.get(key, 0) for key in keys}, "tests_failed": failed}
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int) -> None:
+    """With IECO_RELIABILITY_REPORT set: print the counts and write them there as JSON."""
+    target = os.environ.get("IECO_RELIABILITY_REPORT")
+    if not target:
+        return
+    counts = reliability_summary(len(terminalreporter.stats.get("failed", [])))
+    Path(target).write_text(json.dumps(counts, indent=2) + "\n")
+    terminalreporter.section("reliability")
+    for label, key in (("bad inputs tried", "bad_inputs"), ("invariant checks run", "invariant_checks"),
+                       ("faults injected", "faults_injected"), ("results lost", "results_lost")):
+        terminalreporter.write_line(f"{label}: {counts[key]:,}")

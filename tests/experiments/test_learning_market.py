@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from experiments.evaluators import parquet_bytes
-from experiments.replicate import start_local_ray
+from experiments.ray_session import ensure_ray
 from experiments.run import run_scenario
 from experiments.sweep import run_sweep
 from market.config.files import ConfigError, load_scenario, read_toml
@@ -98,7 +98,7 @@ def local_ray() -> Iterator[None]:
     ray = pytest.importorskip("ray")
     if ray.is_initialized():
         ray.shutdown()
-    start_local_ray(2)
+    ensure_ray(workers=2)
     yield
     ray.shutdown()
 

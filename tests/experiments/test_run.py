@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from experiments.outputs import OutputError
 from experiments.run import TABLES, RunResult, run_scenario, write_run
 from market.config import ScenarioConfig
 from market.config.files import apply_overrides, load_scenario, read_toml, scenario_from_dict
@@ -163,18 +164,31 @@ def test_progress_callback_sees_every_step(tiny_fleet_scenario: ScenarioConfig) 
     assert calls == [(1, 3), (2, 3), (3, 3)]
 
 
-def test_write_run_replaces_the_directory_atomically(tiny_run: RunResult, tmp_path: Path) -> None:
+def test_write_run_replaces_an_earlier_run_only_when_asked(tiny_run: RunResult, tmp_path: Path) -> None:
     out = tmp_path / "result"
-    out.mkdir()
-    (out / "stale.txt").write_text("from an older run")
     write_run(tiny_run, out)
+    first = (out / "model.parquet").read_bytes()
+    with pytest.raises(OutputError, match="holds an earlier run; pass overwrite=True"):
+        write_run(tiny_run, out)
+    write_run(tiny_run, out, overwrite=True)
     names = {p.name for p in out.iterdir()}
-    assert "stale.txt" not in names
-    assert {f"{t}.parquet" for t in TABLES} | {"manifest.json"} <= names
+    assert names == {f"{t}.parquet" for t in TABLES} | {"manifest.json"}
+    assert (out / "model.parquet").read_bytes() == first
     assert sorted(p.name for p in tmp_path.iterdir()) == ["result"]  # no temporary directories left behind
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["seed"] == 3
     pd.testing.assert_frame_equal(pd.read_parquet(out / "model.parquet"), tiny_run.model)
+
+
+def test_write_run_never_deletes_files_it_did_not_write(tiny_run: RunResult, tmp_path: Path) -> None:
+    out = tmp_path / "result"
+    write_run(tiny_run, out)
+    (out / "notes.txt").write_text("mine")
+    for overwrite in (False, True):
+        with pytest.raises(OutputError, match="not empty and holds no run of ours"):
+            write_run(tiny_run, out, overwrite=overwrite)
+    assert (out / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["result"]
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -197,5 +197,5 @@ def test_cli_unreachable_cluster_fails_fast_and_writes_nothing(tmp_path: Path) -
     path = write_sweep(tmp_path)
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["sweep", str(path), "--out", str(out), "--address", "127.0.0.1:1"])
-    assert result.exit_code == 1 and "cannot reach the Ray cluster" in result.output
+    assert result.exit_code == 2 and "cannot reach the Ray cluster" in result.output
     assert not out.exists()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis.results import sweep_failures, sweep_runs
+from analysis.results import sweep_failures, sweep_manifest, sweep_runs
 from experiments.evaluators import RayEvaluator, RunOutcome, SerialEvaluator, execute_run
 from experiments.sweep import run_sweep
 from experiments.sweep_config import RunTask
@@ -87,6 +87,8 @@ def test_local_ray_gives_the_serial_files(local_ray: None, tmp_path: Path) -> No
     assert_same_results(tmp_path / "serial", tmp_path / "ray")
     assert sweep_failures(tmp_path / "ray")["error"].str.contains("logit.mu = -1.0").all()
     assert on_ray["status"].equals(serial["status"])
+    executor = sweep_manifest(tmp_path / "ray")["executor"]  # --workers N beside a Ray already running (notebook)
+    assert (executor["mode"], executor["workers"], executor["nodes"]) == ("existing", 2, 1)
 
 
 def test_a_dead_worker_is_retried_and_a_run_that_keeps_killing_it_is_recorded(

@@ -15,12 +15,10 @@ import pytest
 from analysis.results import finished_run_dirs, sweep_manifest, sweep_runs
 from experiments.run import TABLES
 from experiments.sweep import run_sweep
+from tests.faults.helpers import BASELINE, REPO
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.faults]
 
-BASELINE = Path(__file__).resolve().parents[2] / "experiments" / "configs" / "baseline.toml"
-
-REPO = Path(__file__).resolve().parents[2]
 
 SWEEP_TOML = """
 name = "resume_check"
@@ -46,7 +44,7 @@ values = [0.0, 1.0]
 """
 
 
-def test_killed_driver_resumes_to_the_uninterrupted_result(tmp_path: Path) -> None:
+def test_killed_driver_resumes_to_the_uninterrupted_result(tmp_path: Path, reliability_counts: dict[str, int]) -> None:
     path = tmp_path / "sweep.toml"
     path.write_text(SWEEP_TOML)
     shutil.copy(BASELINE, tmp_path / "base.toml")  # a snapshot: the sweep reads it at each start
@@ -67,11 +65,13 @@ def test_killed_driver_resumes_to_the_uninterrupted_result(tmp_path: Path) -> No
     finally:
         driver.wait(timeout=30)
     assert driver.returncode == -signal.SIGKILL
+    reliability_counts["faults_injected"] += 1
     done_at_kill = len(finished_run_dirs(out))
     assert 4 <= done_at_kill < 20
     assert sweep_manifest(out)["status"] == "running"
 
     runs = run_sweep(path, out, workers=1, resume=True)
+    reliability_counts["results_lost"] += 20 - len(finished_run_dirs(out))
     assert runs["status"].eq("finished").all() and len(runs) == 20
     assert sweep_manifest(out)["status"] == "complete"
 
