@@ -51,7 +51,7 @@ POSSIBLY_MISSING: dict[str, frozenset[str]] = {
 REL = 1e-9
 
 baseline_draws = st.fixed_dictionaries({
-    "logit.mu": st.sampled_from([0.02, 0.1, 0.35, 1.0, 5.0]),
+    "logit.mu": st.sampled_from([0.05, 0.1, 0.35, 1.0, 10.0]),  # the accepted range is [0.05, 10]
     "segments.0.switching_cost": st.sampled_from([0.0, 0.3, 3.0]),
     "segments.2.switching_cost": st.sampled_from([0.0, 0.1, 3.0]),
     "segments.2.price_elasticity": st.sampled_from([0.0, 1.1, 3.0]),

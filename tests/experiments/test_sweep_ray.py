@@ -50,9 +50,11 @@ values = [0.0, 2.0]
 @pytest.fixture(scope="module")
 def local_ray() -> Iterator[None]:
     ray = pytest.importorskip("ray")
+    from experiments.ray_session import ensure_ray
+
     if ray.is_initialized():
         ray.shutdown()
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    ensure_ray(workers=2)  # the tool's own private local Ray
     yield
     ray.shutdown()
 

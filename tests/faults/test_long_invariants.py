@@ -19,14 +19,14 @@ STEPS = 600
 
 EXTREMES: dict[str, dict[str, Any]] = {
     "sharp_choice_locked_in": {
-        "logit.mu": 0.02, "segments.0.switching_cost": 5.0, "segments.1.switching_cost": 5.0,
+        "logit.mu": 0.05, "segments.0.switching_cost": 5.0, "segments.1.switching_cost": 5.0,
         "segments.2.switching_cost": 5.0, "segments.2.price_elasticity": 3.0,
         "segments.0.demand_growth_per_year": 1.0, "technology.distillation_speed": 5.0,
         "providers.specialist.cash_usd": 0.0, "regions.1.power_capacity_mw": 1.0,
         "corporate.antitrust.policy": "none", "simulation.rationing_rounds": 0,
     },
     "flat_choice_no_self_hosting": {
-        "logit.mu": 5.0, "segments.0.switching_cost": 0.0, "segments.2.price_elasticity": 0.0,
+        "logit.mu": 10.0, "segments.0.switching_cost": 0.0, "segments.2.price_elasticity": 0.0,
         "outside_option.self_hosting": False, "technology.distillation_speed": 0.0,
         "regions.0.power_capacity_mw": math.inf, "corporate.antitrust.policy": "hhi_2010",
         "simulation.rationing_rounds": 3,
