@@ -119,13 +119,24 @@ def private_token_env() -> dict[str, str]:
 
 
 def refresh_auth_config() -> None:
-    """Make an imported Ray read the authentication mode from the environment again (it caches it)."""
+    """Make an imported Ray read the authentication mode and token from the environment again (it caches both):
+    the config first, then the token cache, as Ray's own test utilities do."""
     try:
-        from ray._raylet import Config
+        from ray._raylet import AuthenticationTokenLoader, Config
 
         Config.initialize("")
+        AuthenticationTokenLoader.instance().reset_cache()
     except (ImportError, AttributeError):  # pragma: no cover - older or newer Ray
         pass
+
+
+def shutdown_ray() -> None:
+    """Shut Ray down in this process and forget the authentication this process connected with, so that a Ray
+    started afterwards (by this tool or by the user's own ``ray.init``) reads the user's settings again."""
+    import ray
+
+    ray.shutdown()
+    refresh_auth_config()
 
 
 def start_local_ray(workers: int | None = None) -> Path:
@@ -151,7 +162,7 @@ def start_local_ray(workers: int | None = None) -> Path:
     temp_dir.chmod(0o700)  # Ray opens its directories to everyone; keep other users out of this one
 
     def stop() -> None:
-        ray.shutdown()
+        shutdown_ray()
         shutil.rmtree(temp_dir, ignore_errors=True)
 
     atexit.register(stop)  # runs before Ray's own exit hook (registered earlier), then removes the directory

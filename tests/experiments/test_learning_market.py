@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from experiments.evaluators import parquet_bytes
-from experiments.ray_session import ensure_ray
+from experiments.ray_session import ensure_ray, shutdown_ray
 from experiments.run import run_scenario
 from experiments.sweep import run_sweep
 from market.config.files import ConfigError, load_scenario, read_toml
@@ -97,10 +97,10 @@ def local_ray() -> Iterator[None]:
     """A local Ray of our own (``address="local"``: never join a cluster another process started)."""
     ray = pytest.importorskip("ray")
     if ray.is_initialized():
-        ray.shutdown()
+        shutdown_ray()
     ensure_ray(workers=2)
     yield
-    ray.shutdown()
+    shutdown_ray()
 
 
 @pytest.mark.slow

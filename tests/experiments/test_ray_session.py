@@ -51,3 +51,30 @@ def test_stale_recorded_cluster_fails_within_seconds(recorded: Path, tmp_path: P
     assert result.exit_code == 2
     assert "cannot reach the Ray cluster at auto: nothing answers at 127.0.0.1:1" in " ".join(result.output.split())
     assert not (tmp_path / "out").exists()
+
+
+def test_after_shutdown_ray_a_plain_ray_init_works() -> None:
+    """The private local Ray authenticates with its own token, which Ray caches in the process; after
+    ``shutdown_ray`` a Ray the user starts with a plain ``ray.init`` reads the user's settings and works."""
+    code = """
+import ray
+from experiments.ray_session import ensure_ray, shutdown_ray
+
+@ray.remote
+def one():
+    return 1
+
+ensure_ray(workers=1)
+first = ray.get(one.remote())
+shutdown_ray()
+ray.init(address="local", num_cpus=1, include_dashboard=False)
+print(first + ray.get(one.remote()))
+ray.shutdown()
+"""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "2"

@@ -50,13 +50,13 @@ values = [0.0, 2.0]
 @pytest.fixture(scope="module")
 def local_ray() -> Iterator[None]:
     ray = pytest.importorskip("ray")
-    from experiments.ray_session import ensure_ray
+    from experiments.ray_session import ensure_ray, shutdown_ray
 
     if ray.is_initialized():
-        ray.shutdown()
+        shutdown_ray()
     ensure_ray(workers=2)  # the tool's own private local Ray
     yield
-    ray.shutdown()
+    shutdown_ray()
 
 
 def assert_same_results(a: Path, b: Path) -> None:
