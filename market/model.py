@@ -1,14 +1,10 @@
-"""The Mesa model of the inference economy: :class:`InferenceMarket`.
+"""The Mesa model of the inference economy, :class:`InferenceMarket`: a step is one month of the stages
+``technology -> demand -> offers -> clearing -> settlement -> investment -> corporate events -> collection``.
 
-A step is one month and runs the stages of DESIGN.md 3 in order::
-
-    technology -> demand -> offers -> clearing -> settlement -> investment -> corporate events -> collection
-
-Each stage gathers arrays (the firms' through :class:`agents.roster.Roster`, the buyers' from
+Each stage gathers arrays (firms' from :class:`agents.roster.Roster`, buyers' from
 :class:`agents.enterprise.EnterprisePopulation`), calls pure functions of ``market`` or asks agents to decide,
-and applies the result. GPUs and money change hands in :meth:`InferenceMarket.apply_trades` (hardware),
-:meth:`InferenceMarket.settle` (the month's accounts) and the deal and entry lines of the corporate stage.
-This is the one module of ``market`` that imports ``agents``.
+and applies the result; docs/ODD.md section 3 maps each stage to its functions. GPUs and money change hands in
+``apply_trades``, ``settle`` and the deal and entry lines of the corporate stage.
 """
 
 from __future__ import annotations
@@ -58,18 +54,14 @@ class InferenceMarket(mesa.Model):
 
     Args:
         config: A validated scenario (takes precedence over ``scenario``).
-        seed: Root seed (default: the scenario's ``simulation.seed``); every random draw comes from generators
-            spawned from it. Inside ``mesa.batch_run`` iteration ``k > 0`` runs with the seed
-            :func:`market.mesa_support.batch_iteration_seed` derives from it.
+        seed: Root seed (default: ``simulation.seed``); every draw comes from generators spawned from it. In
+            ``mesa.batch_run``, iteration ``k > 0`` uses ``market.mesa_support.batch_iteration_seed(seed, k)``.
         scenario: A shipped scenario name (``"baseline"``) or a scenario file, used when ``config`` is None.
         rng: Mesa's name for the seed; an integer is accepted as ``seed``.
-        **kwargs: Scenario settings by key path, parts joined by ``__`` (``logit__mu=0.4``,
-            ``providers__cloud_a__lock_in=0.2``), as ``--set`` on the command line (named ``kwargs`` so that
-            Mesa's SolaraViz accepts any of them as a model parameter).
+        **kwargs: Settings by key path, parts joined by ``__`` (``logit__mu=0.4``), as ``--set`` does.
 
-    ``model.agents`` holds the providers (until they exit) and resellers; the read-only enterprise views join
-    it on first use of :attr:`enterprises`. ``model.datacollector`` is a ``mesa.DataCollector`` with the seed
-    and every model-table column as model reporters and name, kind, cash and activity as agent reporters.
+    ``model.agents`` holds the providers (until they exit) and resellers; the enterprise views join it on first
+    use of :attr:`enterprises`. ``model.datacollector`` reports the model table and every firm's cash.
     """
 
     def __init__(self, config: ScenarioConfig | None = None, seed: int | None = None, *,
