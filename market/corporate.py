@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
+from market.config import EntrantConfig
 from market.metrics import hhi
 
 FloatArray = NDArray[np.float64]
@@ -96,6 +97,35 @@ def flywheel_gain(cumulative_tokens_mtok: float, scale_mtok: float, learning_rat
     if learning_rate == 0.0 or cumulative_tokens_mtok <= 0.0:
         return 0.0
     return learning_rate * math.log1p(cumulative_tokens_mtok / scale_mtok)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One firm entering this month: the entrant kind (index into ``corporate.entrants``), its name, and the
+    incumbents' mean margin that signalled entry."""
+
+    entrant: int
+    name: str
+    incumbent_margin: float
+
+
+def plan_entries(entrants: Sequence[EntrantConfig], margin_history: Sequence[Mapping[str, float]], *, step: int,
+                 entries_so_far: Mapping[str, int], last_entry_step: Mapping[str, int],
+                 taken_names: Collection[str]) -> list[Entry]:
+    """Free entry (DESIGN.md 3.6): for each entrant kind in order, one firm enters when :func:`entry_is_due`
+    on its kind's recorded margins, named ``name_k`` (:func:`unused_name`, ``k`` = its entries so far + 1)."""
+    taken, out = set(taken_names), []
+    for i, entrant in enumerate(entrants):
+        done = entries_so_far.get(entrant.name, 0)
+        recent = [row[entrant.provider.kind] for row in margin_history[-entrant.lookback_months:]]
+        if entry_is_due(step=step, entries_so_far=done, max_entries=entrant.max_entries,
+                        last_entry_step=last_entry_step.get(entrant.name), cooldown_months=entrant.cooldown_months,
+                        recent_margins=recent, lookback_months=entrant.lookback_months,
+                        threshold=entrant.margin_threshold):
+            name = unused_name(entrant.name, done + 1, taken)
+            taken.add(name)
+            out.append(Entry(entrant=i, name=name, incumbent_margin=float(np.nanmean(recent))))
+    return out
 
 
 def unused_name(stem: str, k: int, taken: Collection[str]) -> str:

@@ -378,18 +378,15 @@ class InferenceMarket(mesa.Model):
                                     detail=review.detail(antitrust.policy)))
 
     def _entries(self) -> None:
-        for entrant in self.config.corporate.entrants:
-            done = self.entries_by_entrant.get(entrant.name, 0)
-            recent = [row[entrant.provider.kind] for row in self.margin_history[-entrant.lookback_months:]]
-            if not corporate.entry_is_due(step=self.step_index, entries_so_far=done, max_entries=entrant.max_entries,
-                                          last_entry_step=self.last_entry_step.get(entrant.name),
-                                          cooldown_months=entrant.cooldown_months, recent_margins=recent,
-                                          lookback_months=entrant.lookback_months, threshold=entrant.margin_threshold):
-                continue
-            self.entries_by_entrant[entrant.name] = done + 1
+        entrants = self.config.corporate.entrants
+        for entry in corporate.plan_entries(entrants, self.margin_history, step=self.step_index,
+                                            entries_so_far=self.entries_by_entrant,
+                                            last_entry_step=self.last_entry_step, taken_names=self.roster.names):
+            entrant = entrants[entry.entrant]
+            self.entries_by_entrant[entrant.name] = self.entries_by_entrant.get(entrant.name, 0) + 1
             self.last_entry_step[entrant.name] = self.step_index
-            provider = self._enter(entrant, corporate.unused_name(entrant.name, done + 1, self.roster.names))
-            detail = json.dumps({"incumbent_margin": round(float(np.nanmean(recent)), 4), "kind": provider.kind})
+            provider = self._enter(entrant, entry.name)
+            detail = json.dumps({"incumbent_margin": round(entry.incumbent_margin, 4), "kind": provider.kind})
             self.record_event(Event(EventKind.ENTRY, holder=provider.holder_id, amount_usd=entrant.sunk_cost_usd,
                                     detail=detail))
 

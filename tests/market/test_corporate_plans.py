@@ -317,3 +317,25 @@ def test_entry_is_due_cap_cooldown_lookback_threshold() -> None:
     assert due(threshold=0.49)
     assert due(recent_margins=[math.nan, 0.5, 0.5])
     assert not due(recent_margins=[math.nan] * 3)
+
+
+def test_plan_entries_by_kind_with_unused_names() -> None:
+    """Margins (specialized, decentralized) over three months: (0.3, 0.1), (0.5, nan), (0.4, 0.1). With a lookback
+    of 3 and threshold 0.2, specialists enter (mean 0.4) and decentralized networks do not (mean of 0.1 and 0.1
+    is 0.1; the NaN month is ignored). The specialist entrant has entered once, so this is its second firm:
+    'spec_2' is taken by an incumbent, so it is named 'spec_3'. A kind still in its cooldown does not enter."""
+    from market.config import EntrantConfig  # noqa: PLC0415
+    from market.corporate import plan_entries  # noqa: PLC0415
+
+    def entrant(name: str, kind: str, cooldown: int = 0) -> EntrantConfig:
+        return EntrantConfig(name=name, margin_threshold=0.2, lookback_months=3, cooldown_months=cooldown,
+                             provider={"name": name, "kind": kind, "regions": ["na"], "capacity_mtok_per_month": 1.0})
+
+    history = [{"specialized": 0.3, "decentralized": 0.1}, {"specialized": 0.5, "decentralized": math.nan},
+               {"specialized": 0.4, "decentralized": 0.1}]
+    entrants = [entrant("spec", "specialized"), entrant("swarm", "decentralized"),
+                entrant("late", "specialized", cooldown=12)]
+    plan = plan_entries(entrants, history, step=10, entries_so_far={"spec": 1, "late": 1},
+                        last_entry_step={"late": 4}, taken_names={"spec_1", "spec_2", "cloud"})
+    assert [(e.entrant, e.name) for e in plan] == [(0, "spec_3")]
+    assert plan[0].incumbent_margin == pytest.approx(0.4, rel=1e-15)
