@@ -324,12 +324,13 @@ def test_plan_entries_by_kind_with_unused_names() -> None:
     of 3 and threshold 0.2, specialists enter (mean 0.4) and decentralized networks do not (mean of 0.1 and 0.1
     is 0.1; the NaN month is ignored). The specialist entrant has entered once, so this is its second firm:
     'spec_2' is taken by an incumbent, so it is named 'spec_3'. A kind still in its cooldown does not enter."""
-    from market.config import EntrantConfig  # noqa: PLC0415
-    from market.corporate import plan_entries  # noqa: PLC0415
+    from market.config import EntrantConfig
+    from market.corporate import plan_entries
 
     def entrant(name: str, kind: str, cooldown: int = 0) -> EntrantConfig:
         return EntrantConfig(name=name, margin_threshold=0.2, lookback_months=3, cooldown_months=cooldown,
-                             provider={"name": name, "kind": kind, "regions": ["na"], "capacity_mtok_per_month": 1.0})
+                             provider={"name": name, "kind": kind, "regions": ["na"], "capacity_mtok_per_month": 1.0,
+                                       "unit_cost_usd_per_mtok": 1.0})
 
     history = [{"specialized": 0.3, "decentralized": 0.1}, {"specialized": 0.5, "decentralized": math.nan},
                {"specialized": 0.4, "decentralized": 0.1}]
