@@ -51,7 +51,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sweep-runs", type=int, default=8, help="runs of the throughput sweep (default 8)")
     parser.add_argument("--sweep-enterprises", type=int, default=10_000,
                         help="enterprises of the throughput scenario (default 10,000; runs of about 2 s)")
-    parser.add_argument("--sweep-steps", type=int, default=24, help="steps of the throughput scenario")
+    parser.add_argument("--sweep-steps", type=int, default=48, help="steps of the throughput scenario (default 48)")
     parser.add_argument("--load-runs", type=int, default=1_000, help="runs of the sweep read by load_sweep")
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results.json", help="JSON output")
     return parser.parse_args(argv)

@@ -13,7 +13,8 @@ three paths that all start from given utilities:
   timed on ``mesa_sample`` evenly spaced enterprises (capacity scaled by their share of the volume) and scaled
   to the whole market in proportion to the number of agents; ``engine_sample_s`` is the engine on that sample.
 
-Each timing is the median of ``REPEATS`` calls (Mesa: one call). No path collects data.
+Each timing is the median of ``REPEATS`` calls (Mesa: one call), with BLAS on one thread as inside the model's
+step. No path collects data.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from benchmarks.bench_engine import ClearingInputs, run
 from benchmarks.floor import floor_clearing
@@ -97,7 +99,8 @@ def main(argv: list[str]) -> None:
     engine["cells_per_s"] = inputs.cells / engine["clear_market_s"]
     engine["enterprises"] = inputs.logit[0].shape[0]
     engine["providers"], engine["steps"] = providers, steps
-    out = {**engine, **references(inputs, mesa_sample)}
+    with threadpool_limits(limits=1, user_api="blas"):  # as inside InferenceMarket.step
+        out = {**engine, **references(inputs, mesa_sample)}
     out["stage_vs_floor"] = engine["clear_market_s"] / steps / out["floor_s"]
     print(json.dumps(out))
 
