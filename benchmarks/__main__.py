@@ -39,20 +39,32 @@ def run_case(enterprises: int, providers: int, steps: int, mesa_sample: int, con
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def positive(text: str) -> int:
+    """A whole number of at least one (argparse exits with code 2 naming the option otherwise)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--scale", choices=("grid", "target", "sweep"), default="grid",
                         help="grid: the 3 x 3 grid; target: 100,000 x 100 x 120 only; sweep: sweep figures only")
     parser.add_argument("--quick", action="store_true", help="a smoke test: two small cases of 3 steps")
-    parser.add_argument("--steps", type=int, default=12, help="steps of every grid case (default 12)")
-    parser.add_argument("--mesa-sample", type=int, default=10_000,
+    parser.add_argument("--steps", type=positive, default=12, help="steps of every grid case (default 12)")
+    parser.add_argument("--mesa-sample", type=positive, default=10_000,
                         help="enterprises the per-agent Mesa reference clears (scaled to the whole market)")
     parser.add_argument("--sweep", action="store_true", help="with the grid, also measure sweep throughput")
-    parser.add_argument("--sweep-runs", type=int, default=8, help="runs of the throughput sweep (default 8)")
-    parser.add_argument("--sweep-enterprises", type=int, default=10_000,
-                        help="enterprises of the throughput scenario (default 10,000; runs of about 2 s)")
-    parser.add_argument("--sweep-steps", type=int, default=48, help="steps of the throughput scenario (default 48)")
-    parser.add_argument("--load-runs", type=int, default=1_000, help="runs of the sweep read by load_sweep")
+    parser.add_argument("--sweep-runs", type=positive, default=16, help="runs of the throughput sweep (default 16)")
+    parser.add_argument("--sweep-enterprises", type=positive, default=30_000,
+                        help="enterprises of the throughput scenario (default 30,000; runs of about 2-3 s)")
+    parser.add_argument("--sweep-steps", type=positive, default=60,
+                        help="steps of the throughput scenario (default 60)")
+    parser.add_argument("--load-runs", type=positive, default=1_000, help="runs of the sweep read by load_sweep")
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results.json", help="JSON output")
     return parser.parse_args(argv)
 
@@ -75,12 +87,13 @@ def main(argv: list[str] | None = None) -> None:
         document.update(cases=cases, scaling=scaling(cases))
         print_cases(cases, console)
         largest = max(cases, key=lambda c: c["cells"])
-        document["targets"] = targets({k: largest[k] for k in TARGET_KEYS[1:] if k in largest})
+        document["targets"] = targets({**{k: largest[k] for k in TARGET_KEYS[1:]}, **document["scaling"]})
     if args.scale == "sweep" or args.sweep:
         from benchmarks.sweeps import measure
 
         console.print("measuring sweep throughput and load_sweep (minutes) ...")
         document["sweep"] = measure(args.sweep_runs, args.sweep_enterprises, args.sweep_steps, args.load_runs)
+        document["targets"] = {**document.get("targets", {}), **targets(document["sweep"])}
     document["machine"] = machine(load_before)
     print_summary(document, console)
     args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,8 @@ TARGETS = {  # name: (key, bound, "max" or "min")
     "peak memory under 4 GiB": ("peak_rss_mib", 4096.0, "max"),
     "clearing at least 20x faster than per-agent Mesa": ("clearing_vs_mesa", 20.0, "min"),
     "clearing within 2x of the numpy floor": ("clearing_vs_floor", 2.0, "max"),
+    "clearing cost at most linear in enterprises x offers (exponent)": ("clear_market_stage_exponent", 1.1, "max"),
+    "Ray on 2 workers at least 1.7x serial throughput": ("ray_speedup", 1.7, "min"),
 }
 
 
