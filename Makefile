@@ -38,9 +38,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-## Engine benchmark (wall time and per-step cost); not part of the tests.
+## Engine benchmark against per-agent Mesa and the numpy floor (benchmarks/README.md); not part of the tests.
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_engine.py
+	$(BIN)/python -m benchmarks
 
 ## Regenerate the parameter reference in docs/parameters.md from the config schema.
 docs: $(STAMP)

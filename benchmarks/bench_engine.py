@@ -1,32 +1,24 @@
-"""Engine benchmark: wall time and per-step cost of baseline-like runs, with a per-stage breakdown.
-
-Usage::
-
-    python benchmarks/bench_engine.py                 # 10,000 enterprises x 50 providers x 60 steps
-    python benchmarks/bench_engine.py --scale target  # 100,000 x 100 x 120 (the engine's speed goal)
-    python benchmarks/bench_engine.py --enterprises 20000 --providers 80 --steps 24
+"""The engine's side of the benchmark: a baseline-like market of a given size, run with every stage timed.
 
 The scenario is the baseline with the enterprise segments scaled to the requested number of agents and the
-specialist group sized so the market has the requested number of providers. Times are wall-clock seconds on
-this machine; compare stages as shares of one run (machines here are noisy).
+specialist group sized so the market has the requested number of providers (each provider posts one offer
+per region it serves, so 100 providers make about 200 offers).
 """
 
 from __future__ import annotations
 
-import argparse
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
-import numpy as np
-
+import market.model
 from market.config.files import load_scenario
 from market.model import InferenceMarket
 
 ROOT = Path(__file__).resolve().parents[1]
 STAGES = ("advance_technology", "grow_demand", "post_offers", "clear_market", "settle", "invest",
           "corporate_events", "collect")
-SCALES = {"default": (10_000, 50, 60), "target": (100_000, 100, 120)}
 
 
 def scenario(enterprises: int, providers: int, steps: int):  # type: ignore[no-untyped-def]
@@ -36,15 +28,49 @@ def scenario(enterprises: int, providers: int, steps: int):  # type: ignore[no-u
     others = sum(p.count for p in base.providers if p.name != "specialist")
     specialists = providers - others
     if specialists < 1:
-        raise SystemExit(f"--providers must be at least {others + 1}")
+        raise SystemExit(f"providers must be at least {others + 1}, got {providers}")
     overrides = [f"simulation.steps={steps}", f"providers.specialist.count={specialists}"]
     for i, seg in enumerate(base.segments):
         overrides.append(f"segments.{i}.n_agents={max(1, round(seg.n_agents * enterprises / total_agents))}")
     return load_scenario(ROOT / "experiments/configs/baseline.toml", overrides)
 
 
-def run(enterprises: int, providers: int, steps: int, seed: int = 0) -> dict[str, float]:
-    """Time set-up, every stage and the whole run."""
+class ClearingInputs:
+    """Keeps the arguments of the model's last clearing and counts enterprise-offer cells over the run.
+
+    While installed, it wraps the two functions ``InferenceMarket.clear_market`` calls
+    (``market.clearing.logit_shares`` and ``clear_logit_market``, as the model module names them); the model
+    itself is not changed. Keeping the last step's utilities alive costs at most one enterprises x offers matrix.
+    """
+
+    def __init__(self) -> None:
+        self.logit: tuple[Any, ...] = ()
+        self.clearing: tuple[Any, ...] = ()
+        self.cells = 0
+        self._originals = (market.model.logit_shares, market.model.clear_logit_market)
+
+    def __enter__(self) -> ClearingInputs:
+        logit_shares, clear_logit_market = self._originals
+
+        def logit(*args: Any) -> Any:
+            self.logit = args
+            self.cells += args[0].size
+            return logit_shares(*args)
+
+        def clear(*args: Any) -> Any:
+            self.clearing = args[2:]  # volume, capacity, price, rounds (shares and outside are recomputed)
+            return clear_logit_market(*args)
+
+        market.model.logit_shares, market.model.clear_logit_market = logit, clear  # type: ignore[assignment]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        market.model.logit_shares, market.model.clear_logit_market = self._originals
+
+
+def run(enterprises: int, providers: int, steps: int, seed: int = 0,
+        inputs: ClearingInputs | None = None) -> dict[str, float]:
+    """Time set-up, every stage, the whole run and the output frames; no files are written."""
     config = scenario(enterprises, providers, steps)
     t0 = time.perf_counter()
     model = InferenceMarket(config, seed=seed)
@@ -63,33 +89,9 @@ def run(enterprises: int, providers: int, steps: int, seed: int = 0) -> dict[str
     for _ in range(steps):
         model.step()
     stepping = time.perf_counter() - t1
-    frames = model.recorder.frames()
+    t2 = time.perf_counter()
+    model.recorder.frames()
+    frames = time.perf_counter() - t2
     offers = len(model.offers) if model.offers is not None else 0
-    return {"setup_s": setup, "steps_s": stepping, "per_step_ms": 1000 * stepping / steps,
-            "offers_last_step": offers, "rows_model": len(frames["model"]), **{f"{k}_s": v for k, v in spent.items()}}
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", choices=sorted(SCALES), default="default")
-    parser.add_argument("--enterprises", type=int)
-    parser.add_argument("--providers", type=int)
-    parser.add_argument("--steps", type=int)
-    args = parser.parse_args()
-    n_ent, n_prov, n_steps = SCALES[args.scale]
-    n_ent = args.enterprises or n_ent
-    n_prov = args.providers or n_prov
-    n_steps = args.steps or n_steps
-    result = run(n_ent, n_prov, n_steps)
-    total = result["setup_s"] + result["steps_s"]
-    print(f"{n_ent:,} enterprises x {n_prov} providers x {n_steps} steps "
-          f"({int(result['offers_last_step'])} offers at the end)")
-    print(f"  wall time {total:.2f} s: set-up {result['setup_s']:.2f} s, steps {result['steps_s']:.2f} s, "
-          f"{result['per_step_ms']:.1f} ms per step")
-    for name in STAGES:
-        share = result[f"{name}_s"] / result["steps_s"] if result["steps_s"] else np.nan
-        print(f"  {name:<20} {result[f'{name}_s']:7.2f} s  {share:6.1%}")
-
-
-if __name__ == "__main__":
-    main()
+    return {"setup_s": setup, "steps_s": stepping, "frames_s": frames, "wall_s": setup + stepping + frames,
+            "per_step_s": stepping / steps, "offers_last_step": offers, **{f"{k}_s": v for k, v in spent.items()}}

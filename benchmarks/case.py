@@ -1,0 +1,107 @@
+"""One benchmark case, run in a fresh process so its peak resident memory is its own.
+
+``python -m benchmarks.case ENTERPRISES PROVIDERS STEPS MESA_SAMPLE`` prints one JSON object: the engine's
+run (set-up, stage times, wall time, peak RSS) and, on the inputs of the run's last clearing, the timings of
+three paths that all start from given utilities:
+
+* ``engine_clearing_s``: :func:`market.clearing.logit_shares` plus
+  :func:`market.clearing.clear_logit_market` with the model's rationing rounds (the two calls of
+  ``clear_market`` that clear the market; not the utilities, effective volume, consumer surplus, pricing
+  observations or main providers, which the model's ``clear_market`` stage also computes);
+* ``floor_s``: :func:`benchmarks.floor.floor_clearing` (logit with outside option and one capacity pass);
+* ``mesa_s``: :class:`benchmarks.mesa_reference.MesaClearing` (per-agent logit and the same rationing rounds),
+  timed on ``mesa_sample`` evenly spaced enterprises (capacity scaled by their share of the volume) and scaled
+  to the whole market in proportion to the number of agents; ``engine_sample_s`` is the engine on that sample.
+
+Each timing is the shortest of ``REPEATS`` calls, with BLAS on one thread as inside the model's step. No path
+collects data.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from benchmarks.bench_engine import ClearingInputs, run
+from benchmarks.floor import floor_clearing
+from market.clearing import clear_logit_market, logit_shares
+
+REPEATS = 3
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident set size (VmHWM), MiB."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("VmHWM not found in /proc/self/status")
+
+
+def best_time(call: Callable[[], Any], repeats: int = REPEATS) -> float:
+    """Shortest wall time of ``repeats`` calls, seconds (the least disturbed by other work on the machine)."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def engine_clearing(utility: Any, outside: Any, mu: float, volume: Any, capacity: Any, price: Any,
+                    rounds: int) -> Any:
+    """The engine's clearing from utilities: logit shares, then allocation with rationing rounds."""
+    shares, outside_share = logit_shares(utility, outside, mu)
+    return clear_logit_market(shares, outside_share, volume, capacity, price, rounds)
+
+
+def references(inputs: ClearingInputs, mesa_sample: int) -> dict[str, float]:
+    """Engine, floor and per-agent Mesa timings on the captured inputs of one clearing."""
+    from benchmarks.mesa_reference import MesaClearing  # importing mesa switches multiprocessing to spawn
+
+    utility, outside, mu = inputs.logit
+    volume, capacity, price, rounds = inputs.clearing
+    n_ent = utility.shape[0]
+    result = engine_clearing(utility, outside, mu, volume, capacity, price, rounds)
+    rationed = int(np.sum(result.offer_demand > capacity))
+    engine_s = best_time(lambda: engine_clearing(utility, outside, mu, volume, capacity, price, rounds))
+    floor_s = best_time(lambda: floor_clearing(utility, outside, volume, capacity, mu))
+    rows = np.unique(np.linspace(0, n_ent - 1, min(mesa_sample, n_ent)).round().astype(np.int64))
+    sample = (np.ascontiguousarray(utility[rows]), outside[rows], volume[rows])
+    sample_capacity = capacity * (volume[rows].sum() / volume.sum())
+    reference = MesaClearing(*sample, sample_capacity, mu=mu, rounds=rounds)
+    mesa_sample_s = best_time(reference.step)  # every step() clears the same inputs from scratch
+    engine_sample_s = best_time(lambda: engine_clearing(*sample[:2], mu, sample[2], sample_capacity, price, rounds))
+    expected = engine_clearing(*sample[:2], mu, sample[2], sample_capacity, price, rounds).allocation
+    gap = float(np.max(np.abs(reference.allocation() - expected)) / max(float(np.max(np.abs(expected))), 1e-300))
+    return {"engine_clearing_s": engine_s, "floor_s": floor_s, "mesa_sample": len(rows),
+            "mesa_sample_s": mesa_sample_s, "engine_sample_s": engine_sample_s,
+            "mesa_s": mesa_sample_s * n_ent / len(rows), "mesa_max_relative_gap": gap,
+            "offers_rationed_last_step": rationed, "clearing_vs_mesa": mesa_sample_s * n_ent / len(rows) / engine_s,
+            "clearing_vs_mesa_same_sample": mesa_sample_s / engine_sample_s, "clearing_vs_floor": engine_s / floor_s}
+
+
+def main(argv: list[str]) -> None:
+    """Run one case and print its JSON."""
+    enterprises, providers, steps, mesa_sample = (int(a) for a in argv)
+    with ClearingInputs() as inputs:
+        engine = run(enterprises, providers, steps, inputs=inputs)
+    engine["peak_rss_mib"] = peak_rss_mib()
+    engine["cells"] = inputs.cells
+    engine["cells_per_s"] = inputs.cells / engine["clear_market_s"]
+    engine["enterprises"] = inputs.logit[0].shape[0]
+    engine["providers"], engine["steps"] = providers, steps
+    with threadpool_limits(limits=1, user_api="blas"):  # as inside InferenceMarket.step
+        out = {**engine, **references(inputs, mesa_sample)}
+    out["stage_vs_floor"] = engine["clear_market_s"] / steps / out["floor_s"]
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
