@@ -40,15 +40,17 @@ def small_sweep(name: str, runs: int, enterprises: int, steps: int) -> Any:
     return SweepConfig(name=name, base="baseline", settings=settings, replications=runs, root_seed=1)
 
 
-def start_ray(workers: int, temp_dir: Path) -> float:
-    """Start a local Ray of ``workers`` CPUs with its own temporary directory; returns the start-up seconds."""
+def start_ray(workers: int) -> float:
+    """Start the tool's private local Ray (``experiments.ray_session``) of ``workers`` CPUs; returns the
+    start-up seconds."""
     import ray
+
+    from experiments.ray_session import start_local_ray
 
     if ray.is_initialized():
         raise RuntimeError("Ray is already initialised in this process; the benchmark starts its own")
     start = time.perf_counter()
-    ray.init(address="local", num_cpus=workers, include_dashboard=False, _temp_dir=str(temp_dir),
-             log_to_driver=False, logging_level="WARNING")
+    start_local_ray(workers)
     return time.perf_counter() - start
 
 
@@ -66,19 +68,19 @@ def timed_sweep(config: Any, out: Path, workers: int) -> float:
 
 def measure(runs: int, enterprises: int, steps: int, load_runs: int, workers: int = 2) -> dict[str, Any]:
     """Throughput of ``runs`` runs serially and on Ray, then the load of a ``load_runs``-run sweep."""
-    import ray
+    from experiments.ray_session import shutdown_ray
 
     with tempfile.TemporaryDirectory(prefix="ieco-bench-") as tmp:
         work = Path(tmp)
         config = small_sweep("bench_throughput", runs, enterprises, steps)
         serial_s = timed_sweep(config, work / "serial", workers=1)
-        ray_start_s = start_ray(workers, work / "ray")
+        ray_start_s = start_ray(workers)
         try:
             ray_s = timed_sweep(config, work / "ray_sweep", workers=workers)
             tiny = small_sweep("bench_load", load_runs, 60, 12)
             build_s = timed_sweep(tiny, work / "load", workers=workers)
         finally:
-            ray.shutdown()
+            shutdown_ray()
         files = list((work / "load").rglob("*.parquet"))
         load_bytes = sum(f.stat().st_size for f in files)
         load = json.loads(subprocess.run(
