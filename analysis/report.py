@@ -9,13 +9,12 @@ figures (embedded PNGs), tables, the config and manifest, and for theses the ver
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
 
+from analysis.files import write_atomic
 from analysis.network_plots import network_figures
 from analysis.outcomes import Outcome, run_outcomes, sweep_parameters, sweep_plan
 from analysis.plots import read_run_tables, run_figures, scenario_name
@@ -71,18 +70,7 @@ def build_report(directory: str | Path) -> str:
 def write_report(directory: str | Path, out: str | Path | None = None) -> Path:
     """Build the report and write it atomically to ``out`` (default: ``DIR/report.html``)."""
     html = build_report(directory)
-    path = Path(out) if out is not None else Path(directory) / REPORT_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(html)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomic(Path(out) if out is not None else Path(directory) / REPORT_FILE, html.encode("utf-8"))
 
 
 def _provenance(manifest: dict[str, Any], keys: tuple[str, ...]) -> pd.DataFrame:

@@ -17,6 +17,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from analysis.files import write_atomic
 from market.metrics import HHI_HIGHLY_CONCENTRATED_2023, HHI_MODERATELY_CONCENTRATED_2023
 
 KIND_COLORS: dict[str, str] = {"hyperscaler": "tab:blue", "specialized": "tab:orange", "decentralized": "tab:green",
@@ -104,8 +105,5 @@ def data_uri(fig: Figure, dpi: int = DPI) -> str:
 
 
 def save_figure(fig: Figure, path: str | Path, dpi: int = DPI) -> Path:
-    """Write the figure as a PNG file (parent directories are created)."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_bytes(png_bytes(fig, dpi))
-    return p
+    """Write the figure as a PNG file, atomically (parent directories are created)."""
+    return write_atomic(path, png_bytes(fig, dpi))

@@ -16,6 +16,7 @@ import mesa
 import numpy as np
 
 from market.config import ScenarioConfig
+from market.config.schema import MAX_SEED
 
 
 def batch_iteration_seed(seed: int, iteration: int) -> int:
@@ -35,6 +36,8 @@ def model_seed(config: ScenarioConfig, seed: int | None, rng: int | None) -> int
     if rng is not None and not isinstance(rng, int | np.integer):
         raise ValueError(f"rng must be an integer seed, got {rng!r}")
     base = config.simulation.seed if seed is None and rng is None else int(seed if seed is not None else rng)  # type: ignore[arg-type]
+    if not 0 <= base <= MAX_SEED:
+        raise ValueError(f"seed = {base}: a seed must satisfy 0 <= seed < 2**63")
     return batch_iteration_seed(base, mesa_batch_iteration())
 
 

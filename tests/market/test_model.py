@@ -223,3 +223,9 @@ def test_an_unknown_acquisition_strategy_is_named(tiny_fleet_config: Any) -> Non
     config = scenario_with_settings(tiny_fleet_config, {"corporate.acquisitions.strategy": "nope"})
     with pytest.raises(ValueError, match=r"corporate\.acquisitions\.strategy = 'nope'.*value_over_price"):
         InferenceMarket(config, seed=0)
+
+
+def test_a_seed_out_of_range_is_named() -> None:
+    for bad in (-1, 2**63, 2**64):
+        with pytest.raises(ValueError, match=rf"seed = {bad}: a seed must satisfy 0 <= seed < 2\*\*63"):
+            InferenceMarket(scenario=BASELINE, seed=bad)
