@@ -11,7 +11,7 @@ import json
 import math
 import os
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -176,6 +176,19 @@ def tiny_fleet_config(tiny_fleet_dict: dict[str, Any]) -> ScenarioConfig:
 def tiny_fleet_scenario() -> ScenarioConfig:
     """:data:`TINY_FLEET_SCENARIO`, validated once per session (read-only: do not modify)."""
     return scenario_from_dict(copy.deepcopy(TINY_FLEET_SCENARIO))
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[None]:
+    """The tool's own private local Ray with 2 CPUs (``experiments.ray_session``), stopped after the module."""
+    ray = pytest.importorskip("ray")
+    from experiments.ray_session import ensure_ray, shutdown_ray
+
+    if ray.is_initialized():
+        shutdown_ray()
+    ensure_ray(workers=2)
+    yield
+    shutdown_ray()
 
 
 @pytest.fixture(scope="session")

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from experiments.evaluators import parquet_bytes
-from experiments.ray_session import ensure_ray, shutdown_ray
 from experiments.run import run_scenario
 from experiments.sweep import run_sweep
 from market.config.files import ConfigError, load_scenario, read_toml
@@ -90,17 +88,6 @@ name = "alpha"
 path = "providers.specialist.pricing.alpha"
 values = [0.15, 0.5]
 """
-
-
-@pytest.fixture(scope="module")
-def local_ray() -> Iterator[None]:
-    """A local Ray of our own (``address="local"``: never join a cluster another process started)."""
-    ray = pytest.importorskip("ray")
-    if ray.is_initialized():
-        shutdown_ray()
-    ensure_ray(workers=2)
-    yield
-    shutdown_ray()
 
 
 @pytest.mark.slow

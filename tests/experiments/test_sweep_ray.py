@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -45,18 +44,6 @@ name = "distillation"
 path = "technology.distillation_speed"
 values = [0.0, 2.0]
 """
-
-
-@pytest.fixture(scope="module")
-def local_ray() -> Iterator[None]:
-    ray = pytest.importorskip("ray")
-    from experiments.ray_session import ensure_ray, shutdown_ray
-
-    if ray.is_initialized():
-        shutdown_ray()
-    ensure_ray(workers=2)  # the tool's own private local Ray
-    yield
-    shutdown_ray()
 
 
 def assert_same_results(a: Path, b: Path) -> None:
