@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -36,6 +36,8 @@ class InvestmentView:
         cash: Cash, $.
         credit_limit: Credit limit, $.
         monthly_operating_cost: Power + opex + interest last month, $.
+        market_demand_history: The market's inside demand in the months it has observed, oldest first, Mtok
+            (this month last).
     """
 
     step: int
@@ -54,6 +56,7 @@ class InvestmentView:
     cash: float
     credit_limit: float
     monthly_operating_cost: float
+    market_demand_history: FloatArray = field(default_factory=lambda: np.zeros(0))
 
 
 @dataclass
@@ -107,10 +110,50 @@ class NoInvestmentStrategy(InvestmentStrategy):
         return FleetOrder.empty(len(view.capacity))
 
 
-class UtilizationTargetStrategy(InvestmentStrategy):
-    """Grow the fleet toward ``demand / target_utilization``; sell GPUs when utilization is very low.
+def observed_growth_per_year(history: FloatArray, window_months: int) -> float:
+    """Yearly growth of a demand series fitted over its last ``window_months`` months, or NaN.
 
-    Per region: ``gap = demand * (1 + g) ** (1/12) / target - capacity``. A positive gap is filled with the
+    A least-squares line through the logs of the last ``window_months + 1`` positive observations,
+    ``ln D_t = a + b t``, gives the monthly growth ``e^b``; the yearly rate is ``g = e^(12 b) - 1``. On an
+    exact exponential series ``D_t = D_0 (1 + m)^t`` it returns ``(1 + m)^12 - 1``. NaN with fewer than two
+    observations, or when any observation in the window is not positive.
+    """
+    recent = np.asarray(history, dtype=np.float64)[-(window_months + 1):]
+    if len(recent) < 2 or not np.all(recent > 0):
+        return float("nan")
+    t = np.arange(len(recent), dtype=np.float64)
+    slope = float(np.polyfit(t, np.log(recent), 1)[0])
+    return float(np.expm1(12.0 * slope))
+
+
+def forecast_growth_per_year(params: UtilizationTargetInvestment, history: FloatArray) -> float:
+    """The yearly demand growth a provider plans for.
+
+    ``forecast = "fixed"``: ``demand_growth_expectation_per_year``. ``forecast = "observed"``:
+    ``min(observed_growth_per_year(history, forecast_window_months), forecast_max_growth_per_year)``, with
+    ``demand_growth_expectation_per_year`` as the prior until two months are observed.
+    """
+    if params.forecast == "fixed":
+        return params.demand_growth_expectation_per_year
+    observed = observed_growth_per_year(history, params.forecast_window_months)
+    if np.isnan(observed):
+        return params.demand_growth_expectation_per_year
+    return min(observed, params.forecast_max_growth_per_year)
+
+
+def desired_capacity(demand: FloatArray, growth_per_year: float, target_utilization: float) -> FloatArray:
+    """Capacity that serves next month's forecast demand at the target utilization.
+
+    ``desired = demand * (1 + g) ** (1/12) / target`` per region (GPUs ordered now serve from next month).
+    """
+    return np.asarray(demand, dtype=np.float64) * (1.0 + growth_per_year) ** (1.0 / 12.0) / target_utilization
+
+
+class UtilizationTargetStrategy(InvestmentStrategy):
+    """Grow the fleet toward forecast demand over the target utilization; sell GPUs when utilization is low.
+
+    Per region: ``gap = desired_capacity(demand, g, target) - capacity`` with ``g`` from
+    :func:`forecast_growth_per_year`. A positive gap is filled with the
     cheaper of new and used GPUs per Mtok of lifetime capacity, limited by ``max_growth_per_month`` and by
     cash + credit above a reserve of ``cash_reserve_months`` of operating cost. Below
     ``divest_below_utilization`` the provider sells GPUs to bring utilization back to the target, at most
@@ -126,8 +169,8 @@ class UtilizationTargetStrategy(InvestmentStrategy):
         p = self.params
         n = len(view.capacity)
         order = FleetOrder.empty(n)
-        growth = (1.0 + p.demand_growth_expectation_per_year) ** (1.0 / 12.0)
-        desired = view.demand * growth / p.target_utilization
+        growth = forecast_growth_per_year(p, view.market_demand_history)
+        desired = desired_capacity(view.demand, growth, p.target_utilization)
         gap = desired - view.capacity
         cap_limit = np.where(view.capacity > 0, view.capacity * p.max_growth_per_month, np.inf)
         need = np.clip(np.minimum(gap, cap_limit), 0.0, None)

@@ -77,6 +77,7 @@ class Provider(mesa.Agent):
         self.last_profit = 0.0
         self.monthly_operating_cost = 0.0
         self.last_deal_step: int | None = None
+        self.market_demand_history: list[float] = []
 
     # -- ownership and balance sheet -----------------------------------------------------------------------
     @property
@@ -192,10 +193,12 @@ class Provider(mesa.Agent):
 
         Demand per region is the larger of its own unconstrained demand and what it served (overflow from
         full rivals included). ``used_price`` and ``used_available`` are the resellers' lowest quote and stock
-        per generation."""
+        per generation. Each call records the market's inside demand this month in its demand history (the
+        investment forecast's data)."""
         gens = generations
         if self.config.capacity_mtok_per_month is not None or not len(gens):
             return None
+        self.market_demand_history.append(float(clearing.inside_demand.sum()))
         regions = self.regions
         demand = np.zeros(len(regions))
         for o in np.nonzero(offers.holder == self.holder_id)[0]:
@@ -216,6 +219,7 @@ class Provider(mesa.Agent):
             tokens_per_installed_gpu=np.where(gpus > 0, capacity / np.maximum(gpus, 1.0), tokens.max()),
             installed_gpus=gpus, cash=self.cash, credit_limit=self.credit_limit,
             monthly_operating_cost=self.monthly_operating_cost,
+            market_demand_history=np.array(self.market_demand_history),
         )
 
     # -- decisions -----------------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ MODEL_COLUMNS: tuple[str, ...] = (
     "step", "frontier_quality", "open_weight_quality", "price_index", "quality_adjusted_price_index", "hhi",
     "share_hyperscaler", "share_specialized", "share_decentralized", "n_active_providers", "tokens_demanded",
     "tokens_served", "total_spend", "unmet_demand", "outside_share", "utilization", "total_capacity",
+    "utilization_hyperscaler", "utilization_specialized", "utilization_decentralized",
     "secondary_gpu_price", "consumer_surplus", "self_host_cost", "margin_hyperscaler", "margin_specialized",
     "margin_decentralized", "total_gpus", "cumulative_entries", "cumulative_exits", "cumulative_acquisitions",
     "cumulative_blocked_mergers",
@@ -206,9 +207,18 @@ def model_row(o: StepOutcome, region_names: tuple[str, ...]) -> dict[str, Any]:
         mask = o.holder_kind_id == k
         rev = s.revenue[mask].sum()
         row[f"margin_{name}"] = float(s.profit[mask].sum() / rev) if rev > 0 else np.nan
+        row[f"utilization_{name}"] = utilization_of(c.served, offers.capacity, offers.kind == k)
     for r, region in enumerate(region_names):
         row[f"hhi_{region}"] = metrics.hhi(o.revenue_by_buyer_region[r], offers.owner)
     return {k: row[k] for k in (*MODEL_COLUMNS, *[f"hhi_{r}" for r in region_names])}
+
+
+def utilization_of(served: FloatArray, capacity: FloatArray, mask: NDArray[np.bool_]) -> float:
+    """Capacity utilization of the offers in ``mask`` with finite capacity: ``sum served / sum capacity``
+    (NaN when they have no capacity)."""
+    finite = mask & np.isfinite(capacity)
+    total = float(capacity[finite].sum())
+    return float(served[finite].sum() / total) if total > 0 else float("nan")
 
 
 def provider_rows(o: StepOutcome) -> dict[str, NDArray[Any]]:

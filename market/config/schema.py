@@ -449,7 +449,20 @@ class UtilizationTargetInvestment(_Section):
     buy_new: bool = Field(True, description="Whether the provider buys new GPUs from the vendor.")
     buy_used: bool = Field(True, description="Whether the provider buys used GPUs from resellers.")
     demand_growth_expectation_per_year: NonNegFloat = Field(
-        0.0, description="Yearly demand growth the provider extrapolates when sizing its fleet."
+        0.0,
+        description="Yearly demand growth the provider expects: the 'fixed' forecast, and the 'observed' "
+        "forecast's prior until it has observed two months.",
+    )
+    forecast: Literal["observed", "fixed"] = Field(
+        "observed",
+        description="Demand forecast for fleet sizing: 'observed' extrapolates the market's demand growth over "
+        "the trailing window (log-linear fit); 'fixed' uses demand_growth_expectation_per_year.",
+    )
+    forecast_window_months: int = Field(
+        12, ge=1, le=120, description="Months of market demand history the 'observed' forecast fits (1-120)."
+    )
+    forecast_max_growth_per_year: NonNegFloat = Field(
+        4.0, description="Cap on the 'observed' forecast's yearly growth (4.0 = at most five-fold a year)."
     )
 
 

@@ -39,6 +39,7 @@ BASE_VIEW: dict[str, Any] = {
     "cash": 1e9,
     "credit_limit": 0.0,
     "monthly_operating_cost": 0.0,
+    "market_demand_history": np.zeros(0),
 }
 
 TARGET = UtilizationTargetInvestment(target_utilization=0.75, max_growth_per_month=0.15, cash_reserve_months=3.0,
