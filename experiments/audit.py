@@ -83,7 +83,7 @@ def rising_price_flags(providers: pd.DataFrame, window: int = 24, rise: float = 
         path = price.loc[[s for s in range(a, b + 1, 6) if s in price.index] + ([b] if (b - a) % 6 else [])]
         flags.append({"provider": str(name), "from_step": a, "to_step": b, "price_change": float(change[k]),
                       "market_change": float(market_change[k]), "windows_flagged": int(hit.sum()),
-                      "path": {int(s): float(p) for s, p in path.items()}})
+                      "path": dict(zip(path.index.astype(int).tolist(), path.astype(float).tolist(), strict=True))})
     return flags
 
 

@@ -46,12 +46,13 @@ def vendor_rationing(events: pd.DataFrame, supply: dict[str, float]) -> dict[str
     sales = events[(events["event"] == "gpu_purchase") & (events["detail"] == "vendor")]
     by = sales.groupby(["generation", "step"])["units"].agg(["sum", "count"])
     months, peak = 0, 0.0
-    for (gen, _step), row in by.iterrows():
-        cap = supply.get(str(gen), np.inf)
+    gens = by.index.get_level_values("generation").astype(str)
+    for gen, sold, orders in zip(gens, by["sum"].to_numpy(float), by["count"].to_numpy(float), strict=True):
+        cap = supply.get(gen, np.inf)
         if not np.isfinite(cap) or cap <= 0:
             continue
-        months += int(row["sum"] + row["count"] >= cap)
-        peak = max(peak, float(row["sum"]) / cap)
+        months += int(sold + orders >= cap)
+        peak = max(peak, sold / cap)
     return {"rationed_months": months, "peak_share_of_supply": peak}
 
 
