@@ -61,3 +61,9 @@ golden: $(STAMP)
 .PHONY: dashboard
 dashboard: $(STAMP)
 	$(BIN)/ieco dashboard
+
+## Acceptance audit of the baseline on the audit seeds, and which mechanisms bind.
+audit: $(STAMP)
+	$(BIN)/python -m experiments.audit
+	$(BIN)/python -m experiments.binding
+.PHONY: audit

@@ -359,14 +359,14 @@ def test_volume_grows_and_responds_to_the_effective_price() -> None:
 
 
 def test_installed_power_never_exceeds_grid_capacity(tiny_fleet_dict: dict[str, Any]) -> None:
-    """With grid capacity of 2.0 MW (na) and 0.6 MW (eu), above the initial loads of about 1.58 and 0.27 MW,
+    """With grid capacity of 2.0 MW (na) and 0.5 MW (eu), above the initial loads of about 1.58 and 0.27 MW,
     providers keep buying GPUs but installed load (kW per GPU x PUE) never passes the capacity."""
     tiny_fleet_dict["simulation"]["steps"] = 12
     tiny_fleet_dict["regions"][0]["power_capacity_mw"] = 2.0
-    tiny_fleet_dict["regions"][1]["power_capacity_mw"] = 0.6
+    tiny_fleet_dict["regions"][1]["power_capacity_mw"] = 0.5
     config = scenario_from_dict(tiny_fleet_dict)
     model = InferenceMarket(config, seed=3)
-    capacity = np.array([2.0, 0.6])
+    capacity = np.array([2.0, 0.5])
     loads = []
     for _ in range(config.simulation.steps):
         model.step()
