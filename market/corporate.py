@@ -72,30 +72,100 @@ def flywheel_gain(cumulative_tokens_mtok: float, scale_mtok: float, learning_rat
 
 @dataclass(frozen=True)
 class Entry:
-    """One firm entering this month: the entrant kind (index into ``corporate.entrants``), its name, and the
-    incumbents' mean margin that signalled entry."""
+    """One firm entering this month: the entrant kind (index into ``corporate.entrants``), its name, the
+    incumbents' mean margin that signalled entry, and the present value of the profit it expects, $."""
 
     entrant: int
     name: str
     incumbent_margin: float
+    expected_value_usd: float = math.nan
+
+
+@dataclass(frozen=True)
+class EntryEconomics:
+    """What an entrant kind expects to earn if it enters now.
+
+    Attributes:
+        profit_pool_history: Per month so far, the summed profit of the active providers of each kind, $.
+        kind_capacity: Capacity now of the active providers of each kind, Mtok/month.
+        entrant_capacity: Capacity an entrant of each ``corporate.entrants`` entry would have now, Mtok/month.
+    """
+
+    profit_pool_history: Sequence[Mapping[str, float]]
+    kind_capacity: Mapping[str, float]
+    entrant_capacity: Sequence[float]
+
+
+def annuity_factor(months: int, rate_per_year: float) -> float:
+    """Present value of $1 a month for ``months`` months at ``rate_per_year`` (monthly compounding):
+    ``a = sum_{t=1..H} (1 + r/12)^-t = (1 - (1 + r/12)^-H) / (r/12)`` (``H`` when ``r = 0``)."""
+    i = rate_per_year / 12.0
+    return float(months) if i == 0.0 else (1.0 - (1.0 + i) ** -months) / i
+
+
+def entry_value(*, profit_pool: Sequence[float], kind_capacity: float, entrant_capacity: float,
+                horizon_months: int, rate_per_year: float) -> float:
+    """Present value of an entrant's expected profit over its horizon, $.
+
+    Free entry with business stealing (Bresnahan and Reiss 1991; Mankiw and Whinston 1986): the entrant
+    expects the incumbents' observed profit pool of its kind, ``P`` = the mean over the recent months of their
+    summed monthly profit (revenue minus cash costs, depreciation and interest, at their observed prices and
+    margins), shared in proportion to capacity once it has entered::
+
+        V = mean(P) * K_e / (K_kind + K_e) * annuity_factor(H, r)
+
+    with ``K_e`` the entrant's capacity and ``K_kind`` the incumbents'. Months without a profit (NaN) are
+    ignored; with none left, or no capacity at all, the value is NaN (no signal).
+    """
+    values = [x for x in profit_pool if x == x]
+    total = kind_capacity + entrant_capacity
+    if not values or not total > 0 or not math.isfinite(total):
+        return math.nan
+    return float(np.mean(values)) * entrant_capacity / total * annuity_factor(horizon_months, rate_per_year)
+
+
+def entrant_capacity_mtok(entrant: EntrantConfig, lot_tokens_per_gpu_month: Sequence[float],
+                          algorithmic_efficiency: float) -> float:
+    """Capacity an entrant would have now, Mtok/month: its fixed capacity if configured, else
+    ``sum_lots gpus * tokens_per_gpu_month(gen) * serving_efficiency * (1 - verification_overhead if it
+    verifies as a decentralized operator) * algorithmic_efficiency`` (lots bought new instead of used come as
+    equal capacity of the newest generation, so the lots' capacity is what it gets)."""
+    cfg = entrant.provider
+    if cfg.capacity_mtok_per_month is not None:
+        return float(cfg.capacity_mtok_per_month)
+    factor = 1.0 - cfg.verification_overhead if cfg.kind == "decentralized" and cfg.verification else 1.0
+    raw = sum(lot.gpus * float(tokens) for lot, tokens in zip(cfg.fleet, lot_tokens_per_gpu_month, strict=True))
+    return raw * cfg.serving_efficiency * factor * algorithmic_efficiency
 
 
 def plan_entries(entrants: Sequence[EntrantConfig], margin_history: Sequence[Mapping[str, float]], *, step: int,
                  entries_so_far: Mapping[str, int], last_entry_step: Mapping[str, int],
-                 taken_names: Collection[str]) -> list[Entry]:
+                 taken_names: Collection[str], economics: EntryEconomics | None = None) -> list[Entry]:
     """Free entry (DESIGN.md 3.6): for each entrant kind in order, one firm enters when :func:`entry_is_due`
-    on its kind's recorded margins, named ``name_k`` (:func:`unused_name`, ``k`` = its entries so far + 1)."""
+    on its kind's recorded margins and, given ``economics``, when the present value of its expected profit over
+    ``payback_months`` at its cost of capital (:func:`entry_value`) covers its sunk cost; it is named
+    ``name_k`` (:func:`unused_name`, ``k`` = its entries so far + 1)."""
     taken, out = set(taken_names), []
     for i, entrant in enumerate(entrants):
         done = entries_so_far.get(entrant.name, 0)
-        recent = [row[entrant.provider.kind] for row in margin_history[-entrant.lookback_months:]]
-        if entry_is_due(step=step, entries_so_far=done, max_entries=entrant.max_entries,
-                        last_entry_step=last_entry_step.get(entrant.name), cooldown_months=entrant.cooldown_months,
-                        recent_margins=recent, lookback_months=entrant.lookback_months,
-                        threshold=entrant.margin_threshold):
-            name = unused_name(entrant.name, done + 1, taken)
-            taken.add(name)
-            out.append(Entry(entrant=i, name=name, incumbent_margin=float(np.nanmean(recent))))
+        kind = entrant.provider.kind
+        recent = [row[kind] for row in margin_history[-entrant.lookback_months:]]
+        if not entry_is_due(step=step, entries_so_far=done, max_entries=entrant.max_entries,
+                            last_entry_step=last_entry_step.get(entrant.name), cooldown_months=entrant.cooldown_months,
+                            recent_margins=recent, lookback_months=entrant.lookback_months,
+                            threshold=entrant.margin_threshold):
+            continue
+        value = math.nan
+        if economics is not None:
+            value = entry_value(
+                profit_pool=[row[kind] for row in economics.profit_pool_history[-entrant.lookback_months:]],
+                kind_capacity=economics.kind_capacity.get(kind, 0.0), entrant_capacity=economics.entrant_capacity[i],
+                horizon_months=entrant.payback_months, rate_per_year=entrant.provider.cost_of_capital_per_year)
+            if not value >= entrant.sunk_cost_usd:
+                continue
+        name = unused_name(entrant.name, done + 1, taken)
+        taken.add(name)
+        out.append(Entry(entrant=i, name=name, incumbent_margin=float(np.nanmean(recent)), expected_value_usd=value))
     return out
 
 

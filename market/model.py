@@ -124,6 +124,7 @@ class InferenceMarket(mesa.Model):
         self.secondary_quotes = np.full((len(self.resellers), len(self.generations)), np.nan)
         self.event_log = EventLog(self.roster.names_view, self.generations.names)
         self.margin_history: list[dict[str, float]] = []
+        self.profit_pool_history: list[dict[str, float]] = []  # summed profit per provider kind, by month, $
         self.entries_by_entrant: dict[str, int] = {}
         self.last_entry_step: dict[str, int] = {}
         self._recorded_events = 0
@@ -390,14 +391,28 @@ class InferenceMarket(mesa.Model):
 
     def _entries(self) -> None:
         entrants = self.config.corporate.entrants
+        self.refresh_fleet()  # after exits
+        kinds, n = self.roster.kind_ids(active_only=True), len(self.holders)
+        pool = np.bincount(kinds[kinds >= 0], weights=self.settlement.profit[:n][kinds >= 0],
+                           minlength=len(PROVIDER_KIND_NAMES))
+        capacity = np.bincount(kinds[kinds >= 0], weights=self.fleet.capacity.sum(axis=1)[:n][kinds >= 0],
+                               minlength=len(PROVIDER_KIND_NAMES))
+        self.profit_pool_history.append(dict(zip(PROVIDER_KIND_NAMES, map(float, pool), strict=True)))
+        economics = corporate.EntryEconomics(
+            profit_pool_history=self.profit_pool_history,
+            kind_capacity=dict(zip(PROVIDER_KIND_NAMES, map(float, capacity), strict=True)),
+            entrant_capacity=[corporate.entrant_capacity_mtok(e, [float(tech.tokens_per_gpu_month(
+                self.generations.throughput_tokens_per_s[self.generations.index(lot.generation)]))
+                for lot in e.provider.fleet], self.algorithmic_efficiency) for e in entrants])
         for entry in corporate.plan_entries(entrants, self.margin_history, step=self.step_index,
-                                            entries_so_far=self.entries_by_entrant,
+                                            entries_so_far=self.entries_by_entrant, economics=economics,
                                             last_entry_step=self.last_entry_step, taken_names=self.roster.names):
             entrant = entrants[entry.entrant]
             self.entries_by_entrant[entrant.name] = self.entries_by_entrant.get(entrant.name, 0) + 1
             self.last_entry_step[entrant.name] = self.step_index
             provider = self._enter(entrant, entry.name)
-            detail = json.dumps({"incumbent_margin": round(entry.incumbent_margin, 4), "kind": provider.kind})
+            detail = json.dumps({"incumbent_margin": round(entry.incumbent_margin, 4), "kind": provider.kind,
+                                 "expected_value_usd": round(entry.expected_value_usd, 2)})
             self.record_event(Event(EventKind.ENTRY, holder=provider.holder_id, amount_usd=entrant.sunk_cost_usd,
                                     detail=detail))
 

@@ -561,7 +561,8 @@ class ResellerConfig(_Section):
 
 
 class EntrantConfig(_Section):
-    """A kind of firm that enters when incumbents of its kind earn high enough margins (free entry)."""
+    """A kind of firm that enters when incumbents of its kind earn high enough margins and the profit it can
+    expect covers its sunk cost (free entry)."""
 
     name: str = Field(..., min_length=1, description="Name stem of entrants (numbered name_1, name_2, ...).")
     margin_threshold: float = Field(
@@ -571,6 +572,15 @@ class EntrantConfig(_Section):
         6, ge=1, le=MAX_MONTHS, description="Months over which incumbents' margin is averaged."
     )
     sunk_cost_usd: NonNegFloat = Field(5e7, description="Entry cost paid from the entrant's initial cash, $.")
+    payback_months: int = Field(
+        24,
+        ge=1,
+        le=MAX_MONTHS,
+        description=(
+            "Horizon over which the present value of an entrant's expected profit (its capacity share of the "
+            "incumbents' profit, discounted at its cost of capital) must cover sunk_cost_usd for it to enter, months."
+        ),
+    )
     cooldown_months: int = Field(6, ge=0, le=MAX_MONTHS, description="Months between two entries of this kind.")
     max_entries: int = Field(5, ge=0, le=1000, description="Most entries of this kind in a run (at most 1,000).")
     provider: ProviderConfig = Field(
