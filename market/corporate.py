@@ -10,8 +10,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from market.config import EntrantConfig
 from market.concentration import MergerReview, Screen, review_merger, review_merger_in_markets
+from market.config import PROVIDER_KIND_NAMES, EntrantConfig
+from market.technology import GenerationTable, tokens_per_gpu_month
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -89,11 +90,13 @@ class EntryEconomics:
         profit_pool_history: Per month so far, the summed profit of the active providers of each kind, $.
         kind_capacity: Capacity now of the active providers of each kind, Mtok/month.
         entrant_capacity: Capacity an entrant of each ``corporate.entrants`` entry would have now, Mtok/month.
+        kind_firms: Number of active providers of each kind now.
     """
 
     profit_pool_history: Sequence[Mapping[str, float]]
     kind_capacity: Mapping[str, float]
     entrant_capacity: Sequence[float]
+    kind_firms: Mapping[str, float]
 
 
 def annuity_factor(months: int, rate_per_year: float) -> float:
@@ -103,7 +106,7 @@ def annuity_factor(months: int, rate_per_year: float) -> float:
     return float(months) if i == 0.0 else (1.0 - (1.0 + i) ** -months) / i
 
 
-def entry_value(*, profit_pool: Sequence[float], kind_capacity: float, entrant_capacity: float,
+def entry_value(*, profit_pool: Sequence[float], kind_capacity: float, entrant_capacity: float, incumbents: int,
                 horizon_months: int, rate_per_year: float) -> float:
     """Present value of an entrant's expected profit over its horizon, $.
 
@@ -114,18 +117,30 @@ def entry_value(*, profit_pool: Sequence[float], kind_capacity: float, entrant_c
 
         V = mean(P) * K_e / (K_kind + K_e) * annuity_factor(H, r)
 
-    with ``K_e`` the entrant's capacity and ``K_kind`` the incumbents'. Months without a profit (NaN) are
-    ignored; with none left, or no capacity at all, the value is NaN (no signal).
+    with ``K_e`` the entrant's capacity and ``K_kind`` the incumbents'. Where a capacity is unlimited or there
+    is none, the pool is shared equally among the ``N`` incumbents and the entrant, ``K_e / (K_kind + K_e)``
+    becoming ``1 / (N + 1)``. Months without a profit (NaN) are ignored; with none left the value is NaN (no
+    signal).
     """
     values = [x for x in profit_pool if x == x]
-    total = kind_capacity + entrant_capacity
-    if not values or not total > 0 or not math.isfinite(total):
+    if not values:
         return math.nan
-    return float(np.mean(values)) * entrant_capacity / total * annuity_factor(horizon_months, rate_per_year)
+    total = kind_capacity + entrant_capacity
+    share = entrant_capacity / total if math.isfinite(total) and total > 0 else 1.0 / (incumbents + 1)
+    return float(np.mean(values)) * share * annuity_factor(horizon_months, rate_per_year)
 
 
-def entrant_capacity_mtok(entrant: EntrantConfig, lot_tokens_per_gpu_month: Sequence[float],
-                          algorithmic_efficiency: float) -> float:
+def total_by_kind(values: FloatArray, kind: IntArray) -> dict[str, float]:
+    """Sum of ``values`` over the holders of each provider kind (``kind``: index into ``PROVIDER_KIND_NAMES``,
+    -1 for holders not counted)."""
+    counted = kind >= 0
+    totals = np.bincount(kind[counted], weights=np.asarray(values, dtype=np.float64)[counted],
+                         minlength=len(PROVIDER_KIND_NAMES))
+    return {name: float(t) for name, t in zip(PROVIDER_KIND_NAMES, totals, strict=True)}
+
+
+def entrant_capacity_mtok(entrant: EntrantConfig, generations: GenerationTable, algorithmic_efficiency: float
+                          ) -> float:
     """Capacity an entrant would have now, Mtok/month: its fixed capacity if configured, else
     ``sum_lots gpus * tokens_per_gpu_month(gen) * serving_efficiency * (1 - verification_overhead if it
     verifies as a decentralized operator) * algorithmic_efficiency`` (lots bought new instead of used come as
@@ -134,7 +149,9 @@ def entrant_capacity_mtok(entrant: EntrantConfig, lot_tokens_per_gpu_month: Sequ
     if cfg.capacity_mtok_per_month is not None:
         return float(cfg.capacity_mtok_per_month)
     factor = 1.0 - cfg.verification_overhead if cfg.kind == "decentralized" and cfg.verification else 1.0
-    raw = sum(lot.gpus * float(tokens) for lot, tokens in zip(cfg.fleet, lot_tokens_per_gpu_month, strict=True))
+    throughput = generations.throughput_tokens_per_s
+    raw = sum(lot.gpus * float(tokens_per_gpu_month(throughput[generations.index(lot.generation)]))
+              for lot in cfg.fleet)
     return raw * cfg.serving_efficiency * factor * algorithmic_efficiency
 
 
@@ -160,6 +177,7 @@ def plan_entries(entrants: Sequence[EntrantConfig], margin_history: Sequence[Map
             value = entry_value(
                 profit_pool=[row[kind] for row in economics.profit_pool_history[-entrant.lookback_months:]],
                 kind_capacity=economics.kind_capacity.get(kind, 0.0), entrant_capacity=economics.entrant_capacity[i],
+                incumbents=int(economics.kind_firms.get(kind, 0)),
                 horizon_months=entrant.payback_months, rate_per_year=entrant.provider.cost_of_capital_per_year)
             if not value >= entrant.sunk_cost_usd:
                 continue
@@ -327,8 +345,8 @@ def plan_acquisitions(*, acquirers: IntArray, eligible_targets: NDArray[np.bool_
     strategy); the deal goes ahead with probability ``deal_probability`` (one ``draw()`` per proposal),
     then merger control reviews it in every relevant market where both parties sell (rows of ``markets``:
     revenue per holder, named by ``market_names``; markets below ``min_market_share`` of all revenue are not
-    screened; :func:`market.concentration.review_merger_in_markets`). An allowed deal makes the target a subsidiary: later acquirers no
-    longer see it, and later reviews count it with its new owner.
+    screened; :func:`market.concentration.review_merger_in_markets`). An allowed deal makes the target a
+    subsidiary: later acquirers no longer see it, and later reviews count it with its new owner.
     """
     parent, owner = parent.copy(), owner.copy()
     deals: list[Deal] = []

@@ -393,17 +393,13 @@ class InferenceMarket(mesa.Model):
         entrants = self.config.corporate.entrants
         self.refresh_fleet()  # after exits
         kinds, n = self.roster.kind_ids(active_only=True), len(self.holders)
-        pool = np.bincount(kinds[kinds >= 0], weights=self.settlement.profit[:n][kinds >= 0],
-                           minlength=len(PROVIDER_KIND_NAMES))
-        capacity = np.bincount(kinds[kinds >= 0], weights=self.fleet.capacity.sum(axis=1)[:n][kinds >= 0],
-                               minlength=len(PROVIDER_KIND_NAMES))
-        self.profit_pool_history.append(dict(zip(PROVIDER_KIND_NAMES, map(float, pool), strict=True)))
+        self.profit_pool_history.append(corporate.total_by_kind(self.settlement.profit[:n], kinds))
         economics = corporate.EntryEconomics(
             profit_pool_history=self.profit_pool_history,
-            kind_capacity=dict(zip(PROVIDER_KIND_NAMES, map(float, capacity), strict=True)),
-            entrant_capacity=[corporate.entrant_capacity_mtok(e, [float(tech.tokens_per_gpu_month(
-                self.generations.throughput_tokens_per_s[self.generations.index(lot.generation)]))
-                for lot in e.provider.fleet], self.algorithmic_efficiency) for e in entrants])
+            kind_capacity=corporate.total_by_kind(self.fleet.capacity.sum(axis=1)[:n], kinds),
+            kind_firms=corporate.total_by_kind(np.ones(n), kinds),
+            entrant_capacity=[corporate.entrant_capacity_mtok(e, self.generations, self.algorithmic_efficiency)
+                              for e in entrants])
         for entry in corporate.plan_entries(entrants, self.margin_history, step=self.step_index,
                                             entries_so_far=self.entries_by_entrant, economics=economics,
                                             last_entry_step=self.last_entry_step, taken_names=self.roster.names):

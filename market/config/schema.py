@@ -37,8 +37,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from market.config.consistency import check_growth_horizon, check_unique_names
 from market.concentration import SHARE_PRESUMPTIONS, MergerScreen
+from market.config.consistency import check_growth_horizon, check_unique_names
 from market.metrics import MERGER_SCREENS
 
 ProviderKind = Literal["hyperscaler", "specialized", "decentralized"]
