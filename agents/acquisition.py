@@ -34,6 +34,7 @@ class AcquisitionView:
         distressed: Whether each candidate's cash is below zero.
         annual_gross_profit: Twelve times this month's revenue minus cash costs, $.
         fleet_book_value: Book value of each candidate's GPUs, $.
+        net_cash: Each candidate's cash minus its debt (negative cash is drawn credit), $.
     """
 
     acquirer: int
@@ -44,6 +45,7 @@ class AcquisitionView:
     distressed: NDArray[np.bool_]
     annual_gross_profit: FloatArray
     fleet_book_value: FloatArray
+    net_cash: FloatArray
 
 
 @dataclass(frozen=True)
@@ -71,8 +73,10 @@ class ValueOverPriceStrategy(AcquisitionStrategy):
     """Bid for the small or distressed candidate whose value to the acquirer most exceeds its price.
 
     A candidate qualifies when distressed or when its revenue share is below ``small_share_threshold``. Each
-    is priced with :func:`market.corporate.acquisition_terms`; among the deals that pay (``value > price``)
-    and that the acquirer can finance (``cash + credit_limit > price``) it proposes the one with the largest
+    is priced with :func:`market.corporate.acquisition_terms` (equity value: enterprise value plus net cash,
+    with the premium); among the deals that pay (``value > price``) and that the acquirer can finance, paying
+    the price and taking over the target's debt within its credit (``cash + credit_limit - price > 0`` and
+    ``cash + credit_limit - price + min(net_cash, 0) > 0``), it proposes the one with the largest
     ``value - price`` (the first in holder order on ties).
     """
 
@@ -87,10 +91,12 @@ class ValueOverPriceStrategy(AcquisitionStrategy):
                 continue
             price, value = acquisition_terms(
                 fleet_book_value=float(view.fleet_book_value[k]),
-                annual_gross_profit=float(view.annual_gross_profit[k]), revenue_multiple=p.revenue_multiple,
-                synergy=p.synergy, premium=p.premium, distressed=distressed, distress_discount=p.distress_discount,
+                annual_gross_profit=float(view.annual_gross_profit[k]), gross_profit_multiple=p.gross_profit_multiple,
+                net_cash=float(view.net_cash[k]), synergy=p.synergy, premium=p.premium, distressed=distressed,
+                distress_discount=p.distress_discount,
             )
-            affordable = view.cash + view.credit_limit - price > 0
+            headroom = view.cash + view.credit_limit - price
+            affordable = headroom > 0 and headroom + min(float(view.net_cash[k]), 0.0) > 0
             if value > price and affordable and (best is None or value - price > best[0]):
                 best = (value - price, int(target), price)
         return None if best is None else DealProposal(target=best[1], price_usd=best[2])

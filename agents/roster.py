@@ -327,6 +327,7 @@ class Roster:
             annual_gross_profit=np.array([12.0 * (settlement.revenue[h] - settlement.cash_cost[h])
                                           for h in candidates], dtype=np.float64),
             fleet_book_value=fleet_book_value[candidates] if len(candidates) else np.zeros(0),
+            net_cash=np.array([self.holders[h].cash for h in candidates], dtype=np.float64),
         )
 
 

@@ -1,8 +1,8 @@
-"""Corporate mechanics: merger control, deal valuation, entry signal, data flywheel. Pure functions."""
+"""Corporate mechanics: deal valuation, deal sequencing under merger control, entry, exit, data flywheel. Pure
+functions (merger screens and market definition are in :mod:`market.concentration`)."""
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -10,85 +10,57 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from market.config import EntrantConfig
-from market.metrics import hhi
+from market.concentration import MergerReview, Screen, review_merger, review_merger_in_markets
+from market.config import PROVIDER_KIND_NAMES, EntrantConfig
+from market.technology import GenerationTable, tokens_per_gpu_month
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
 
-@dataclass(frozen=True)
-class MergerReview:
-    """The antitrust test of one proposed merger.
-
-    Attributes:
-        pre_hhi: HHI before the merger (0-10,000).
-        post_hhi: HHI with the target's owner group merged into the acquirer's.
-        blocked: Whether the policy blocks the deal.
-    """
-
-    pre_hhi: float
-    post_hhi: float
-    blocked: bool
-
-    @property
-    def delta(self) -> float:
-        """Change in HHI the merger causes."""
-        return self.post_hhi - self.pre_hhi
-
-    def detail(self, policy: str) -> str:
-        """The review as the JSON ``detail`` of an acquisition or blocked-merger event."""
-        return json.dumps({"pre_hhi": round(self.pre_hhi, 3), "post_hhi": round(self.post_hhi, 3),
-                           "delta_hhi": round(self.delta, 3), "policy": policy})
+__all__ = ["MergerReview", "review_merger", "review_merger_in_markets"]  # merger review, re-exported
 
 
-def review_merger(
-    revenue: FloatArray, owner: IntArray, acquirer_owner: int, target_owner: int, thresholds: tuple[float, float] | None
-) -> MergerReview:
-    """Apply an HHI screen to a merger of two owner groups.
-
-    The merger is blocked when ``post_hhi > thresholds[0]`` and ``post_hhi - pre_hhi > thresholds[1]``
-    (e.g. 1,800 and 100 under the 2023 US merger guidelines). ``thresholds=None`` allows every deal.
-
-    Args:
-        revenue: Revenue per offer (or firm), $.
-        owner: Ultimate owner per offer.
-        acquirer_owner: Owner id of the acquirer.
-        target_owner: Owner id of the target.
-        thresholds: (post-merger HHI, change) or None.
-    """
-    owner = np.asarray(owner)
-    pre = hhi(revenue, owner)
-    merged = np.where(owner == target_owner, acquirer_owner, owner)
-    post = hhi(revenue, merged)
-    blocked = thresholds is not None and post > thresholds[0] and post - pre > thresholds[1]
-    return MergerReview(pre_hhi=pre, post_hhi=post, blocked=bool(blocked))
+def enterprise_value(fleet_book_value: float, annual_gross_profit: float, gross_profit_multiple: float) -> float:
+    """Enterprise value of a provider's business, $: the higher of its value as a going concern and its GPUs'
+    book value, ``EV = max(multiple * max(G, 0), B)`` (a buyer of the business would rather liquidate the fleet
+    than run it at a lower value)."""
+    return max(max(annual_gross_profit, 0.0) * gross_profit_multiple, fleet_book_value)
 
 
-def standalone_value(fleet_book_value: float, annual_gross_profit: float, revenue_multiple: float) -> float:
-    """Value of a provider on its own, $: its fleet at book value plus a multiple of a year's gross profit."""
-    return fleet_book_value + max(annual_gross_profit, 0.0) * revenue_multiple
+def standalone_value(fleet_book_value: float, annual_gross_profit: float, gross_profit_multiple: float,
+                     net_cash: float = 0.0) -> float:
+    """Equity value of a provider on its own, $: enterprise value plus net cash (cash minus debt),
+    ``E = EV + net_cash``; negative when its debt exceeds its business's value."""
+    return enterprise_value(fleet_book_value, annual_gross_profit, gross_profit_multiple) + net_cash
 
 
 def acquisition_terms(
     *,
     fleet_book_value: float,
     annual_gross_profit: float,
-    revenue_multiple: float,
+    gross_profit_multiple: float,
+    net_cash: float,
     synergy: float,
     premium: float,
     distressed: bool,
     distress_discount: float,
 ) -> tuple[float, float]:
-    """Price the acquirer pays and the value it gets, $.
+    """Price the acquirer pays for the target's equity and the value it gets, $.
 
-    ``price = standalone * (1 + premium) * (1 - distress_discount if distressed)`` and
-    ``value = fleet_book_value + max(gross profit, 0) * multiple * (1 + synergy)``; the deal pays when
-    ``value > price``.
+    With the target's fleet book value ``B``, a year's gross profit ``G`` (revenue minus cash costs, before
+    depreciation and interest), the multiple ``m`` and net cash ``C`` (cash minus debt; the target's cash and
+    debt pass to the acquirer's balance sheet)::
+
+        price = max(max(m G+, B) + C, 0) * (1 + premium) * (1 - distress_discount if distressed)
+        value = max(m G+ (1 + synergy), B) + C
+
+    The price is the equity value with a control premium (never below zero: the acquirer may take over the
+    debt for nothing); the deal pays when ``value > price``.
     """
-    base = standalone_value(fleet_book_value, annual_gross_profit, revenue_multiple)
-    price = base * (1.0 + premium) * ((1.0 - distress_discount) if distressed else 1.0)
-    value = fleet_book_value + max(annual_gross_profit, 0.0) * revenue_multiple * (1.0 + synergy)
+    equity = standalone_value(fleet_book_value, annual_gross_profit, gross_profit_multiple, net_cash)
+    price = max(equity, 0.0) * (1.0 + premium) * ((1.0 - distress_discount) if distressed else 1.0)
+    value = enterprise_value(fleet_book_value, annual_gross_profit * (1.0 + synergy), gross_profit_multiple) + net_cash
     return price, value
 
 
@@ -101,30 +73,117 @@ def flywheel_gain(cumulative_tokens_mtok: float, scale_mtok: float, learning_rat
 
 @dataclass(frozen=True)
 class Entry:
-    """One firm entering this month: the entrant kind (index into ``corporate.entrants``), its name, and the
-    incumbents' mean margin that signalled entry."""
+    """One firm entering this month: the entrant kind (index into ``corporate.entrants``), its name, the
+    incumbents' mean margin that signalled entry, and the present value of the profit it expects, $."""
 
     entrant: int
     name: str
     incumbent_margin: float
+    expected_value_usd: float = math.nan
+
+
+@dataclass(frozen=True)
+class EntryEconomics:
+    """What an entrant kind expects to earn if it enters now.
+
+    Attributes:
+        profit_pool_history: Per month so far, the summed profit of the active providers of each kind, $.
+        kind_capacity: Capacity now of the active providers of each kind, Mtok/month.
+        entrant_capacity: Capacity an entrant of each ``corporate.entrants`` entry would have now, Mtok/month.
+        kind_firms: Number of active providers of each kind now.
+    """
+
+    profit_pool_history: Sequence[Mapping[str, float]]
+    kind_capacity: Mapping[str, float]
+    entrant_capacity: Sequence[float]
+    kind_firms: Mapping[str, float]
+
+
+def annuity_factor(months: int, rate_per_year: float) -> float:
+    """Present value of $1 a month for ``months`` months at ``rate_per_year`` (monthly compounding):
+    ``a = sum_{t=1..H} (1 + r/12)^-t = (1 - (1 + r/12)^-H) / (r/12)`` (``H`` when ``r = 0``)."""
+    i = rate_per_year / 12.0
+    return float(months) if i == 0.0 else (1.0 - (1.0 + i) ** -months) / i
+
+
+def entry_value(*, profit_pool: Sequence[float], kind_capacity: float, entrant_capacity: float, incumbents: int,
+                horizon_months: int, rate_per_year: float) -> float:
+    """Present value of an entrant's expected profit over its horizon, $.
+
+    Free entry with business stealing (Bresnahan and Reiss 1991; Mankiw and Whinston 1986): the entrant
+    expects the incumbents' observed profit pool of its kind, ``P`` = the mean over the recent months of their
+    summed monthly profit (revenue minus cash costs, depreciation and interest, at their observed prices and
+    margins), shared in proportion to capacity once it has entered::
+
+        V = mean(P) * K_e / (K_kind + K_e) * annuity_factor(H, r)
+
+    with ``K_e`` the entrant's capacity and ``K_kind`` the incumbents'. Where a capacity is unlimited or there
+    is none, the pool is shared equally among the ``N`` incumbents and the entrant, ``K_e / (K_kind + K_e)``
+    becoming ``1 / (N + 1)``. Months without a profit (NaN) are ignored; with none left the value is NaN (no
+    signal).
+    """
+    values = [x for x in profit_pool if x == x]
+    if not values:
+        return math.nan
+    total = kind_capacity + entrant_capacity
+    share = entrant_capacity / total if math.isfinite(total) and total > 0 else 1.0 / (incumbents + 1)
+    return float(np.mean(values)) * share * annuity_factor(horizon_months, rate_per_year)
+
+
+def total_by_kind(values: FloatArray, kind: IntArray) -> dict[str, float]:
+    """Sum of ``values`` over the holders of each provider kind (``kind``: index into ``PROVIDER_KIND_NAMES``,
+    -1 for holders not counted)."""
+    counted = kind >= 0
+    totals = np.bincount(kind[counted], weights=np.asarray(values, dtype=np.float64)[counted],
+                         minlength=len(PROVIDER_KIND_NAMES))
+    return {name: float(t) for name, t in zip(PROVIDER_KIND_NAMES, totals, strict=True)}
+
+
+def entrant_capacity_mtok(entrant: EntrantConfig, generations: GenerationTable, algorithmic_efficiency: float
+                          ) -> float:
+    """Capacity an entrant would have now, Mtok/month: its fixed capacity if configured, else
+    ``sum_lots gpus * tokens_per_gpu_month(gen) * serving_efficiency * (1 - verification_overhead if it
+    verifies as a decentralized operator) * algorithmic_efficiency`` (lots bought new instead of used come as
+    equal capacity of the newest generation, so the lots' capacity is what it gets)."""
+    cfg = entrant.provider
+    if cfg.capacity_mtok_per_month is not None:
+        return float(cfg.capacity_mtok_per_month)
+    factor = 1.0 - cfg.verification_overhead if cfg.kind == "decentralized" and cfg.verification else 1.0
+    throughput = generations.throughput_tokens_per_s
+    raw = sum(lot.gpus * float(tokens_per_gpu_month(throughput[generations.index(lot.generation)]))
+              for lot in cfg.fleet)
+    return raw * cfg.serving_efficiency * factor * algorithmic_efficiency
 
 
 def plan_entries(entrants: Sequence[EntrantConfig], margin_history: Sequence[Mapping[str, float]], *, step: int,
                  entries_so_far: Mapping[str, int], last_entry_step: Mapping[str, int],
-                 taken_names: Collection[str]) -> list[Entry]:
+                 taken_names: Collection[str], economics: EntryEconomics | None = None) -> list[Entry]:
     """Free entry (DESIGN.md 3.6): for each entrant kind in order, one firm enters when :func:`entry_is_due`
-    on its kind's recorded margins, named ``name_k`` (:func:`unused_name`, ``k`` = its entries so far + 1)."""
+    on its kind's recorded margins and, given ``economics``, when the present value of its expected profit over
+    ``payback_months`` at its cost of capital (:func:`entry_value`) covers its sunk cost; it is named
+    ``name_k`` (:func:`unused_name`, ``k`` = its entries so far + 1)."""
     taken, out = set(taken_names), []
     for i, entrant in enumerate(entrants):
         done = entries_so_far.get(entrant.name, 0)
-        recent = [row[entrant.provider.kind] for row in margin_history[-entrant.lookback_months:]]
-        if entry_is_due(step=step, entries_so_far=done, max_entries=entrant.max_entries,
-                        last_entry_step=last_entry_step.get(entrant.name), cooldown_months=entrant.cooldown_months,
-                        recent_margins=recent, lookback_months=entrant.lookback_months,
-                        threshold=entrant.margin_threshold):
-            name = unused_name(entrant.name, done + 1, taken)
-            taken.add(name)
-            out.append(Entry(entrant=i, name=name, incumbent_margin=float(np.nanmean(recent))))
+        kind = entrant.provider.kind
+        recent = [row[kind] for row in margin_history[-entrant.lookback_months:]]
+        if not entry_is_due(step=step, entries_so_far=done, max_entries=entrant.max_entries,
+                            last_entry_step=last_entry_step.get(entrant.name), cooldown_months=entrant.cooldown_months,
+                            recent_margins=recent, lookback_months=entrant.lookback_months,
+                            threshold=entrant.margin_threshold):
+            continue
+        value = math.nan
+        if economics is not None:
+            value = entry_value(
+                profit_pool=[row[kind] for row in economics.profit_pool_history[-entrant.lookback_months:]],
+                kind_capacity=economics.kind_capacity.get(kind, 0.0), entrant_capacity=economics.entrant_capacity[i],
+                incumbents=int(economics.kind_firms.get(kind, 0)),
+                horizon_months=entrant.payback_months, rate_per_year=entrant.provider.cost_of_capital_per_year)
+            if not value >= entrant.sunk_cost_usd:
+                continue
+        name = unused_name(entrant.name, done + 1, taken)
+        taken.add(name)
+        out.append(Entry(entrant=i, name=name, incumbent_margin=float(np.nanmean(recent)), expected_value_usd=value))
     return out
 
 
@@ -154,14 +213,6 @@ def entry_is_attractive(recent_margins: list[float], threshold: float) -> bool:
     """
     values = [m for m in recent_margins if m == m]
     return bool(values) and float(np.mean(values)) > threshold
-
-
-def review_merger_in_markets(revenue_by_market: FloatArray, owner: IntArray, acquirer_owner: int, target_owner: int,
-                             thresholds: tuple[float, float] | None) -> MergerReview:
-    """Review a merger in several markets (rows of ``revenue_by_market``, e.g. buyer regions); the review that
-    blocks, or else the one with the largest HHI change, is the verdict (blocked if any market fails)."""
-    reviews = [review_merger(r, owner, acquirer_owner, target_owner, thresholds) for r in revenue_by_market]
-    return max(reviews, key=lambda rv: (rv.blocked, rv.delta))
 
 
 def interest_on_debt(cash: FloatArray, cost_of_capital_per_year: FloatArray) -> FloatArray:
@@ -283,17 +334,19 @@ class Deal:
 
 
 def plan_acquisitions(*, acquirers: IntArray, eligible_targets: NDArray[np.bool_], parent: IntArray,
-                      owner: IntArray, markets: FloatArray, thresholds: tuple[float, float] | None,
+                      owner: IntArray, markets: FloatArray, thresholds: Screen,
                       deal_probability: float, propose: Callable[[int, IntArray], tuple[int, float] | None],
-                      draw: Callable[[], float]) -> list[Deal]:
+                      draw: Callable[[], float], market_names: Sequence[str] | None = None,
+                      min_market_share: float = 0.0) -> list[Deal]:
     """The month's acquisitions, acquirer by acquirer (in the order given).
 
     Each acquirer that is still independent proposes at most one deal among the eligible targets that are
     still independent (``propose(acquirer, candidates) -> (target, price)`` or None, the acquirer's
     strategy); the deal goes ahead with probability ``deal_probability`` (one ``draw()`` per proposal),
-    then merger control reviews it in every market (rows of ``markets``: revenue per holder,
-    :func:`review_merger_in_markets`). An allowed deal makes the target a subsidiary: later acquirers no
-    longer see it, and later reviews count it with its new owner.
+    then merger control reviews it in every relevant market where both parties sell (rows of ``markets``:
+    revenue per holder, named by ``market_names``; markets below ``min_market_share`` of all revenue are not
+    screened; :func:`market.concentration.review_merger_in_markets`). An allowed deal makes the target a
+    subsidiary: later acquirers no longer see it, and later reviews count it with its new owner.
     """
     parent, owner = parent.copy(), owner.copy()
     deals: list[Deal] = []
@@ -305,7 +358,8 @@ def plan_acquisitions(*, acquirers: IntArray, eligible_targets: NDArray[np.bool_
         if proposal is None or draw() >= deal_probability:
             continue
         target, price = proposal
-        review = review_merger_in_markets(markets, owner, int(a), target, thresholds)
+        review = review_merger_in_markets(markets, owner, int(a), target, thresholds, names=market_names,
+                                          min_market_share=min_market_share)
         deals.append(Deal(acquirer=int(a), target=target, price_usd=price, review=review))
         if not review.blocked:
             parent[target] = a

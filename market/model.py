@@ -24,7 +24,7 @@ from agents.enterprise import Enterprise, EnterprisePopulation
 from agents.provider import Provider
 from agents.reseller import HardwareReseller
 from agents.roster import Roster
-from market import corporate, demand, trading
+from market import concentration, corporate, demand, trading
 from market import technology as tech
 from market.accounts import Settlement, settle_month
 from market.clearing import Clearing, clear_logit_market, logit_shares
@@ -124,6 +124,7 @@ class InferenceMarket(mesa.Model):
         self.secondary_quotes = np.full((len(self.resellers), len(self.generations)), np.nan)
         self.event_log = EventLog(self.roster.names_view, self.generations.names)
         self.margin_history: list[dict[str, float]] = []
+        self.profit_pool_history: list[dict[str, float]] = []  # summed profit per provider kind, by month, $
         self.entries_by_entrant: dict[str, int] = {}
         self.last_entry_step: dict[str, int] = {}
         self._recorded_events = 0
@@ -358,14 +359,13 @@ class InferenceMarket(mesa.Model):
             deal = acquirer.propose_acquisition(self.roster.acquisition_view(acquirer, candidates, s, fleet_value))
             return None if deal is None else (deal.target, deal.price_usd)
 
-        revenue = np.asarray(s.revenue, dtype=np.float64)[:n]
-        markets = revenue[None, :] if antitrust.scope == "global" else by_holder(  # the whole market, or by region
-            self.revenue_by_region, self.offers.holder, n)
+        markets, names = self._antitrust_markets(antitrust.scope, n)
         deals = corporate.plan_acquisitions(  # sequenced deals, each proposed by the acquirer's strategy
             acquirers=self.roster.acquirers(state, cfg.acquirer_kinds, self.step_index, cfg.cooldown_months),
             eligible_targets=self.roster.of_kinds(cfg.target_kinds), parent=state.parent,
-            owner=self.roster.owner_ids(), thresholds=antitrust.thresholds, deal_probability=cfg.deal_probability,
-            markets=markets, propose=propose, draw=self.corporate_rng.uniform)
+            owner=self.roster.owner_ids(), thresholds=antitrust.screen, deal_probability=cfg.deal_probability,
+            markets=markets, propose=propose, draw=self.corporate_rng.uniform, market_names=names,
+            min_market_share=antitrust.min_market_share)
         for deal in deals:
             acquirer, target = self.roster.provider(deal.acquirer), self.roster.provider(deal.target)
             review = deal.review
@@ -377,16 +377,38 @@ class InferenceMarket(mesa.Model):
                                     holder=acquirer.holder_id, counterparty=target.holder_id, amount_usd=deal.price_usd,
                                     detail=review.detail(antitrust.policy)))
 
+    def _antitrust_markets(self, scope: str, n: int) -> tuple[FloatArray, list[str]]:
+        """Revenue per (relevant market, holder) this month and the markets' names (``market.concentration``)."""
+        if scope == "global":
+            return np.asarray(self.settlement.revenue, dtype=np.float64)[None, :n], ["all"]
+        if scope == "regional":
+            return by_holder(self.revenue_by_region, self.offers.holder, n), list(self.region_names)
+        pop, segments = self.population, [s.name for s in self.config.segments]
+        ids = concentration.market_ids(pop.segment, pop.region, self.n_regions)
+        revenue = concentration.revenue_by_market(self.clearing.allocation, self.offers.price, ids,
+                                                  len(segments) * self.n_regions)
+        return by_holder(revenue, self.offers.holder, n), [f"{s}/{r}" for s in segments for r in self.region_names]
+
     def _entries(self) -> None:
         entrants = self.config.corporate.entrants
+        self.refresh_fleet()  # after exits
+        kinds, n = self.roster.kind_ids(active_only=True), len(self.holders)
+        self.profit_pool_history.append(corporate.total_by_kind(self.settlement.profit[:n], kinds))
+        economics = corporate.EntryEconomics(
+            profit_pool_history=self.profit_pool_history,
+            kind_capacity=corporate.total_by_kind(self.fleet.capacity.sum(axis=1)[:n], kinds),
+            kind_firms=corporate.total_by_kind(np.ones(n), kinds),
+            entrant_capacity=[corporate.entrant_capacity_mtok(e, self.generations, self.algorithmic_efficiency)
+                              for e in entrants])
         for entry in corporate.plan_entries(entrants, self.margin_history, step=self.step_index,
-                                            entries_so_far=self.entries_by_entrant,
+                                            entries_so_far=self.entries_by_entrant, economics=economics,
                                             last_entry_step=self.last_entry_step, taken_names=self.roster.names):
             entrant = entrants[entry.entrant]
             self.entries_by_entrant[entrant.name] = self.entries_by_entrant.get(entrant.name, 0) + 1
             self.last_entry_step[entrant.name] = self.step_index
             provider = self._enter(entrant, entry.name)
-            detail = json.dumps({"incumbent_margin": round(entry.incumbent_margin, 4), "kind": provider.kind})
+            detail = json.dumps({"incumbent_margin": round(entry.incumbent_margin, 4), "kind": provider.kind,
+                                 "expected_value_usd": round(entry.expected_value_usd, 2)})
             self.record_event(Event(EventKind.ENTRY, holder=provider.holder_id, amount_usd=entrant.sunk_cost_usd,
                                     detail=detail))
 

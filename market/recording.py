@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from market import metrics
+from market import concentration, metrics
 from market.accounts import Settlement
 from market.clearing import Clearing
 from market.config import PROVIDER_KIND_NAMES
@@ -36,7 +36,7 @@ MODEL_COLUMNS: tuple[str, ...] = (
     "utilization_hyperscaler", "utilization_specialized", "utilization_decentralized",
     "secondary_gpu_price", "consumer_surplus", "self_host_cost", "margin_hyperscaler", "margin_specialized",
     "margin_decentralized", "total_gpus", "cumulative_entries", "cumulative_exits", "cumulative_acquisitions",
-    "cumulative_blocked_mergers",
+    "cumulative_blocked_mergers", "hhi_markets_mean", "hhi_markets_max",
 )
 """Model-level columns present in every run (``hhi_<region>`` columns follow them)."""
 
@@ -129,9 +129,10 @@ class Recorder:
 
     def collect(self, outcome: StepOutcome, events: list[dict[str, object]]) -> None:
         """Record a step and the events rows written during it."""
-        self.model_rows.append(model_row(outcome, self.population.region_names))
+        markets = market_hhi(outcome, self.population)
+        self.model_rows.append(model_row(outcome, self.population.region_names, markets))
         self.provider_parts.append(provider_rows(outcome))
-        self.enterprise_parts.append(enterprise_rows(outcome, self.population))
+        self.enterprise_parts.append(enterprise_rows(outcome, self.population, markets[0]))
         self.market_parts.append(gpu_market_rows(outcome))
         self.event_rows.extend(events)
 
@@ -166,8 +167,21 @@ def _concat(parts: list[dict[str, NDArray[Any]]]) -> pd.DataFrame:
     return pd.DataFrame({k: np.concatenate([p[k] for p in parts]) for k in keys})
 
 
-def model_row(o: StepOutcome, region_names: tuple[str, ...]) -> dict[str, Any]:
-    """One row of market-level metrics."""
+def market_hhi(o: StepOutcome, pop: Population) -> tuple[FloatArray, FloatArray]:
+    """HHI (by ultimate owner, on revenue) and tokens served of every segment x region market, market id
+    ``segment * n_regions + region`` (``market.concentration``)."""
+    n_regions = len(pop.region_names)
+    n_markets = len(pop.segment_names) * n_regions
+    if len(o.offers) == 0:
+        return np.zeros(n_markets), np.zeros(n_markets)
+    ids = concentration.market_ids(pop.segment, pop.region, n_regions)
+    tokens = concentration.tokens_by_market(o.clearing.allocation, ids, n_markets)
+    return concentration.hhi_by_market(tokens * o.offers.price[None, :], o.offers.owner), tokens.sum(axis=1)
+
+
+def model_row(o: StepOutcome, region_names: tuple[str, ...],
+              markets: tuple[FloatArray, FloatArray] | None = None) -> dict[str, Any]:
+    """One row of market-level metrics (``markets``: per-market HHI and tokens, :func:`market_hhi`)."""
     offers, c, f, s = o.offers, o.clearing, o.fleet, o.settlement
     tokens = float(c.served.sum())
     spend = float(c.revenue.sum())
@@ -208,6 +222,9 @@ def model_row(o: StepOutcome, region_names: tuple[str, ...]) -> dict[str, Any]:
         rev = s.revenue[mask].sum()
         row[f"margin_{name}"] = float(s.profit[mask].sum() / rev) if rev > 0 else np.nan
         row[f"utilization_{name}"] = utilization_of(c.served, offers.capacity, offers.kind == k)
+    served = markets[1] if markets is not None else np.zeros(0)
+    row["hhi_markets_mean"] = concentration.weighted_mean_hhi(markets[0], served) if markets else np.nan
+    row["hhi_markets_max"] = float(markets[0][served > 0].max()) if markets and (served > 0).any() else np.nan
     for r, region in enumerate(region_names):
         row[f"hhi_{region}"] = metrics.hhi(o.revenue_by_buyer_region[r], offers.owner)
     return {k: row[k] for k in (*MODEL_COLUMNS, *[f"hhi_{r}" for r in region_names])}
@@ -253,8 +270,10 @@ def provider_rows(o: StepOutcome) -> dict[str, NDArray[Any]]:
     }
 
 
-def enterprise_rows(o: StepOutcome, pop: Population) -> dict[str, NDArray[Any]]:
-    """Enterprise outcomes aggregated by (region, segment), or one row per agent on request."""
+def enterprise_rows(o: StepOutcome, pop: Population, hhi_of_market: FloatArray | None = None
+                    ) -> dict[str, NDArray[Any]]:
+    """Enterprise outcomes aggregated by (region, segment), or one row per agent on request; ``market_hhi`` is
+    the HHI of the segment x region market (``hhi_of_market``, by market id, :func:`market_hhi`)."""
     c, offers = o.clearing, o.offers
     size = len(pop.segment)
     n_regions = len(pop.region_names)
@@ -277,15 +296,17 @@ def enterprise_rows(o: StepOutcome, pop: Population) -> dict[str, NDArray[Any]]:
     }
     regions = np.array(pop.region_names, dtype=object)
     segments = np.array(pop.segment_names, dtype=object)
+    group = pop.segment * n_regions + pop.region
+    n_groups = len(pop.segment_names) * n_regions
+    hhi_m = np.full(n_groups, np.nan) if hhi_of_market is None else hhi_of_market
     if pop.per_agent:
         out: dict[str, NDArray[Any]] = {
             "step": np.full(size, o.step, dtype=np.int64), "enterprise": np.arange(size),
             "region": regions[pop.region], "segment": segments[pop.segment],
         }
         out.update(values)
+        out["market_hhi"] = hhi_m[group]
         return out
-    group = pop.segment * n_regions + pop.region
-    n_groups = len(pop.segment_names) * n_regions
     agg = {k: np.bincount(group, weights=v, minlength=n_groups) for k, v in values.items()}
     seg_ids, reg_ids = np.divmod(np.arange(n_groups), n_regions)
     out = {
@@ -297,6 +318,7 @@ def enterprise_rows(o: StepOutcome, pop: Population) -> dict[str, NDArray[Any]]:
     out.update(agg)
     with np.errstate(invalid="ignore", divide="ignore"):
         out["effective_price"] = np.where(agg["tokens_served"] > 0, agg["spend"] / agg["tokens_served"], np.nan)
+    out["market_hhi"] = hhi_m
     return out
 
 

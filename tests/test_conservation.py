@@ -185,7 +185,7 @@ def economies(draw: st.DrawFn) -> dict[str, Any]:
                 "premium": draw(st.sampled_from([0.0, 0.2])),
             },
             "antitrust": {"policy": draw(st.sampled_from(["none", "hhi_2023", "hhi_2010", "custom"])),
-                          "scope": draw(st.sampled_from(["global", "regional"]))},
+                          "scope": draw(st.sampled_from(["global", "regional", "segment_region"]))},
         },
     }
 
@@ -516,13 +516,14 @@ def indebted_acquirer_market(target_first: bool) -> dict[str, Any]:
 @pytest.mark.parametrize("target_first", [False, True])
 def test_interest_is_charged_on_the_debt_carried_into_the_month(target_first: bool) -> None:
     """Month 0: the cloud nets 3e6 * 0.6 * 0.5 = 9e5, pays 1e5 interest (1% of 1e7), the target nets 6e5, and the
-    deal costs 12 * 6e5 * 3 * 1.2 = 2.592e7: the treasury carried into month 1 is -3.452e7, so month 1's interest is
-    1% of 3.452e7 = 345,200, whichever of the two firms is listed first."""
+    deal costs its equity value with the premium, (12 * 6e5 * 3 + 6e5) * 1.2 = 2.664e7: the treasury carried into
+    month 1 is -3.524e7, so month 1's interest is 1% of 3.524e7 = 352,400, whichever of the two firms is listed
+    first."""
     model = InferenceMarket(scenario_from_dict(indebted_acquirer_market(target_first)), seed=0)
     model.step()
     cloud = next(p for p in model.providers if p.name == "cloud")
     assert [e["event"] for e in model.events] == ["acquisition"]
-    assert cloud.cash == pytest.approx(-1e7 + 9e5 - 1e5 + 6e5 - 2.592e7, rel=1e-12)
+    assert cloud.cash == pytest.approx(-1e7 + 9e5 - 1e5 + 6e5 - 2.664e7, rel=1e-12)
     model.step()
-    assert model.settlement.interest[cloud.holder_id] == pytest.approx(345_200.0, rel=1e-9)
-    assert model.settlement.interest.sum() == pytest.approx(345_200.0, rel=1e-9)
+    assert model.settlement.interest[cloud.holder_id] == pytest.approx(352_400.0, rel=1e-9)
+    assert model.settlement.interest.sum() == pytest.approx(352_400.0, rel=1e-9)

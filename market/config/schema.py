@@ -37,6 +37,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from market.concentration import SHARE_PRESUMPTIONS, MergerScreen
 from market.config.consistency import check_growth_horizon, check_unique_names
 from market.metrics import MERGER_SCREENS
 
@@ -573,7 +574,8 @@ class ResellerConfig(_Section):
 
 
 class EntrantConfig(_Section):
-    """A kind of firm that enters when incumbents of its kind earn high enough margins (free entry)."""
+    """A kind of firm that enters when incumbents of its kind earn high enough margins and the profit it can
+    expect covers its sunk cost (free entry)."""
 
     name: str = Field(..., min_length=1, description="Name stem of entrants (numbered name_1, name_2, ...).")
     margin_threshold: float = Field(
@@ -583,6 +585,15 @@ class EntrantConfig(_Section):
         6, ge=1, le=MAX_MONTHS, description="Months over which incumbents' margin is averaged."
     )
     sunk_cost_usd: NonNegFloat = Field(5e7, description="Entry cost paid from the entrant's initial cash, $.")
+    payback_months: int = Field(
+        24,
+        ge=1,
+        le=MAX_MONTHS,
+        description=(
+            "Horizon over which the present value of an entrant's expected profit (its capacity share of the "
+            "incumbents' profit, discounted at its cost of capital) must cover sunk_cost_usd for it to enter, months."
+        ),
+    )
     cooldown_months: int = Field(6, ge=0, le=MAX_MONTHS, description="Months between two entries of this kind.")
     max_entries: int = Field(5, ge=0, le=1000, description="Most entries of this kind in a run (at most 1,000).")
     provider: ProviderConfig = Field(
@@ -612,7 +623,14 @@ class AcquisitionConfig(_Section):
     small_share_threshold: Fraction = Field(
         0.05, description="A target is 'small' below this revenue share of the whole market."
     )
-    revenue_multiple: NonNegFloat = Field(3.0, description="Value of a year's gross profit in a deal (multiple).")
+    gross_profit_multiple: NonNegFloat = Field(
+        3.0,
+        description=(
+            "Enterprise value of a target's business per $ of a year's gross profit (revenue minus cash costs, "
+            "before depreciation and interest); a target's price is max(multiple x gross profit, fleet book value) "
+            "plus its net cash, with the premium (formerly 'revenue_multiple')."
+        ),
+    )
     synergy: NonNegFloat = Field(
         0.3, description="Extra value the acquirer gets from the target's customers and serving efficiency (fraction)."
     )
@@ -625,6 +643,16 @@ class AcquisitionConfig(_Section):
     )
     cooldown_months: int = Field(6, ge=0, le=MAX_MONTHS, description="Months an acquirer waits between two deals.")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed_multiple(cls, data: object) -> object:
+        if isinstance(data, dict) and "revenue_multiple" in data:
+            raise ValueError(
+                "'revenue_multiple' was renamed 'gross_profit_multiple': it multiplies a year's gross profit "
+                "(revenue minus cash costs), not revenue, and a target's price now adds its net cash; rename the key"
+            )
+        return data
+
 
 class AntitrustConfig(_Section):
     """Merger control: block deals that leave the market too concentrated."""
@@ -632,16 +660,32 @@ class AntitrustConfig(_Section):
     policy: Literal["none", "hhi_2023", "hhi_2010", "custom"] = Field(
         "hhi_2023",
         description=(
-            "'hhi_2023': block if post-merger HHI > 1,800 and the change > 100 (2023 US merger guidelines); "
-            "'hhi_2010': > 2,500 and > 200 (2010 guidelines); 'custom': the thresholds below; 'none': allow all."
+            "'hhi_2023': block if post-merger HHI > 1,800 and the change > 100, or the merged share > 30% and the "
+            "change > 100 (2023 US merger guidelines); 'hhi_2010': > 2,500 and > 200 (2010 guidelines); "
+            "'custom': the thresholds below; 'none': allow all."
         ),
     )
     post_merger_hhi: float = Field(
         1800.0, ge=0.0, le=10_000.0, description="Custom policy: post-merger HHI threshold (0-10,000)."
     )
     hhi_delta: float = Field(100.0, ge=0.0, le=10_000.0, description="Custom policy: threshold on the HHI change.")
-    scope: Literal["global", "regional"] = Field(
-        "global", description="Test the whole market ('global') or every buyer region ('regional': block if any fails)."
+    merged_share: Fraction = Field(
+        0.30,
+        description="Custom policy: post-merger share (fraction) above which, with a change above hhi_delta, a merger "
+        "is blocked (1 disables the share test).",
+    )
+    scope: Literal["segment_region", "regional", "global"] = Field(
+        "segment_region",
+        description=(
+            "Relevant markets of the screen: buyers of one segment in one region ('segment_region'), buyer regions "
+            "('regional') or the whole market pooled ('global'); a merger is blocked if it fails in any market "
+            "where both parties sell."
+        ),
+    )
+    min_market_share: Fraction = Field(
+        0.01,
+        description="Smallest share of all revenue a market needs to be screened (fraction; smaller markets are "
+        "not reviewed).",
     )
 
     @property
@@ -652,6 +696,15 @@ class AntitrustConfig(_Section):
         if self.policy == "custom":
             return (self.post_merger_hhi, self.hhi_delta)
         return MERGER_SCREENS[self.policy]
+
+    @property
+    def screen(self) -> MergerScreen | None:
+        """The policy's screen with its share test (None for no control)."""
+        pair = self.thresholds
+        if pair is None:
+            return None
+        share = self.merged_share if self.policy == "custom" else SHARE_PRESUMPTIONS[self.policy]
+        return MergerScreen(post_hhi=pair[0], delta=pair[1], merged_share=None if share == 1.0 else share)
 
 
 class CorporateConfig(_Section):

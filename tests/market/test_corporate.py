@@ -18,6 +18,7 @@ from market.config.files import scenario_from_dict
 from market.corporate import (
     MergerReview,
     acquisition_terms,
+    enterprise_value,
     entry_is_attractive,
     flywheel_gain,
     review_merger,
@@ -143,31 +144,49 @@ def test_review_of_a_market_without_revenue() -> None:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def test_standalone_value_is_book_value_plus_a_multiple_of_gross_profit() -> None:
-    """1e6 of fleet plus 3 x 2e5 of yearly gross profit = 1.6e6; a loss counts as zero."""
-    assert standalone_value(1e6, 2e5, 3.0) == 1.6e6
-    assert standalone_value(1e6, -5e5, 3.0) == 1e6
+def test_enterprise_value_is_the_larger_of_earnings_and_fleet_value() -> None:
+    """Multiple 3: gross profit 2e5 a year is worth 6e5, below a fleet of 1e6 (EV 1e6) and above one of 4e5
+    (EV 6e5); a loss counts as zero. Equity value adds net cash: 6e5 + 2.5e5, or 6e5 - 8e5 < 0 with debt."""
+    assert enterprise_value(1e6, 2e5, 3.0) == 1e6
+    assert enterprise_value(4e5, 2e5, 3.0) == pytest.approx(6e5, rel=1e-15)
+    assert enterprise_value(4e5, -5e5, 3.0) == 4e5
+    assert standalone_value(4e5, 2e5, 3.0, 2.5e5) == pytest.approx(8.5e5, rel=1e-15)
+    assert standalone_value(4e5, 2e5, 3.0, -8e5) == pytest.approx(-2e5, rel=1e-15)
 
 
 def test_acquisition_terms_hand_computed() -> None:
-    """Book 1e6, gross profit 2e5/yr, multiple 3, synergy 0.3, premium 0.2:
-    price = (1e6 + 6e5) * 1.2 = 1.92e6; value = 1e6 + 6e5 * 1.3 = 1.78e6 (the deal does not pay).
-    Distressed with a 50% discount: price = 1.92e6 * 0.5 = 9.6e5 (it pays)."""
-    terms: dict[str, Any] = dict(fleet_book_value=1e6, annual_gross_profit=2e5, revenue_multiple=3.0, synergy=0.3,
-                                 premium=0.2, distress_discount=0.5)
+    """Book 1e6, gross profit 5e5/yr, multiple 3, net cash 2e5, synergy 0.3, premium 0.2:
+    EV = max(1.5e6, 1e6) = 1.5e6; price = (1.5e6 + 2e5) * 1.2 = 2.04e6; value = max(1.95e6, 1e6) + 2e5 = 2.15e6
+    (the deal pays). Distressed with a 50% discount: price = 2.04e6 * 0.5 = 1.02e6."""
+    terms: dict[str, Any] = dict(fleet_book_value=1e6, annual_gross_profit=5e5, gross_profit_multiple=3.0,
+                                 net_cash=2e5, synergy=0.3, premium=0.2, distress_discount=0.5)
     price, value = acquisition_terms(distressed=False, **terms)
-    assert price == pytest.approx(1.92e6, rel=1e-12)
-    assert value == pytest.approx(1.78e6, rel=1e-12)
+    assert price == pytest.approx(2.04e6, rel=1e-12)
+    assert value == pytest.approx(2.15e6, rel=1e-12)
     price, value = acquisition_terms(distressed=True, **terms)
-    assert price == pytest.approx(9.6e5, rel=1e-12)
-    assert value == pytest.approx(1.78e6, rel=1e-12)
+    assert price == pytest.approx(1.02e6, rel=1e-12)
+    assert value == pytest.approx(2.15e6, rel=1e-12)
 
 
-def test_acquisition_terms_of_a_loss_maker_are_its_fleet() -> None:
-    """A negative gross profit adds nothing: price = 4e5 * (1 + 0.25), value = 4e5."""
-    price, value = acquisition_terms(fleet_book_value=4e5, annual_gross_profit=-1e6, revenue_multiple=3.0,
-                                     synergy=0.5, premium=0.25, distressed=False, distress_discount=0.5)
-    assert (price, value) == (5e5, 4e5)
+def test_the_audited_entrant_is_priced_with_its_cash() -> None:
+    """The audit's case (seed 1): an entrant holding $260M was bought for $64.8M, a multiple of its profit. Here an
+    entrant with 2,000 H100 on its books at $40M, $8M a year of gross profit and $260M of cash: EV = max(3 x 8,
+    40) = $40M, price (40 + 260) x 1.2 = $360M (the old rule asked (40 + 24) x 1.2 = $76.8M), value max(31.2, 40)
+    + 260 = $300M: the deal does not pay."""
+    price, value = acquisition_terms(fleet_book_value=40e6, annual_gross_profit=8e6, gross_profit_multiple=3.0,
+                                     net_cash=260e6, synergy=0.3, premium=0.2, distressed=False,
+                                     distress_discount=0.5)
+    assert price == pytest.approx(360e6, rel=1e-12)
+    assert value == pytest.approx(300e6, rel=1e-12)
+
+
+def test_acquisition_terms_of_an_insolvent_target() -> None:
+    """A loss maker with a fleet of 4e5 and 6e5 of debt: equity 4e5 - 6e5 < 0, so the price is 0 (the acquirer
+    takes over the debt); its value to the acquirer, 4e5 - 6e5 = -2e5, is below the price: no deal."""
+    price, value = acquisition_terms(fleet_book_value=4e5, annual_gross_profit=-1e6, gross_profit_multiple=3.0,
+                                     net_cash=-6e5, synergy=0.5, premium=0.25, distressed=True,
+                                     distress_discount=0.5)
+    assert (price, value) == (0.0, pytest.approx(-2e5, rel=1e-15))
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ HHI > 1,800 and change > 100). Review of the merger itself is tested in tests/ma
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -20,7 +21,10 @@ from market.corporate import (
     Deal,
     ExitPlan,
     ExitStatus,
+    annuity_factor,
+    entrant_capacity_mtok,
     entry_is_due,
+    entry_value,
     exit_status,
     interest_on_debt,
     margin_by_kind,
@@ -340,3 +344,47 @@ def test_plan_entries_by_kind_with_unused_names() -> None:
                         last_entry_step={"late": 4}, taken_names={"spec_1", "spec_2", "cloud"})
     assert [(e.entrant, e.name) for e in plan] == [(0, "spec_3")]
     assert plan[0].incumbent_margin == pytest.approx(0.4, rel=1e-15)
+
+
+def test_annuity_factor_closed_form() -> None:
+    """12 months at 0%: 12. At 12% a year (1% a month): (1 - 1.01^-12) / 0.01 = 11.2550775..."""
+    assert annuity_factor(12, 0.0) == 12.0
+    assert annuity_factor(12, 0.12) == pytest.approx(11.25507747, rel=1e-9)
+
+
+def test_entry_value_shares_the_profit_pool_by_capacity() -> None:
+    """Profit pool 100 and 200 (a NaN month ignored): mean 150 a month. Incumbents' capacity 300, the entrant's
+    100: it expects 150 * 100 / 400 = 37.5 a month, 37.5 * 12 = 450 over 12 months at 0%. With unlimited capacity
+    the pool is shared equally among 2 incumbents and the entrant: 150 / 3 * 12 = 600. No profit: NaN."""
+    args: dict[str, Any] = dict(profit_pool=[100.0, math.nan, 200.0], kind_capacity=300.0, entrant_capacity=100.0,
+                                incumbents=2, horizon_months=12, rate_per_year=0.0)
+    assert entry_value(**args) == pytest.approx(450.0, rel=1e-15)
+    assert entry_value(**{**args, "kind_capacity": math.inf}) == pytest.approx(600.0, rel=1e-15)
+    assert math.isnan(entry_value(**{**args, "profit_pool": [math.nan]}))
+
+
+def test_entrant_capacity_from_its_lots() -> None:
+    """10 H100 (1,200 tokens/s, 2,629,800 s a month: 3,155.76 Mtok each) and 5 A100 (400 tokens/s: 1,051.92),
+    serving efficiency 1.6, algorithmic efficiency 2: (31,557.6 + 5,259.6) * 1.6 * 2 = 117,815.04 Mtok. A verified
+    decentralized entrant loses its overhead (0.1): x 0.9. A fixed capacity is taken as it is."""
+    from market.config import EntrantConfig, TechnologyConfig
+    from market.technology import GenerationTable
+
+    generations = GenerationTable.from_config(TechnologyConfig(generations=[
+        {"name": "A100", "release_step": -54, "list_price_usd": 15000, "throughput_tokens_per_s": 400,
+         "power_kw": 0.55, "lifetime_months": 72},
+        {"name": "H100", "release_step": -30, "list_price_usd": 30000, "throughput_tokens_per_s": 1200,
+         "power_kw": 0.9, "lifetime_months": 72}]))
+
+    def entrant(kind: str, **extra: Any) -> EntrantConfig:
+        return EntrantConfig(name="e", provider={"name": "e", "kind": kind, "serving_efficiency": 1.6,
+                                                 "fleet": [{"generation": "H100", "region": "na", "gpus": 10},
+                                                           {"generation": "A100", "region": "na", "gpus": 5}],
+                                                 **extra})
+
+    assert entrant_capacity_mtok(entrant("specialized"), generations, 2.0) == pytest.approx(117815.04, rel=1e-12)
+    verified = entrant("decentralized", verification=True, verification_overhead=0.1)
+    assert entrant_capacity_mtok(verified, generations, 2.0) == pytest.approx(117815.04 * 0.9, rel=1e-12)
+    fixed = EntrantConfig(name="f", provider={"name": "f", "kind": "specialized", "capacity_mtok_per_month": 5.0,
+                                              "unit_cost_usd_per_mtok": 1.0, "regions": ["na"]})
+    assert entrant_capacity_mtok(fixed, generations, 2.0) == 5.0

@@ -35,19 +35,25 @@ VOLUME = AGENTS * DEMAND
 """Mtok bought every month in the single-region merger markets."""
 
 
-def deal_price(share_percent: float, volume: float = VOLUME) -> float:
-    """What the acquirer pays for a target with this revenue share, by hand (ODD 7.11, default deal terms).
+def deal_price(share_percent: float, volume: float = VOLUME, cash: float = 0.0, distressed: bool = False) -> float:
+    """What the acquirer pays at month 0 for a target with this revenue share and starting cash, by hand (ODD
+    7.11, default deal terms).
 
     Target revenue R = volume * 1.5 * share; cash cost = tokens * 1 = R / 1.5; gross profit G = 12 R / 3 = 4 R a
-    year; no fleet; price = G * revenue_multiple (3) * (1 + premium (0.2)) = 14.4 R.
+    year; no fleet, so enterprise value = G * gross_profit_multiple (3) = 12 R; net cash at the deal = starting
+    cash + the month's R / 3; price = (12 R + net cash) * (1 + premium (0.2)) * (0.5 if distressed): with no
+    starting cash 14.8 R.
     """
     revenue = volume * PRICE * share_percent / 100.0
-    return 12.0 * (revenue - revenue / PRICE) * 3.0 * 1.2
+    equity = 12.0 * (revenue - revenue / PRICE) * 3.0 + cash + revenue / 3.0
+    return max(equity, 0.0) * 1.2 * (0.5 if distressed else 1.0)
 
 
 def firm(name: str, kind: str, weight: float, regions: tuple[str, ...] = ("global",), **extra: Any) -> dict[str, Any]:
+    """A fixed-cost firm with demand share ``weight`` %; hyperscalers start with 1e9 of cash, others with none."""
     return {"name": name, "kind": kind, "regions": list(regions), "quality": 2.0 + MU * math.log(weight / 100.0),
-            "unit_cost_usd_per_mtok": 1.0, "capacity_mtok_per_month": math.inf, "cash_usd": 1e9,
+            "unit_cost_usd_per_mtok": 1.0, "capacity_mtok_per_month": math.inf,
+            "cash_usd": 1e9 if kind == "hyperscaler" else 0.0,
             "pricing": {"strategy": "cost_plus", "markup": PRICE - 1.0}, "investment": {"strategy": "none"},
             **extra}
 
@@ -93,7 +99,7 @@ def run(scenario: dict[str, Any], seed: int = 0) -> InferenceMarket:
 
 def test_the_2023_rule_blocks_the_leader_buying_a_small_specialist() -> None:
     """30 buying 10 of 30/25/20/15/10: HHI 2,250 -> 2,850 (+600) is blocked. The event carries the price the
-    hyperscaler offered (14.4 x 150 = 2,160) and the HHIs; nothing changes hands, the target stays independent."""
+    hyperscaler offered (14.8 x 150 = 2,220) and the HHIs; nothing changes hands, the target stays independent."""
     model = run(five_firm_market(steps=3))
     events = corporate_events(model)
     assert [(e["step"], e["event"], e["party"], e["counterparty"]) for e in events] == [
@@ -106,6 +112,9 @@ def test_the_2023_rule_blocks_the_leader_buying_a_small_specialist() -> None:
     assert detail["pre_hhi"] == pytest.approx(2250.0, abs=1e-3)
     assert detail["post_hhi"] == pytest.approx(2850.0, abs=1e-3)
     assert detail["delta_hhi"] == pytest.approx(600.0, abs=1e-3)
+    # The default relevant market is the segment in the region; here the one market both parties sell in.
+    assert (detail["market"], detail["markets_reviewed"], detail["reason"]) == ("buyers/global", 1, "hhi")
+    assert detail["merged_share"] == pytest.approx(0.4, abs=1e-9)
 
     frames = model.recorder.frames()
     providers = frames["providers"]
@@ -125,7 +134,7 @@ def test_a_blocked_deal_starts_the_acquirers_cooldown() -> None:
 
 
 def test_without_merger_control_the_acquisition_goes_through() -> None:
-    """Policy 'none' on the same market: an acquisition at month 0 for 2,160. The target's owner becomes the
+    """Policy 'none' on the same market: an acquisition at month 0 for 2,220. The target's owner becomes the
     cloud in providers.parquet; HHI by ultimate owner is 2,250 at month 0 (offers were posted before the deal)
     and 40^2 + 25^2 + 20^2 + 15^2 = 2,850 afterwards. The cloud's treasury absorbs the target's cash."""
     model = run(five_firm_market(policy="none", steps=3))
@@ -150,8 +159,8 @@ def test_without_merger_control_the_acquisition_goes_through() -> None:
 
     cloud, target = model.providers[0], model.providers[4]
     assert target.parent is cloud and target._cash == 0.0
-    # Cloud: 1e9 + 3 x 150 own gross cash flow; target: 1e9 + 3 x 50; minus the price.
-    assert cloud.cash == pytest.approx(2e9 + 3 * 150.0 + 3 * 50.0 - deal_price(10.0), rel=1e-15)
+    # Cloud: 1e9 + 3 x 150 own gross cash flow; target: 0 + 3 x 50 (its first 50 came with it); minus the price.
+    assert cloud.cash == pytest.approx(1e9 + 3 * 150.0 + 3 * 50.0 - deal_price(10.0), rel=1e-15)
     assert target.cash == cloud.cash
 
 
@@ -267,22 +276,47 @@ def test_regional_merger_control_blocks_when_one_region_fails() -> None:
 
 
 def test_a_distressed_target_is_bought_at_a_discount_whatever_its_size() -> None:
-    """A 40% specialist with negative cash is a target (distressed) although not small; its price is halved by
-    the distress discount: 14.4 x 1,000 x 1.5 x 0.4 x 0.5 = 4,320. Its debt joins the cloud's treasury."""
-    firms = [firm("cloud", "hyperscaler", 60), firm("target", "specialized", 40, cash_usd=-1e4,
+    """A 40% specialist with negative cash is a target (distressed) although not small. R = 600: enterprise value
+    12 x 600 = 7,200, net cash -1,000 + 200 = -800, price (7,200 - 800) x 1.2 x 0.5 = 3,840 (its debt lowers the
+    price). Its debt joins the cloud's treasury."""
+    firms = [firm("cloud", "hyperscaler", 60), firm("target", "specialized", 40, cash_usd=-1e3,
                                                      credit_limit_usd=1e6, cost_of_capital_per_year=0.0)]
     model = run(merger_market(firms, policy="none", small=0.05, steps=1))
     events = corporate_events(model)
     assert [(e["event"], e["counterparty"]) for e in events] == [("acquisition", "target")]
-    assert events[0]["amount_usd"] == pytest.approx(deal_price(40.0) * 0.5, rel=1e-9)
-    # Cloud: 1e9 + 1,000 x 0.6 x 0.5; target: -1e4 + 1,000 x 0.4 x 0.5; minus the price.
-    assert model.providers[0].cash == pytest.approx(1e9 + 300.0 - 1e4 + 200.0 - deal_price(40.0) * 0.5, rel=1e-15)
+    assert events[0]["amount_usd"] == pytest.approx(3840.0, rel=1e-12)
+    assert deal_price(40.0, cash=-1e3, distressed=True) == pytest.approx(3840.0, rel=1e-12)
+    # Cloud: 1e9 + 1,000 x 0.6 x 0.5; target: -1e3 + 1,000 x 0.4 x 0.5; minus the price.
+    assert model.providers[0].cash == pytest.approx(1e9 + 300.0 - 1e3 + 200.0 - 3840.0, rel=1e-15)
+
+
+def test_a_target_whose_debt_exceeds_its_business_is_not_bought() -> None:
+    """The same target with cash -1e4: net cash -9,800 exceeds its enterprise value 7,200, so the equity is
+    worth nothing (price 0) and the value to the cloud, 7,200 x 1.3 - 9,800 = -440, is negative: no deal."""
+    firms = [firm("cloud", "hyperscaler", 60), firm("target", "specialized", 40, cash_usd=-1e4,
+                                                     credit_limit_usd=1e6, cost_of_capital_per_year=0.0)]
+    assert corporate_events(run(merger_market(firms, policy="none", small=0.05, steps=1))) == []
+
+
+def test_a_cash_rich_target_costs_its_cash_and_is_not_bought() -> None:
+    """The 10% target of the five-firm market holding 1e6 of cash (the audit's entrant holding $260M bought for a
+    multiple of its profit): price (1,800 + 1,000,050) x 1.2 would exceed its value 1,800 x 1.3 + 1,000,050 by
+    0.2 x 1,000,050 - 0.1 x 1,800: no deal. With 100 of cash the deal pays: price (1,800 + 150) x 1.2 = 2,340."""
+    rich = five_firm_market(policy="none", steps=1)
+    rich["providers"][4]["cash_usd"] = 1e6
+    assert corporate_events(run(rich)) == []
+    modest = five_firm_market(policy="none", steps=1)
+    modest["providers"][4]["cash_usd"] = 100.0
+    events = corporate_events(run(modest))
+    assert [e["event"] for e in events] == ["acquisition"]
+    assert events[0]["amount_usd"] == pytest.approx(2340.0, rel=1e-12)
+    assert deal_price(10.0, cash=100.0) == pytest.approx(2340.0, rel=1e-12)
 
 
 @pytest.mark.parametrize(
     ("acquisitions", "why"),
     [
-        ({"premium": 0.3, "synergy": 0.3}, "value equals price: the deal does not pay"),
+        ({"premium": 0.3, "synergy": 0.3}, "the premium on net cash makes value < price: the deal does not pay"),
         ({"acquirer_kinds": ["decentralized"]}, "no acquirer of that kind"),
         ({"target_kinds": ["decentralized"]}, "no target of that kind"),
         ({"small_share_threshold": 0.1}, "10% is not below a 10% threshold"),
@@ -297,8 +331,8 @@ def test_no_deal_is_proposed(acquisitions: dict[str, Any], why: str) -> None:
 
 
 def test_an_acquirer_that_cannot_afford_the_price_does_not_bid() -> None:
-    """The price is 2,160; cash 1,000 + credit 1,000 = 2,000 does not cover it, credit 1,200 does."""
-    for credit, expected in ((1000.0, []), (1200.0, ["acquisition"])):
+    """The price is 2,220; cash 1,000 + credit 1,200 = 2,200 does not cover it, credit 1,300 does."""
+    for credit, expected in ((1200.0, []), (1300.0, ["acquisition"])):
         scenario = five_firm_market(policy="none", steps=1)
         scenario["providers"][0].update(cash_usd=1000.0 - 150.0, credit_limit_usd=credit)
         assert [e["event"] for e in corporate_events(run(scenario))] == expected, credit
@@ -460,15 +494,25 @@ def test_a_provider_whose_gpus_reach_end_of_life_exits_for_lack_of_capacity() ->
 # ---------------------------------------------------------------------------------------------------------
 
 
+SUNK = 2e3
+"""Sunk cost of the entry markets' entrants, $."""
+ANNUITY_24_AT_10 = (1.0 - (1.0 + 0.1 / 12.0) ** -24) / (0.1 / 12.0)
+"""Present value of $1 a month for 24 months at 10% a year (the default payback horizon and cost of capital):
+21.6709..."""
+
+
 def entry_market(threshold: float, *, steps: int = 12, lookback: int = 3, cooldown: int = 4,
-                 max_entries: int = 2, kind: str = "specialized") -> dict[str, Any]:
-    """Two specialists pricing at twice their unit cost: their margin is (2c - c) / 2c = 0.5 every month."""
+                 max_entries: int = 2, kind: str = "specialized", sunk: float = SUNK) -> dict[str, Any]:
+    """Two specialists pricing at twice their unit cost: their margin is (2c - c) / 2c = 0.5 every month, and
+    together they earn 1,000 Mtok x (2 - 1) = 1,000 $ a month. Capacity is unlimited, so an entrant expects an
+    equal share of that pool: 1,000 / 3 x 21.67 = 7,223.6 $ over 24 months with two incumbents, 1,000 / 4 x
+    21.67 = 5,417.7 $ with three."""
     incumbents = [firm(f"incumbent_{k}", "specialized", 50, pricing={"strategy": "cost_plus", "markup": 1.0})
                   for k in range(2)]
     entrant_provider = firm("newcomer", kind, 50, cash_usd=1e6, pricing={"strategy": "cost_plus", "markup": 1.0})
     scenario = merger_market(incumbents, steps=steps)
     scenario["corporate"] = {"entrants": [{
-        "name": "newcomer", "margin_threshold": threshold, "lookback_months": lookback, "sunk_cost_usd": 2e5,
+        "name": "newcomer", "margin_threshold": threshold, "lookback_months": lookback, "sunk_cost_usd": sunk,
         "cooldown_months": cooldown, "max_entries": max_entries, "provider": entrant_provider,
     }]}
     return scenario
@@ -486,22 +530,37 @@ def test_entry_happens_only_when_the_incumbents_margin_exceeds_the_threshold(
     assert [e["step"] for e in entries] == entry_steps
     assert [e["party"] for e in entries] == [f"newcomer_{k + 1}" for k in range(len(entry_steps))]
     for e in entries:
-        assert e["amount_usd"] == 2e5
-        assert json.loads(str(e["detail"])) == {"incumbent_margin": 0.5, "kind": "specialized"}
+        assert e["amount_usd"] == SUNK
+    values = [json.loads(str(e["detail"])).pop("expected_value_usd") for e in entries]
+    np.testing.assert_allclose(values, [1000.0 / (3 + k) * ANNUITY_24_AT_10 for k in range(len(entries))],
+                               atol=0.005)  # rounded to cents in the event
+    for e in entries:
+        detail = json.loads(str(e["detail"]))
+        assert (detail["incumbent_margin"], detail["kind"]) == (0.5, "specialized")
     m = model.recorder.frames()["model"]
     assert m["cumulative_entries"].tolist() == [sum(s <= t for s in entry_steps) for t in range(12)]
     assert m["n_active_providers"].tolist() == [2 + sum(s <= t for s in entry_steps) for t in range(12)]
 
 
+@pytest.mark.parametrize(("sunk", "entry_steps"), [(5000.0, [2, 6]), (7223.0, [2]), (7224.0, [])])
+def test_entry_stops_when_the_expected_profit_no_longer_covers_the_sunk_cost(sunk: float,
+                                                                            entry_steps: list[int]) -> None:
+    """Margins signal entry (0.5 > 0.4) and the cap allows two entrants; the present value of the expected profit
+    decides: 7,223.6 with two incumbents and 5,417.7 with three (entry_market). A sunk cost of 5,000 lets both
+    in (months 2 and 6), 7,223 only the first (the second would expect 5,417.7 < 7,223), 7,224 none."""
+    model = run(entry_market(0.4, sunk=sunk))
+    assert [e["step"] for e in model.events if e["event"] == "entry"] == entry_steps
+
+
 def test_an_entrant_pays_the_sunk_cost_and_then_competes() -> None:
-    """The entrant starts with 1e6, pays 2e5 on entry (month 2) and posts offers from month 3."""
+    """The entrant starts with 1e6, pays 2e3 on entry (month 2) and posts offers from month 3."""
     model = InferenceMarket(scenario_from_dict(entry_market(0.4)), seed=0)
     model.run(3)
     entrant = model.providers[-1]
     assert entrant.name == "newcomer_1"
-    assert entrant.cash == 1e6 - 2e5
+    assert entrant.cash == 1e6 - SUNK
     p = model.recorder.frames()["providers"]
-    assert p[p["provider"] == "newcomer_1"]["cash"].tolist() == [8e5]
+    assert p[p["provider"] == "newcomer_1"]["cash"].tolist() == [1e6 - SUNK]
     model.step()
     assert model.offers is not None and entrant.holder_id in model.offers.holder.tolist()
     assert model.settlement.revenue[entrant.holder_id] > 0
@@ -554,7 +613,7 @@ def test_an_entrant_buys_its_fleet_through_the_hardware_markets(
     quote, the rest as the same capacity of the newest generation (H100, 30,000 $) from the vendor (ODD 7.11).
     A hyperscaler on an upgrade cycle of 32 months puts its 6 A100 (40 months old) in stock in month 0; the
     month-2 A100 quote with 6 in stock and no orders is 15,000 * 2/3 * (1 - 42/48) * (1,000 / 1,006)^0.5."""
-    scenario = entry_market(0.4, steps=3, max_entries=1)
+    scenario = entry_market(0.4, steps=3, max_entries=1, sunk=10.0)  # a cloud takes most of the profit pool
     scenario["technology"] = {"generations": GENERATIONS}
     provider = scenario["corporate"]["entrants"][0]["provider"]
     for key in ("unit_cost_usd_per_mtok", "capacity_mtok_per_month"):
@@ -582,14 +641,14 @@ def test_an_entrant_buys_its_fleet_through_the_hardware_markets(
     assert [g[:5] + g[6:] for g in got] == [x[:5] + x[6:] for x in expected]
     assert [g[5] for g in got] == pytest.approx([x[5] for x in expected], rel=1e-12)
     assert all(e["step"] == 2 for e in mine)
-    assert entrant.cash == pytest.approx(1e6 - 2e5 - used * quote - new * 30000.0, rel=1e-12)
+    assert entrant.cash == pytest.approx(1e6 - 10.0 - used * quote - new * 30000.0, rel=1e-12)
     held = model.ledger.units_by_holder_generation(len(model.holders))[entrant.holder_id]
     np.testing.assert_array_equal(held, [used, new])
 
 
 def test_an_entrant_that_gets_no_gpus_exits_idle() -> None:
     """A grid of 0.001 MW has no room for one H100 (0.9 kW x PUE 1.3 = 1.17 kW): the entrant of month 2 buys
-    nothing, posts no offers, and after three idle months (3, 4, 5) exits in month 5 with its 1e6 - 2e5."""
+    nothing, posts no offers, and after three idle months (3, 4, 5) exits in month 5 with its 1e6 - 2e3."""
     scenario = entry_market(0.4, steps=7, max_entries=1)
     scenario["technology"] = {"generations": GENERATIONS}
     scenario["regions"][0]["power_capacity_mw"] = 0.001
@@ -601,8 +660,9 @@ def test_an_entrant_that_gets_no_gpus_exits_idle() -> None:
     assert [(e["step"], e["event"], e["party"]) for e in model.events] == [(2, "entry", "newcomer_1"),
                                                                           (5, "exit", "newcomer_1")]
     exit_event = model.events[1]
-    assert json.loads(str(exit_event["detail"])) == {"reason": "no capacity", "cash_usd": 8e5, "gpus_liquidated": 0}
-    assert model.providers[-1].cash == 8e5
+    assert json.loads(str(exit_event["detail"])) == {"reason": "no capacity", "cash_usd": 1e6 - SUNK,
+                                                          "gpus_liquidated": 0}
+    assert model.providers[-1].cash == 1e6 - SUNK
     assert model.ledger.produced.sum() == 0
 
 

@@ -176,9 +176,10 @@ def firm(name: str, kind: str, weight: float) -> dict[str, Any]:
 
 
 def acquisition_market(steps: int = 2) -> dict[str, Any]:
-    """Shares 30 (hyperscaler) / 25 / 20 / 15 / 10 (target); the hyperscaler buys the target in month 0."""
+    """Shares 30 (hyperscaler) / 25 / 20 / 15 / 10 (target); the hyperscaler buys the target, which holds no cash
+    (a deal's price includes the target's net cash), in month 0."""
     firms = [firm("cloud", "hyperscaler", 30), firm("b", "specialized", 25), firm("c", "specialized", 20),
-             firm("d", "specialized", 15), firm("target", "specialized", 10)]
+             firm("d", "specialized", 15), {**firm("target", "specialized", 10), "cash_usd": 0.0}]
     return {
         "name": "acquisition_market",
         "simulation": {"steps": steps, "rationing_rounds": 0},

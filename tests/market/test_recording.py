@@ -32,6 +32,7 @@ from market.recording import (
     StepOutcome,
     enterprise_rows,
     gpu_market_rows,
+    market_hhi,
     model_row,
     provider_rows,
 )
@@ -147,20 +148,37 @@ def test_enterprise_rows_aggregated_by_region_and_segment() -> None:
     """Region 0 (e0, e1): firms 1 + 2 = 3, volume 30, inside demand 18, served 15, unmet 3, spend 27, surplus 3,
     outside volume 10 * 0.4 + 20 * 0.4 = 12, served by hyperscalers 12 and by decentralized 3, effective price
     27 / 15 = 1.8. Region 1 (e2, e3): firms 2, volume 70, inside 39, served 32, unmet 7, spend 40, surplus 7,
-    outside 15 + 16 = 31, hyperscaler 8, decentralized 24, effective price 40 / 32 = 1.25."""
-    rows = enterprise_rows(outcome(), POPULATION)
+    outside 15 + 16 = 31, hyperscaler 8, decentralized 24, effective price 40 / 32 = 1.25. Market HHI (one
+    segment, so a market per region): region 0 revenue 12 * 2 = 24 and 3 * 1 = 3, HHI = (576 + 9) / 27^2 * 1e4
+    = 8,024.69...; region 1 revenue 8 * 2 = 16 and 24: shares 40% and 60%, HHI 1,600 + 3,600 = 5,200."""
+    rows = enterprise_rows(outcome(), POPULATION, market_hhi(outcome(), POPULATION)[0])
     expected = {"step": [3, 3], "region": ["na", "eu"], "segment": ["all", "all"], "n_agents": [2, 2],
                 "firms": [3.0, 2.0], "volume": [30.0, 70.0], "inside_demand": [18.0, 39.0],
                 "tokens_served": [15.0, 32.0], "unmet": [3.0, 7.0], "spend": [27.0, 40.0],
                 "consumer_surplus": [3.0, 7.0], "outside_volume": [12.0, 31.0], "served_hyperscaler": [12.0, 8.0],
                 "served_specialized": [0.0, 0.0], "served_decentralized": [3.0, 24.0],
-                "effective_price": [1.8, 1.25]}
+                "effective_price": [1.8, 1.25], "market_hhi": [585.0 / 729.0 * 1e4, 5200.0]}
     assert set(rows) == set(expected)
     for key, value in expected.items():
         if rows[key].dtype == object:
             assert list(rows[key]) == value, key
         else:
             np.testing.assert_allclose(rows[key], value, rtol=1e-14, err_msg=key)
+
+
+def test_market_hhi_summaries_in_the_model_row() -> None:
+    """Per-market HHIs 8,024.69 (585 / 729 * 1e4, 15 Mtok served) and 5,200 (32 Mtok): the tokens-weighted mean
+    is (8,024.69 * 15 + 5,200 * 32) / 47 = 6,101.49..., the maximum 8,024.69; the pooled HHI on revenue 40 and 27
+    is (1,600 + 729) / 67^2 * 1e4 = 5,188.22... (below the mean: pooling hides each region's concentration).
+    Without per-market figures the summaries are NaN."""
+    markets = market_hhi(outcome(), POPULATION)
+    np.testing.assert_allclose(markets[1], [15.0, 32.0], rtol=1e-15)
+    row = model_row(outcome(), REGIONS, markets)
+    high = 585.0 / 729.0 * 1e4
+    assert row["hhi_markets_mean"] == pytest.approx((high * 15 + 5200.0 * 32) / 47, rel=1e-13)
+    assert row["hhi_markets_max"] == pytest.approx(high, rel=1e-13)
+    assert row["hhi"] == pytest.approx(2329.0 / 67**2 * 1e4, rel=1e-13)
+    assert math.isnan(model_row(outcome(), REGIONS)["hhi_markets_mean"])
 
 
 def test_enterprise_rows_per_agent() -> None:
@@ -175,6 +193,7 @@ def test_enterprise_rows_per_agent() -> None:
     np.testing.assert_allclose(rows["served_hyperscaler"], [4.0, 8.0, 3.0, 5.0], rtol=1e-15)
     np.testing.assert_allclose(rows["outside_volume"], [4.0, 8.0, 15.0, 16.0], rtol=1e-15)
     np.testing.assert_allclose(rows["firms"], [1.0, 2.0, 1.0, 1.0], rtol=1e-15)
+    assert np.isnan(rows["market_hhi"]).all()  # no per-market HHIs given
 
 
 def test_gpu_market_rows() -> None:
