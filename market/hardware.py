@@ -130,6 +130,28 @@ class GpuLedger:
                  lifetime=int(generations.lifetime_months[generation]), step=built_step,
                  basis=float(generations.list_price_usd[generation]))
 
+    def add_initial(self, holder: int, generation: int, region: int, count: int, age_months: int,
+                    generations: GenerationTable, *, power_price: float, pue: float, opex_per_gpu_month: float
+                    ) -> None:
+        """Add a lot its holder owns at step 0, built ``age_months`` ago, at its book value by age.
+
+        With ``L = lifetime - age`` months left, the lot is booked at step 0 at
+        ``basis = min(list * L / lifetime, v * L)`` and written off over ``L``: straight-line historical cost,
+        impaired to its value in use ``v * L`` where ``v`` is the holder's :func:`par_rate` against the newest
+        generation on sale at step 0 (its power price, PUE and opex). A lot past its life is booked at 0.
+        """
+        gens = generations
+        lifetime = int(gens.lifetime_months[generation])
+        left = lifetime - age_months
+        newest = gens.newest(0)
+        historical = float(gens.list_price_usd[generation]) * max(left, 0) / lifetime
+        in_use = historical if newest < 0 else float(par_rate(
+            list_price=gens.list_price_usd, throughput=gens.throughput_tokens_per_s,
+            lifetime_months=gens.lifetime_months.astype(np.float64), power_kw=gens.power_kw, newest=newest,
+            power_price=power_price, pue=pue, opex_per_gpu_month=opex_per_gpu_month)[generation]) * max(left, 0)
+        self.add(holder=holder, generation=generation, region=region, count=count, built_step=-age_months,
+                 lifetime=lifetime, step=0, basis=min(historical, in_use))
+
     def move(self, *, holder: int, to_holder: int, count: int | None, step: int, price_per_gpu: float | None,
              generation: int | None = None, region: int | None = None, to_region: int | None = None,
              built_before: int | None = None, lot_price: LotPrice | None = None,

@@ -85,13 +85,15 @@ class InferenceMarket(mesa.Model):
         ref = config.technology.reference_generation
         self.reference_generation = self.generations.index(ref) if ref else (0 if len(self.generations) else -1)
         self.roster = Roster()
-        for cfg in config.providers:  # initial fleets at list price, built age_months ago
+        for cfg in config.providers:  # initial fleets at their book value by age (GpuLedger.add_initial)
             for k in range(cfg.count):
                 p = self._new_provider(cfg, cfg.name if cfg.count == 1 else f"{cfg.name}_{k + 1}")
                 for lot in cfg.fleet:
-                    self.ledger.add_new(p.holder_id, self.generations.index(lot.generation),
-                                        self.region_names.index(lot.region), lot.gpus, -lot.age_months,
-                                        self.generations)
+                    r = self.region_names.index(lot.region)
+                    self.ledger.add_initial(p.holder_id, self.generations.index(lot.generation), r, lot.gpus,
+                                            lot.age_months, self.generations,
+                                            power_price=float(self.regions.base_power_price[r]), pue=cfg.pue,
+                                            opex_per_gpu_month=cfg.opex_usd_per_gpu_month)
         for rcfg in config.resellers:
             for k in range(rcfg.count):
                 self.roster.new_reseller(self, rcfg, rcfg.name if rcfg.count == 1 else f"{rcfg.name}_{k + 1}",

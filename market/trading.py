@@ -13,8 +13,9 @@ Rules (DESIGN.md 3.5):
 - Used GPUs are priced lot by lot by their remaining life ``L`` (``market.hardware.LotPrice``). A seller sells
   to the reseller with the highest bid rate; the reseller pays each lot ``(1 - margin) * rate * max(L - H, 0)``
   (its expected resale value less its margin, ``H`` = months it expects to hold it), only while its cash plus
-  credit pays, and takes no lot it values at 0. What no reseller takes stays with the seller, or, for
-  retirements and liquidations, is scrapped. With no reseller the GPUs are scrapped for nothing.
+  credit pays, within its stock limit, and takes no lot it values at 0. What no reseller takes stays with the
+  seller (a retiring or divesting provider keeps using it), except a liquidation's, which is scrapped. With no
+  reseller the GPUs are scrapped for nothing.
 - A buyer buys a generation from the reseller with the lowest rate that holds it, each lot at
   ``max(scrap, rate * L)``, then from the next, until its order is filled or no reseller holds it; buyers are
   served in order of priority (cash plus credit), deepest pockets first.
@@ -226,7 +227,7 @@ def sale(desk: ResellerDesk, *, seller: int, generation: int, units: int | None,
         return GpuTrade(seller=seller, buyer=SCRAPPED, generation=generation, units=units, price_per_gpu=0.0,
                         kind=EventKind.GPU_SCRAPPED, region=region, built_before=built_before)
     best = int(np.argmax(desk.buying_order(generation)))
-    unsold = SCRAPPED if kind in (EventKind.GPU_RETIRED, EventKind.GPU_LIQUIDATION) else None
+    unsold = SCRAPPED if kind == EventKind.GPU_LIQUIDATION else None
     return GpuTrade(seller=seller, buyer=int(desk.holder_ids[best]), generation=generation, units=units,
                     price_per_gpu=float(desk.bids[best, generation]), kind=kind, region=region,
                     built_before=built_before, lot_price=desk.bid_price(best, generation), unsold_to=unsold)

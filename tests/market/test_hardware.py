@@ -375,3 +375,28 @@ def test_initial_fleet_lot_is_booked_at_its_age() -> None:
         vendor_supply_per_month=np.array([np.inf])))
     assert ledger.book_value_per_gpu(0)[0] == pytest.approx(5625.0, rel=1e-15)
     assert ledger.depreciation_per_gpu_month()[0] == pytest.approx(5625.0 / 18, rel=1e-15)
+
+
+BASELINE_LIKE = GenerationTable(
+    names=("A100", "H100"), release_step=np.array([-54, -30]), list_price_usd=np.array([15000.0, 30000.0]),
+    throughput_tokens_per_s=np.array([400.0, 1200.0]), power_kw=np.array([0.55, 0.9]),
+    lifetime_months=np.array([72, 72]), vendor_supply_per_month=np.full(2, np.inf))
+
+
+def test_initial_fleet_is_booked_at_the_lower_of_aged_cost_and_value_in_use() -> None:
+    """A decentralized operator (PUE 1.5, opex $120, $0.08/kWh) holds A100s built 36 months before the start, H100
+    the newest GPU. Straight line from list: 15,000 x 36/72 = 7,500. Value in use: running costs A100
+    0.55 x 1.5 x 730.5 x 0.08 + 120 = 168.213, H100 0.9 x 1.5 x 730.5 x 0.08 + 120 = 198.894; a month of A100
+    life is worth (30,000/72 + 198.894)/3 - 168.213 = 36.974, x 36 months = 1,331.1 < 7,500: booked at 1,331.1
+    and written off at 36.974 a month. Its H100s (10 months old) are worth their straight-line cost,
+    30,000 x 62/72, as the newest generation's value in use is its list price over its life."""
+    ledger = GpuLedger(2)
+    costs = {"power_price": 0.08, "pue": 1.5, "opex_per_gpu_month": 120.0}
+    ledger.add_initial(0, 0, 0, 100, 36, BASELINE_LIKE, **costs)
+    ledger.add_initial(0, 1, 0, 10, 10, BASELINE_LIKE, **costs)
+    v_a100 = (30000 / 72 + 0.9 * 1.5 * 730.5 * 0.08 + 120) / 3 - (0.55 * 1.5 * 730.5 * 0.08 + 120)
+    np.testing.assert_allclose(ledger.book_value_per_gpu(0), [v_a100 * 36, 30000 * 62 / 72], rtol=1e-12)
+    np.testing.assert_allclose(ledger.depreciation_per_gpu_month(), [v_a100, 30000 / 72], rtol=1e-12)
+    assert v_a100 == pytest.approx(36.974, abs=1e-3)
+    assert ledger.view("built_step").tolist() == [-36, -10]  # its age (and end of life) stays the lot's own
+

@@ -72,17 +72,17 @@ def lot_desk() -> ResellerDesk:
 def test_a_sale_to_resellers_is_priced_lot_by_lot_and_what_nobody_takes_is_scrapped() -> None:
     """Bid rates for generation 0: 0.9 x 100 = 90 and 0.8 x 120 = 96: reseller 4 buys, paying
     0.8 x 120 x (L - 6). The seller holds lots with 20 and 5 months left: 96 x 14 = 1,344 each for the first 3;
-    the second lot would die before it sells (5 < 6): not taken, and a retirement scraps it."""
+    the second lot would die before it sells (5 < 6): not taken, and a liquidation scraps it."""
     ledger = GpuLedger(2)
     ledger.add(holder=0, generation=0, region=0, count=3, built_step=-28, lifetime=48, step=-28, basis=1.0)
     ledger.add(holder=0, generation=0, region=0, count=2, built_step=-43, lifetime=48, step=-43, basis=1.0)
-    trade = sale(lot_desk(), seller=0, generation=0, units=None, kind=EventKind.GPU_RETIRED)
+    trade = sale(lot_desk(), seller=0, generation=0, units=None, kind=EventKind.GPU_LIQUIDATION)
     assert (trade.buyer, trade.unsold_to) == (4, SCRAPPED)
     done = execute_trade(ledger, trade, step=0, lifetime_months=48)
     assert (done.units, done.moved.amount) == (3, pytest.approx(3 * 1344.0, rel=1e-15))
     assert done.unsold is not None and done.unsold.units == 2
-    divest = sale(lot_desk(), seller=4, generation=0, units=None, kind=EventKind.GPU_SALE)
-    assert divest.unsold_to is None  # a divesting provider keeps what no reseller takes
+    for kind in (EventKind.GPU_SALE, EventKind.GPU_RETIRED):  # a divesting or retiring provider keeps the rest
+        assert sale(lot_desk(), seller=4, generation=0, units=None, kind=kind).unsold_to is None
 
 
 def test_a_reseller_buys_within_its_budget_and_stock_room() -> None:
