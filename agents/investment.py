@@ -28,8 +28,8 @@ class InvestmentView:
         new_tokens_per_gpu: Mtok/month one new GPU adds to this provider's capacity.
         new_lifetime: Months of life of a new GPU.
         tokens_per_gpu: Mtok/month one GPU of each generation adds to this provider's capacity.
-        used_price: Lowest resale price per generation, $ per GPU (NaN: not quoted).
-        used_life_left: Months of life left on used GPUs of each generation.
+        used_price: Price per GPU of the cheapest reseller's lots of each generation, $ (NaN: none on sale).
+        used_life_left: Mean months of life left of those lots (their own age, not their generation's).
         used_available: GPUs of each generation resellers hold.
         tokens_per_installed_gpu: Mean Mtok/month per installed GPU per region (for sizing sales).
         installed_gpus: GPUs installed per region.
@@ -38,6 +38,8 @@ class InvestmentView:
         monthly_operating_cost: Power + opex + interest last month, $.
         market_demand_history: The market's inside demand in the months it has observed, oldest first, Mtok
             (this month last).
+        running_cost_per_gpu_month: Power + opex of one GPU of each generation per month, $ (None: not known,
+            the used/new choice compares capital costs only).
     """
 
     step: int
@@ -57,6 +59,7 @@ class InvestmentView:
     credit_limit: float
     monthly_operating_cost: float
     market_demand_history: FloatArray = field(default_factory=lambda: np.zeros(0))
+    running_cost_per_gpu_month: FloatArray | None = None
 
 
 @dataclass
@@ -75,13 +78,35 @@ class FleetOrder:
         return cls(buy_new=z.copy(), buy_used=z.copy(), sell=z.copy())
 
 
-def cheapest_used_generation(view: InvestmentView) -> int:
-    """The generation resellers hold whose GPUs cost least per Mtok over their remaining life, or -1.
+def used_cost_per_mtok(view: InvestmentView) -> FloatArray:
+    """Cost per Mtok of a used GPU of each generation over its remaining life, $/Mtok (inf: none on sale).
 
-    ``cost_g = used_price_g / (tokens_per_gpu_g * life_left_g)`` over generations in stock with a quote.
+    ``cost_g = (used_price_g / max(L_g, 1) + running_g) / tokens_per_gpu_g`` with ``L_g`` the months of life left
+    of the lots on sale and ``running_g`` the power + opex of one GPU-month (0 when not known).
     """
-    per_token = np.where((view.used_available > 0) & ~np.isnan(view.used_price),
-                         view.used_price / (view.tokens_per_gpu * view.used_life_left), np.inf)
+    running = np.zeros_like(view.tokens_per_gpu) if view.running_cost_per_gpu_month is None \
+        else view.running_cost_per_gpu_month
+    life = np.maximum(np.nan_to_num(view.used_life_left, nan=1.0), 1.0)
+    on_sale = (view.used_available > 0) & ~np.isnan(view.used_price) & (view.tokens_per_gpu > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cost = (view.used_price / life + running) / view.tokens_per_gpu
+    return np.where(on_sale, cost, np.inf)
+
+
+def new_cost_per_mtok(view: InvestmentView) -> float:
+    """Cost per Mtok of a new GPU over its lifetime, $/Mtok (inf: none on sale):
+    ``(new_price / lifetime + running_new) / new_tokens_per_gpu``."""
+    g = view.new_generation
+    if g < 0 or view.new_tokens_per_gpu <= 0 or view.new_lifetime <= 0:
+        return float("inf")
+    running = 0.0 if view.running_cost_per_gpu_month is None else float(view.running_cost_per_gpu_month[g])
+    return float((view.new_price / view.new_lifetime + running) / view.new_tokens_per_gpu)
+
+
+def cheapest_used_generation(view: InvestmentView) -> int:
+    """The generation on sale used whose GPUs cost least per Mtok over their remaining life
+    (:func:`used_cost_per_mtok`), or -1."""
+    per_token = used_cost_per_mtok(view)
     return int(np.argmin(per_token)) if np.isfinite(per_token).any() else -1
 
 
@@ -154,7 +179,8 @@ class UtilizationTargetStrategy(InvestmentStrategy):
 
     Per region: ``gap = desired_capacity(demand, g, target) - capacity`` with ``g`` from
     :func:`forecast_growth_per_year`. A positive gap is filled with the
-    cheaper of new and used GPUs per Mtok of lifetime capacity, limited by ``max_growth_per_month`` and by
+    cheaper of new and used GPUs per Mtok over their remaining life (capital per month of life left plus
+    power and opex, :func:`used_cost_per_mtok`, :func:`new_cost_per_mtok`), limited by ``max_growth_per_month`` and by
     cash + credit above a reserve of ``cash_reserve_months`` of operating cost. Below
     ``divest_below_utilization`` the provider sells GPUs to bring utilization back to the target, at most
     ``max_divest_per_month`` of its GPUs in a region per month.
@@ -180,11 +206,8 @@ class UtilizationTargetStrategy(InvestmentStrategy):
             used = cheapest_used_generation(view)
             new_ok = p.buy_new and view.new_generation >= 0
             used_ok = p.buy_used and used >= 0
-            new_cost = view.new_price / (view.new_tokens_per_gpu * view.new_lifetime) if new_ok else np.inf
-            used_cost = (
-                view.used_price[used] / (view.tokens_per_gpu[used] * max(view.used_life_left[used], 1.0))
-                if used_ok else np.inf
-            )
+            new_cost = new_cost_per_mtok(view) if new_ok else np.inf
+            used_cost = float(used_cost_per_mtok(view)[used]) if used_ok else np.inf
             if used_cost < new_cost:
                 units = np.floor(need / view.tokens_per_gpu[used])
                 units = _fit(units, float(view.used_available[used]), budget / view.used_price[used])

@@ -22,7 +22,7 @@ from market.fleet import FleetEconomics
 from market.observation import MarketObservation
 from market.offers import OfferBook
 from market.pricing import capacity_clearing_price
-from market.technology import GenerationTable, tokens_per_gpu_month
+from market.technology import GenerationTable, power_cost_per_gpu_month, tokens_per_gpu_month
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -188,13 +188,17 @@ class Provider(mesa.Agent):
 
     def investment_view(self, *, step: int, fleet: FleetEconomics, offers: OfferBook, clearing: Clearing,
                         generations: GenerationTable, algorithmic_efficiency: float, used_price: FloatArray,
-                        used_available: NDArray[np.int64]) -> InvestmentView | None:
+                        used_available: NDArray[np.int64], used_life_left: FloatArray | None = None,
+                        power_price: FloatArray | None = None) -> InvestmentView | None:
         """Its view for fleet planning (None when its capacity is fixed or there is no GPU to buy).
 
         Demand per region is the larger of its own unconstrained demand and what it served (overflow from
-        full rivals included). ``used_price`` and ``used_available`` are the resellers' lowest quote and stock
-        per generation. Each call records the market's inside demand this month in its demand history (the
-        investment forecast's data)."""
+        full rivals included). ``used_price``, ``used_life_left`` and ``used_available`` are, per generation, the
+        price and mean months of life left of the cheapest reseller's lots and the resellers' stock (without
+        ``used_life_left``, a GPU built at its generation's release). With ``power_price`` (per region) it also
+        sees each generation's running cost per GPU-month: power at its PUE and mean regional price, plus opex.
+        Each call records the market's inside demand this month in its demand history (the investment
+        forecast's data)."""
         gens = generations
         if self.config.capacity_mtok_per_month is not None or not len(gens):
             return None
@@ -214,7 +218,10 @@ class Provider(mesa.Agent):
             new_tokens_per_gpu=float(tokens[new_id]) if new_id >= 0 else 0.0,
             new_lifetime=int(gens.lifetime_months[new_id]) if new_id >= 0 else 0,
             tokens_per_gpu=tokens, used_price=used_price,
-            used_life_left=np.maximum(gens.lifetime_months - np.maximum(step - gens.release_step, 0), 1).astype(float),
+            used_life_left=(np.maximum(gens.lifetime_months - np.maximum(step - gens.release_step, 0), 1).astype(float)
+                            if used_life_left is None else used_life_left),
+            running_cost_per_gpu_month=None if power_price is None else power_cost_per_gpu_month(
+                gens.power_kw, float(np.mean(power_price[regions])), self.pue) + self.config.opex_usd_per_gpu_month,
             used_available=used_available,
             tokens_per_installed_gpu=np.where(gpus > 0, capacity / np.maximum(gpus, 1.0), tokens.max()),
             installed_gpus=gpus, cash=self.cash, credit_limit=self.credit_limit,

@@ -238,20 +238,31 @@ class Roster:
             reliability=column([p.reliability for p, _, _ in rows]),
         )
 
-    def reseller_quotes(self, generations: GenerationTable, step: int, held: IntArray) -> FloatArray:
-        """Each reseller's resale quote per generation, $ (NaN before a generation's release)."""
+    def reseller_quotes(self, generations: GenerationTable, step: int, held: IntArray,
+                        life_left: FloatArray | None = None, power_price: float = 0.0) -> FloatArray:
+        """Each reseller's resale quote per generation at the mean remaining life of its stock, $ (NaN before a
+        generation's release); ``held`` and ``life_left`` are (holder, generation) matrices, ``power_price`` the
+        mean regional power price, $/kWh."""
         resellers = self.resellers
         if not resellers or not len(generations):
             return np.full((len(resellers), len(generations)), np.nan)
-        quotes = np.vstack([r.quote(generations, step, held[r.holder_id]) for r in resellers])
+        quotes = np.vstack([r.quote(generations, step, held[r.holder_id],
+                                    None if life_left is None else life_left[r.holder_id], power_price)
+                            for r in resellers])
         quotes[:, generations.release_step > step] = np.nan  # nothing to resell before release
         return quotes
 
     def reseller_desk(self, quotes: FloatArray) -> ResellerDesk:
-        """The resellers' standing prices for trade planning."""
+        """The resellers' standing prices for trade planning (lot prices by remaining life)."""
         resellers = self.resellers
+        n_gen = quotes.shape[1] if quotes.ndim == 2 else 0
+
+        def rows(name: str) -> FloatArray:
+            return np.array([getattr(r, name) for r in resellers], dtype=np.float64).reshape(len(resellers), n_gen)
+
         return ResellerDesk(holder_ids=np.array([r.holder_id for r in resellers], dtype=np.int64), quotes=quotes,
-                            margin=np.array([r.config.margin for r in resellers], dtype=np.float64))
+                            margin=np.array([r.config.margin for r in resellers], dtype=np.float64),
+                            rates=rows("rate"), holding=rows("holding"), scrap=rows("scrap"))
 
     def corporate_state(self) -> CorporateState:
         """Every holder's corporate facts now (``market.corporate.CorporateState``)."""

@@ -153,11 +153,14 @@ def effective_volume(
 
 
 def self_hosting_cost(*, step: int, generations: GenerationTable, used_price_usd: FloatArray, power_price: FloatArray,
-                      options: OutsideOptionConfig, efficiency_multiplier: float) -> FloatArray:
+                      options: OutsideOptionConfig, efficiency_multiplier: float,
+                      used_life_left: FloatArray | None = None) -> FloatArray:
     """Cost per Mtok of self-hosting open-weight models, by region, $/Mtok: the cheapest GPU on offer.
 
-    For a released generation ``g`` bought used at ``premium * used_price_g`` over its remaining life
-    ``L_g = max(lifetime_g - age_g, 1)`` months, or (the newest) new at list price over its lifetime::
+    For a released generation ``g`` bought used at ``premium * used_price_g`` over the remaining life
+    ``L_g = max(used_life_left_g, 1)`` months of the lots on sale (without ``used_life_left``:
+    ``max(lifetime_g - age_g, 1)``, a GPU built at its generation's release), or (the newest) new at list price
+    over its lifetime::
 
         capital_g   = min(premium * used_price_g / L_g, list_price_newest / lifetime_newest)  ($/GPU-month)
         cost[r]     = min_g (capital_g + power_kw_g * pue * 730.5 h * power_price_r + opex) / tokens_g
@@ -171,7 +174,9 @@ def self_hosting_cost(*, step: int, generations: GenerationTable, used_price_usd
     """
     gens = generations
     released = gens.release_step <= step
-    life_left = np.maximum(gens.lifetime_months - np.maximum(step - gens.release_step, 0), 1).astype(float)
+    by_release = np.maximum(gens.lifetime_months - np.maximum(step - gens.release_step, 0), 1).astype(float)
+    life_left = by_release if used_life_left is None else np.maximum(
+        np.where(np.isnan(used_life_left), by_release, used_life_left), 1.0)
     price = np.where(np.isnan(used_price_usd), np.inf, used_price_usd * options.self_host_gpu_premium)
     capital = np.where(released, price / life_left, np.inf)
     newest = gens.newest(step)

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from market.technology import HOURS_PER_MONTH
+
 if TYPE_CHECKING:
     from market.technology import GenerationTable
 
@@ -30,11 +32,37 @@ class Transfer:
     generation: IntArray
     count: IntArray
     book_value: FloatArray
+    paid: FloatArray
 
     @property
     def units(self) -> int:
         """GPUs moved."""
         return int(self.count.sum())
+
+    @property
+    def amount(self) -> float:
+        """What the new holder paid for them, $."""
+        return float(self.paid.sum())
+
+
+@dataclass(frozen=True)
+class LotPrice:
+    """A price per GPU that depends on the lot's remaining life ``L`` (months):
+    ``price(L) = max(floor, rate * max(L - offset, 0))`` where ``rate * max(L - offset, 0) > 0``, else 0.
+
+    A reseller sells at ``rate = level * par rate``, ``offset = 0`` and ``floor = scrap value``
+    (:func:`lot_quote`); it bids ``rate = (1 - margin) * its rate``, ``offset = months it expects to hold the lot``
+    and ``floor = 0`` (:func:`lot_bid`). A lot priced 0 does not trade.
+    """
+
+    rate: float
+    offset: float = 0.0
+    floor: float = 0.0
+
+    def __call__(self, life_left: FloatArray) -> FloatArray:
+        """Price per GPU of lots with ``life_left`` months of life left, $."""
+        usable = self.rate * np.maximum(np.asarray(life_left, dtype=np.float64) - self.offset, 0.0)
+        return np.where(usable > 0, np.maximum(self.floor, usable), 0.0)
 
 
 class GpuLedger:
@@ -102,9 +130,32 @@ class GpuLedger:
                  lifetime=int(generations.lifetime_months[generation]), step=built_step,
                  basis=float(generations.list_price_usd[generation]))
 
+    def add_initial(self, holder: int, generation: int, region: int, count: int, age_months: int,
+                    generations: GenerationTable, *, power_price: float, pue: float, opex_per_gpu_month: float
+                    ) -> None:
+        """Add a lot its holder owns at step 0, built ``age_months`` ago, at its book value by age.
+
+        With ``L = lifetime - age`` months left, the lot is booked at step 0 at
+        ``basis = min(list * L / lifetime, v * L)`` and written off over ``L``: straight-line historical cost,
+        impaired to its value in use ``v * L`` where ``v`` is the holder's :func:`par_rate` against the newest
+        generation on sale at step 0 (its power price, PUE and opex). A lot past its life is booked at 0.
+        """
+        gens = generations
+        lifetime = int(gens.lifetime_months[generation])
+        left = lifetime - age_months
+        newest = gens.newest(0)
+        historical = float(gens.list_price_usd[generation]) * max(left, 0) / lifetime
+        in_use = historical if newest < 0 else float(par_rate(
+            list_price=gens.list_price_usd, throughput=gens.throughput_tokens_per_s,
+            lifetime_months=gens.lifetime_months.astype(np.float64), power_kw=gens.power_kw, newest=newest,
+            power_price=power_price, pue=pue, opex_per_gpu_month=opex_per_gpu_month)[generation]) * max(left, 0)
+        self.add(holder=holder, generation=generation, region=region, count=count, built_step=-age_months,
+                 lifetime=lifetime, step=0, basis=min(historical, in_use))
+
     def move(self, *, holder: int, to_holder: int, count: int | None, step: int, price_per_gpu: float | None,
              generation: int | None = None, region: int | None = None, to_region: int | None = None,
-             built_before: int | None = None) -> Transfer:
+             built_before: int | None = None, lot_price: LotPrice | None = None,
+             budget: float = np.inf) -> Transfer:
         """Move up to ``count`` GPUs (oldest first) from ``holder`` to ``to_holder``.
 
         Args:
@@ -117,9 +168,12 @@ class GpuLedger:
             region: Only GPUs in this region.
             to_region: Region the GPUs are installed in afterwards (default: unchanged).
             built_before: Only GPUs built before this step.
+            lot_price: Price per GPU by the lot's remaining life (overrides ``price_per_gpu``); lots it prices
+                at 0 stay where they are.
+            budget: Most the new holder pays in all, $: a lot is moved only in the whole GPUs it can afford.
 
         Returns:
-            What moved, with the book value it left the seller's books at.
+            What moved, with the book value it left the seller's books at and what the new holder paid.
         """
         n = self._n
         mask = self.holder[:n] == holder
@@ -136,13 +190,26 @@ class GpuLedger:
         gens: list[int] = []
         counts: list[int] = []
         values: list[float] = []
+        paid: list[float] = []
         book_values = self.book_value_per_gpu(step)
-        for i in lots:
+        life_left = (self.end_step[lots] - step).astype(np.float64)
+        prices = lot_price(life_left) if lot_price is not None else np.full(lots.size, np.nan)
+        money = float(budget)
+        for i, lot_value in zip(lots, prices, strict=True):
             if left <= 0:
                 break
             take = int(min(left, self.count[i]))
             book = float(book_values[i])
             basis = book if price_per_gpu is None else price_per_gpu
+            if lot_price is not None:
+                basis = float(lot_value)
+                if basis <= 0:
+                    continue
+            if np.isfinite(money) and basis > 0:
+                take = int(min(take, np.floor(money / basis)))
+                if take <= 0:
+                    continue
+                money -= take * basis
             dest_region = int(self.region[i]) if to_region is None else to_region
             self.count[i] -= take
             self._append(to_holder, int(self.generation[i]), dest_region, take, int(self.built_step[i]),
@@ -150,15 +217,18 @@ class GpuLedger:
             gens.append(int(self.generation[i]))
             counts.append(take)
             values.append(book * take)
+            paid.append(basis * take)
             left -= take
-        return Transfer(np.array(gens, dtype=np.int64), np.array(counts, dtype=np.int64), np.array(values))
+        return Transfer(np.array(gens, dtype=np.int64), np.array(counts, dtype=np.int64), np.array(values),
+                        np.array(paid))
 
     def scrap_expired(self, step: int) -> Transfer:
         """Scrap every lot whose end step has come; returns what was scrapped (all holders)."""
         n = self._n
         expired = np.nonzero((self.end_step[:n] <= step) & (self.holder[:n] != SCRAPPED) & (self.count[:n] > 0))[0]
         self.holder[expired] = SCRAPPED
-        return Transfer(self.generation[expired].copy(), self.count[expired].copy(), np.zeros(expired.size))
+        return Transfer(self.generation[expired].copy(), self.count[expired].copy(), np.zeros(expired.size),
+                        np.zeros(expired.size))
 
     def compact(self) -> None:
         """Drop empty lots and merge scrapped ones per generation (keeps the ledger small)."""
@@ -222,6 +292,19 @@ class GpuLedger:
         out = np.bincount(key, weights=self.count[:n][live], minlength=size)
         return out[:size].reshape(n_holders, n_gen, n_regions).astype(np.int64)
 
+    def life_left_by_holder_generation(self, step: int, n_holders: int) -> FloatArray:
+        """Mean months of life left per GPU as a (holder, generation) matrix (NaN where a holder has none)."""
+        n = self._n
+        n_gen = len(self.produced)
+        live = self.holder[:n] >= 0
+        key = self.holder[:n][live] * n_gen + self.generation[:n][live]
+        count = self.count[:n][live].astype(np.float64)
+        left = np.clip(self.end_step[:n][live] - step, 0, None) * count
+        units = np.bincount(key, weights=count, minlength=n_holders * n_gen)[: n_holders * n_gen]
+        months = np.bincount(key, weights=left, minlength=n_holders * n_gen)[: n_holders * n_gen]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return (months / np.where(units > 0, units, np.nan)).reshape(n_holders, n_gen)
+
     def scrapped_by_generation(self) -> IntArray:
         """GPUs scrapped so far, per generation."""
         n = self._n
@@ -230,33 +313,59 @@ class GpuLedger:
                            minlength=len(self.produced)).astype(np.int64)
 
 
-def secondary_price(
-    *,
-    list_price: FloatArray,
-    throughput: FloatArray,
-    generation_age_months: FloatArray,
-    lifetime_months: FloatArray,
-    newest_list_price: float,
-    newest_throughput: float,
-    inventory: FloatArray,
-    orders: FloatArray,
-    demand_pressure: float,
-    obsolescence: float,
-    reference_units: float = 1.0,
-) -> FloatArray:
-    """Resale price per GPU by generation, $: it falls with age and inventory and rises with buyers' orders.
+def par_rate(*, list_price: FloatArray, throughput: FloatArray, lifetime_months: FloatArray, power_kw: FloatArray,
+             newest: int, power_price: float, pue: float, opex_per_gpu_month: float) -> FloatArray:
+    """Value of one month of a GPU's remaining life at par, by generation, $ per GPU-month: what makes its
+    tokens cost a buyer what the newest generation's cost, new.
 
-    ``price = list * min(1, r) ** obsolescence * max(0.02, 1 - age / lifetime)
-    * clip(((orders + u) / (inventory + u)) ** pressure, 0.25, 2)``, where ``r`` is the generation's tokens per
-    dollar relative to the newest generation's (an old GPU is worth only what makes its tokens competitive with
-    new ones) and ``u`` (``reference_units``) sets the book size at which orders and inventory start to move the
-    price.
+    With running cost ``run_g = power_kw_g * pue * 730.5 h * power_price + opex`` and tokens in proportion to
+    throughput ``T_g``, a buyer is indifferent when ``(v_g + run_g) / T_g = (v_new + run_new) / T_new`` with
+    ``v_new = list_new / lifetime_new``::
+
+        v_g = max(0, T_g / T_new * (list_new / lifetime_new + run_new) - run_g)
+
+    A lot with ``L`` months of life left is worth ``v_g * L`` at par: it loses value with its own age (straight
+    line to its end of life), not its generation's. ``v_g = 0`` when even a free GPU of ``g`` costs more per
+    token to run than a new one costs to own and run.
     """
-    relative = (throughput / list_price) / (newest_throughput / newest_list_price)
-    fundamental = list_price * np.minimum(1.0, relative) ** obsolescence
-    remaining = np.maximum(0.02, 1.0 - generation_age_months / lifetime_months)
-    pressure = ((orders + reference_units) / (inventory + reference_units)) ** demand_pressure
-    return fundamental * remaining * np.clip(pressure, 0.25, 2.0)
+    run = power_kw * pue * HOURS_PER_MONTH * power_price + opex_per_gpu_month
+    new = list_price[newest] / lifetime_months[newest] + run[newest]
+    return np.asarray(np.maximum(throughput / throughput[newest] * new - run, 0.0), dtype=np.float64)
+
+
+def adjust_price_level(level: FloatArray, *, orders: FloatArray, inventory: FloatArray, target_months: float,
+                       reference_units: float, speed: float, min_level: FloatArray) -> FloatArray:
+    """A reseller's price level (its quote relative to par) next month: it falls until its book clears.
+
+    ``level' = clip(level * ((orders + u) / (inventory / T + u)) ** speed, min_level, 1)``: the level falls
+    while buyers order less than the book's target turnover ``inventory / T`` (``T`` = target months of
+    inventory, ``u`` = ``reference_units``) and rises while they order more; a used GPU never costs more per
+    month of life than par (a new GPU of its generation). At a fixed point buyers order ``inventory / T`` a
+    month, or the level sits at ``min_level``, where every lot is quoted at its scrap value.
+    """
+    factor = ((orders + reference_units) / (inventory / target_months + reference_units)) ** speed
+    return np.clip(level * factor, min_level, 1.0)
+
+
+def lot_quote(rate: FloatArray, life_left: FloatArray, scrap: FloatArray) -> FloatArray:
+    """Resale price per GPU of a lot, $: ``max(scrap, rate * L)`` with ``rate = level * v`` ($ per GPU-month of
+    remaining life) and ``L`` the lot's months of life left; never below the scrap value."""
+    return np.maximum(scrap, rate * life_left)
+
+
+def holding_months(inventory: FloatArray, order_rate: FloatArray, lifetime_months: FloatArray) -> FloatArray:
+    """Months a reseller expects to hold a GPU it buys now: ``H = min(lifetime, inventory / order_rate)``
+    (0 with no inventory; the lifetime with inventory and no orders)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        months = np.where(inventory > 0, inventory / np.maximum(order_rate, 0.0), 0.0)
+    return np.minimum(np.nan_to_num(months, nan=0.0, posinf=np.inf), lifetime_months)
+
+
+def lot_bid(rate: FloatArray, life_left: FloatArray, holding: FloatArray, margin: float) -> FloatArray:
+    """What a reseller pays per GPU of a lot, $: its expected resale value less its margin,
+    ``(1 - margin) * rate * max(L - H, 0)``: the lot is resold ``H`` months from now with ``L - H`` months of
+    life left at today's rate (a lot that will be dead before it sells is worth nothing to it)."""
+    return (1.0 - margin) * rate * np.maximum(life_left - holding, 0.0)
 
 
 def best_quotes(quotes: FloatArray) -> FloatArray:

@@ -85,13 +85,15 @@ class InferenceMarket(mesa.Model):
         ref = config.technology.reference_generation
         self.reference_generation = self.generations.index(ref) if ref else (0 if len(self.generations) else -1)
         self.roster = Roster()
-        for cfg in config.providers:  # initial fleets at list price, built age_months ago
+        for cfg in config.providers:  # initial fleets at their book value by age (GpuLedger.add_initial)
             for k in range(cfg.count):
                 p = self._new_provider(cfg, cfg.name if cfg.count == 1 else f"{cfg.name}_{k + 1}")
                 for lot in cfg.fleet:
-                    self.ledger.add_new(p.holder_id, self.generations.index(lot.generation),
-                                        self.region_names.index(lot.region), lot.gpus, -lot.age_months,
-                                        self.generations)
+                    r = self.region_names.index(lot.region)
+                    self.ledger.add_initial(p.holder_id, self.generations.index(lot.generation), r, lot.gpus,
+                                            lot.age_months, self.generations,
+                                            power_price=float(self.regions.base_power_price[r]), pue=cfg.pue,
+                                            opex_per_gpu_month=cfg.opex_usd_per_gpu_month)
         for rcfg in config.resellers:
             for k in range(rcfg.count):
                 self.roster.new_reseller(self, rcfg, rcfg.name if rcfg.count == 1 else f"{rcfg.name}_{k + 1}",
@@ -264,12 +266,15 @@ class InferenceMarket(mesa.Model):
                                        built_before=cut) for h, g, cut in self.roster.aged_gpus(self.ledger, t))
         self.secondary_quotes = self._reseller_quotes()
         desk = self.roster.reseller_desk(self.secondary_quotes)
-        used_price = best_quotes(self.secondary_quotes)
-        stock = self.ledger.units_by_holder_generation(n)[self.roster.reseller_ids].sum(axis=0)
+        books = self.ledger.units_by_holder_generation(n)[self.roster.reseller_ids]
+        used_price, used_life = trading.best_used_offer(
+            desk, books, self.ledger.life_left_by_holder_generation(t, n)[self.roster.reseller_ids])
+        stock = books.sum(axis=0)
         orders = [(p, p.plan_fleet(view)) for p in self.providers if p.active for view in [p.investment_view(
             step=t, fleet=self.fleet, offers=self.offers, clearing=self.clearing,
             generations=self.generations, algorithmic_efficiency=self.algorithmic_efficiency,
-            used_price=used_price, used_available=stock)] if view is not None]
+            used_price=used_price, used_available=stock, used_life_left=used_life,
+            power_price=self.power_price)] if view is not None]
         if not orders:
             return
         oldest_first = [int(g) for g in np.argsort(self.generations.release_step, kind="stable")]
@@ -280,8 +285,8 @@ class InferenceMarket(mesa.Model):
                                                    self.roster.used_orders(orders), self._grid_headroom_mw(),
                                                    self.generations)
         self.apply_trades(trades)
-        for r in self.resellers:
-            r.last_orders = requested.copy()
+        for r, orders_r in zip(self.resellers, trading.orders_by_reseller(requested, books), strict=True):
+            r.record_orders(orders_r)
         newest = self.generations.newest(t)
         if newest >= 0:
             self.apply_trades(trading.vendor_purchases(
@@ -309,19 +314,24 @@ class InferenceMarket(mesa.Model):
         """Not buying or self-hosting on the cheapest GPU in stock or new (``market.demand``)."""
         cfg = self.config.outside_option
         if cfg.self_hosting:
-            held = self.ledger.units_by_holder_generation(len(self.holders))[self.roster.reseller_ids]
-            in_stock = np.where(held.sum(axis=0) > 0, best_quotes(self.secondary_quotes), np.nan)
+            n, ids = len(self.holders), self.roster.reseller_ids
+            used_price, used_life = trading.best_used_offer(
+                self.roster.reseller_desk(self.secondary_quotes), self.ledger.units_by_holder_generation(n)[ids],
+                self.ledger.life_left_by_holder_generation(self.step_index, n)[ids])
             self.self_host_cost_by_region = demand.self_hosting_cost(
-                step=self.step_index, generations=self.generations, used_price_usd=in_stock,
-                power_price=self.power_price, options=cfg, efficiency_multiplier=self.algorithmic_efficiency)
+                step=self.step_index, generations=self.generations, used_price_usd=used_price,
+                used_life_left=used_life, power_price=self.power_price, options=cfg,
+                efficiency_multiplier=self.algorithmic_efficiency)
         return self.population.outside_utilities(
             not_buying_value=cfg.value, self_host_cost_by_region=self.self_host_cost_by_region if cfg.self_hosting
             else None, self_host_quality=self.open_weight * cfg.self_host_quality_factor,
             self_host_penalty=cfg.self_host_penalty, mu=self.mu, form=self.form)
 
     def _reseller_quotes(self) -> FloatArray:
-        held = self.ledger.units_by_holder_generation(len(self.holders))
-        return self.roster.reseller_quotes(self.generations, self.step_index, held)
+        n = len(self.holders)
+        return self.roster.reseller_quotes(self.generations, self.step_index, self.ledger.units_by_holder_generation(n),
+                                           self.ledger.life_left_by_holder_generation(self.step_index, n),
+                                           float(np.mean(self.power_price)))
 
     def _grid_headroom_mw(self) -> FloatArray:
         return np.maximum(self.regions.power_capacity_mw - self.fleet.load_mw, 0.0)
@@ -429,10 +439,23 @@ class InferenceMarket(mesa.Model):
     # -- applying changes -----------------------------------------------------------------------------------
     def apply_trades(self, trades: Iterable[trading.Trade]) -> None:
         """Apply hardware trades in order: GPUs through the ledger, the payment on both sides, one event each
-        (a vendor is paid from outside the economy; scrapped GPUs fetch nothing)."""
+        (a vendor is paid from outside the economy; scrapped GPUs fetch nothing). A reseller buys only what its
+        cash plus credit line pays for, within its stock limit; what sellers retire or liquidate and nobody takes
+        is scrapped."""
         for t in trades:
             lifetime = int(self.generations.lifetime_months[t.generation])
-            units = trading.execute(self.ledger, t, self.step_index, lifetime)
+            buyer = self.holders[t.buyer] if t.buyer != SCRAPPED else None
+            budget, room = np.inf, None
+            if isinstance(buyer, HardwareReseller):  # within its credit line and stock limit
+                budget = max(buyer.cash + buyer.credit_limit, 0.0)
+                held = self.ledger.units_by_holder_generation(len(self.holders))[buyer.holder_id, t.generation]
+                room = int(max(buyer.stock_limit()[t.generation] - held, 0))
+            done = trading.execute_trade(self.ledger, t, self.step_index, lifetime, budget, room)
+            if isinstance(t, trading.GpuTrade) and done.unsold is not None and done.unsold.units > 0:
+                self.fleet_stale = True
+                self.record_event(Event(EventKind.GPU_SCRAPPED, holder=t.seller, generation=t.generation,
+                                        units=done.unsold.units))
+            units = done.units
             if units == 0:
                 continue
             self.fleet_stale = True
@@ -443,7 +466,7 @@ class InferenceMarket(mesa.Model):
             elif t.buyer == SCRAPPED:
                 self.record_event(Event(EventKind.GPU_SCRAPPED, holder=t.seller, generation=t.generation, units=units))
             else:
-                amount = t.price_per_gpu * units
+                amount = done.moved.amount
                 self.holders[t.seller].cash += amount
                 self.holders[t.buyer].cash -= amount
                 self.record_event(Event(t.kind, holder=t.seller, counterparty=t.buyer, generation=t.generation,

@@ -10,11 +10,15 @@ works on its own copy of the holdings and of the regions' grid headroom.
 
 Rules (DESIGN.md 3.5):
 
-- A seller sells to the reseller with the highest bid, ``bid = quote * (1 - margin)``; with no reseller the
-  GPUs are scrapped for nothing.
-- A buyer buys a generation from the reseller with the lowest quote that holds it, then from the next,
-  until its order is filled or no reseller holds it; buyers are served in order of priority (cash plus
-  credit), deepest pockets first.
+- Used GPUs are priced lot by lot by their remaining life ``L`` (``market.hardware.LotPrice``). A seller sells
+  to the reseller with the highest bid rate; the reseller pays each lot ``(1 - margin) * rate * max(L - H, 0)``
+  (its expected resale value less its margin, ``H`` = months it expects to hold it), only while its cash plus
+  credit pays, within its stock limit, and takes no lot it values at 0. What no reseller takes stays with the
+  seller (a retiring or divesting provider keeps using it), except a liquidation's, which is scrapped. With no
+  reseller the GPUs are scrapped for nothing.
+- A buyer buys a generation from the reseller with the lowest rate that holds it, each lot at
+  ``max(scrap, rate * L)``, then from the next, until its order is filled or no reseller holds it; buyers are
+  served in order of priority (cash plus credit), deepest pockets first.
 - Whole GPUs only, within the grid headroom of the region they are installed in:
   ``units <= floor(headroom_mw / (power_kw * pue / 1000))`` where the grid is constrained.
 - Scarce vendor supply goes to buyers by ``market.hardware.allocate_supply``.
@@ -30,7 +34,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from market.events import EventKind
-from market.hardware import SCRAPPED, GpuLedger, allocate_supply
+from market.hardware import SCRAPPED, GpuLedger, LotPrice, Transfer, allocate_supply
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -50,6 +54,9 @@ class GpuTrade:
         region: Only the seller's GPUs installed in this region (None: any region).
         to_region: Region the buyer installs them in (None: where they are).
         built_before: Only GPUs built before this step (None: any age).
+        lot_price: Price per GPU by each lot's remaining life (overrides ``price_per_gpu``, which is then the
+            price of a lot of the quoted mean life).
+        unsold_to: Where GPUs the buyer does not take go (``SCRAPPED``), or None to leave them with the seller.
     """
 
     seller: int
@@ -61,6 +68,8 @@ class GpuTrade:
     region: int | None = None
     to_region: int | None = None
     built_before: int | None = None
+    lot_price: LotPrice | None = None
+    unsold_to: int | None = None
 
 
 @dataclass(frozen=True)
@@ -85,18 +94,51 @@ class ResellerDesk:
 
     Attributes:
         holder_ids: Holder id of each reseller.
-        quotes: Resale price per (reseller, generation), $ per GPU (NaN: not quoted).
-        margin: Each reseller's margin; it bids ``quote * (1 - margin)`` for GPUs it buys.
+        quotes: Resale price per (reseller, generation) of a lot of the stock's mean life, $ per GPU (NaN: not
+            quoted).
+        margin: Each reseller's margin.
+        rates: Price per GPU-month of remaining life per (reseller, generation), $; None prices every GPU of a
+            generation at its quote and bids ``quote * (1 - margin)`` whatever its age.
+        holding: Months each reseller expects to hold a GPU it buys now, per (reseller, generation).
+        scrap: Scrap value per GPU per (reseller, generation), $ (the floor of every lot's price).
     """
 
     holder_ids: IntArray
     quotes: FloatArray
     margin: FloatArray
+    rates: FloatArray | None = None
+    holding: FloatArray | None = None
+    scrap: FloatArray | None = None
 
     @property
     def bids(self) -> FloatArray:
-        """Price per GPU each reseller pays sellers, per (reseller, generation), $."""
+        """Price per GPU each reseller pays sellers for a lot of the quoted life, per (reseller, generation), $."""
         return self.quotes * (1.0 - self.margin[:, None])
+
+    def bid_price(self, reseller: int, generation: int) -> LotPrice | None:
+        """Row ``reseller``'s bid for lots of ``generation`` by their remaining life (None: flat bid)."""
+        if self.rates is None:
+            return None
+        holding = 0.0 if self.holding is None else float(self.holding[reseller, generation])
+        return LotPrice(rate=float((1.0 - self.margin[reseller]) * self.rates[reseller, generation]),
+                        offset=holding)
+
+    def ask_price(self, reseller: int, generation: int) -> LotPrice | None:
+        """Row ``reseller``'s resale price for lots of ``generation`` by their remaining life (None: flat)."""
+        if self.rates is None:
+            return None
+        return LotPrice(rate=float(self.rates[reseller, generation]),
+                        floor=0.0 if self.scrap is None else float(self.scrap[reseller, generation]))
+
+    def selling_order(self, generation: int) -> FloatArray:
+        """What buyers rank resellers by for a generation (lowest first): the rate, or the flat quote."""
+        return (self.quotes if self.rates is None else self.rates)[:, generation]
+
+    def buying_order(self, generation: int) -> FloatArray:
+        """What sellers rank resellers by for a generation (highest first): the bid rate, or the flat bid."""
+        if self.rates is None:
+            return self.bids[:, generation]
+        return (1.0 - self.margin) * self.rates[:, generation]
 
 
 class GpuSpec(Protocol):
@@ -145,6 +187,34 @@ class NewOrder:
     pue: float
 
 
+def best_used_offer(desk: ResellerDesk, stock: IntArray, life_left: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """What a buyer of used GPUs is offered per generation: the price per GPU and the mean months of life left of
+    the stock of the reseller that sells cheapest per month of life (NaN, NaN where no reseller holds any).
+
+    Args:
+        desk: Resellers' prices (rows follow ``desk.holder_ids``).
+        stock: GPUs per (reseller, generation).
+        life_left: Mean months of life left of each reseller's GPUs per (reseller, generation).
+    """
+    n_gen = stock.shape[1]
+    price, life = np.full(n_gen, np.nan), np.full(n_gen, np.nan)
+    for g in range(n_gen):
+        holders = np.nonzero(stock[:, g] > 0)[0]
+        if holders.size:
+            best = int(holders[np.argmin(desk.selling_order(g)[holders])])
+            price[g], life[g] = desk.quotes[best, g], life_left[best, g]
+    return price, life
+
+
+def orders_by_reseller(requested: FloatArray, stock: IntArray) -> FloatArray:
+    """Buyers' orders per generation shared among resellers in proportion to their stock of it (equally when
+    none holds any): ``orders[r, g] = requested[g] * stock[r, g] / sum_r stock[r, g]``."""
+    stock = np.asarray(stock, dtype=np.float64)
+    total = stock.sum(axis=0)
+    share = np.where(total > 0, stock / np.where(total > 0, total, 1.0), 1.0 / max(stock.shape[0], 1))
+    return np.asarray(requested, dtype=np.float64)[None, :] * share
+
+
 def gpus_within(headroom_mw: float, mw_per_gpu: float) -> float:
     """Whole GPUs that fit in a region's remaining grid capacity (``inf`` where the grid is unconstrained)."""
     return float(np.floor(headroom_mw / mw_per_gpu)) if np.isfinite(headroom_mw) else np.inf
@@ -156,10 +226,11 @@ def sale(desk: ResellerDesk, *, seller: int, generation: int, units: int | None,
     if len(desk.holder_ids) == 0:
         return GpuTrade(seller=seller, buyer=SCRAPPED, generation=generation, units=units, price_per_gpu=0.0,
                         kind=EventKind.GPU_SCRAPPED, region=region, built_before=built_before)
-    bids = desk.bids[:, generation]
-    best = int(np.argmax(bids))
+    best = int(np.argmax(desk.buying_order(generation)))
+    unsold = SCRAPPED if kind == EventKind.GPU_LIQUIDATION else None
     return GpuTrade(seller=seller, buyer=int(desk.holder_ids[best]), generation=generation, units=units,
-                    price_per_gpu=float(bids[best]), kind=kind, region=region, built_before=built_before)
+                    price_per_gpu=float(desk.bids[best, generation]), kind=kind, region=region,
+                    built_before=built_before, lot_price=desk.bid_price(best, generation), unsold_to=unsold)
 
 
 def divestment_sales(desk: ResellerDesk, held: IntArray, sellers: Sequence[tuple[int, IntArray, FloatArray]],
@@ -202,12 +273,12 @@ def _reseller_purchase(desk: ResellerDesk, held: IntArray, headroom: FloatArray,
         candidates = np.nonzero(stock > 0)[0]
         if candidates.size == 0:
             break
-        best = int(candidates[np.argmin(desk.quotes[candidates, generation])])
+        best = int(candidates[np.argmin(desk.selling_order(generation)[candidates])])
         seller = int(desk.holder_ids[best])
         n = int(min(want, stock[best]))
         trades.append(GpuTrade(seller=seller, buyer=buyer, generation=generation, units=n,
                                price_per_gpu=float(desk.quotes[best, generation]), kind=EventKind.GPU_SALE,
-                               to_region=region))
+                               to_region=region, lot_price=desk.ask_price(best, generation)))
         held[seller, generation] -= n
         headroom[region] -= n * mw_per_gpu
         want -= n
@@ -305,16 +376,50 @@ def entry_fleet(desk: ResellerDesk, held: IntArray, headroom: FloatArray, spec: 
     return trades
 
 
-def execute(ledger: GpuLedger, trade: Trade, step: int, lifetime_months: int) -> int:
-    """Move or create the GPUs of one trade in the ledger; returns the GPUs that changed hands.
+@dataclass(frozen=True)
+class Execution:
+    """What one trade did: the GPUs the buyer took (and paid for) and those scrapped because nobody took them."""
+
+    moved: Transfer
+    unsold: Transfer | None
+
+    @property
+    def units(self) -> int:
+        """GPUs that changed hands."""
+        return self.moved.units
+
+
+def execute_trade(ledger: GpuLedger, trade: Trade, step: int, lifetime_months: int,
+                  budget: float = np.inf, max_units: int | None = None) -> Execution:
+    """Move or create the GPUs of one trade in the ledger.
 
     A :class:`VendorSale` creates ``units`` GPUs built now (they live ``lifetime_months``); a :class:`GpuTrade`
-    moves up to ``units`` matching GPUs (all of them for None), oldest first, at the trade's price.
+    moves up to ``units`` matching GPUs (all of them for None), oldest first, at the trade's price (lot by lot
+    with a ``lot_price``), as long as the buyer's ``budget`` pays and up to ``max_units`` GPUs (None: no limit);
+    what the buyer leaves goes to ``unsold_to``.
     """
     if isinstance(trade, VendorSale):
         ledger.add(holder=trade.buyer, generation=trade.generation, region=trade.region, count=trade.units,
                    built_step=step, lifetime=lifetime_months, step=step, basis=trade.price_per_gpu)
-        return trade.units
-    return ledger.move(holder=trade.seller, to_holder=trade.buyer, count=trade.units, step=step,
-                       price_per_gpu=trade.price_per_gpu, generation=trade.generation, region=trade.region,
-                       to_region=trade.to_region, built_before=trade.built_before).units
+        units = np.array([trade.units], dtype=np.int64)
+        return Execution(Transfer(np.array([trade.generation]), units, np.zeros(1),
+                                  np.array([trade.units * trade.price_per_gpu])), None)
+    count = trade.units if max_units is None else max(
+        0, max_units if trade.units is None else min(trade.units, max_units))
+    moved = ledger.move(holder=trade.seller, to_holder=trade.buyer, count=count, step=step,
+                        price_per_gpu=trade.price_per_gpu, generation=trade.generation, region=trade.region,
+                        to_region=trade.to_region, built_before=trade.built_before, lot_price=trade.lot_price,
+                        budget=budget)
+    unsold = None
+    left = None if trade.units is None else trade.units - moved.units
+    if trade.unsold_to is not None and (left is None or left > 0):
+        unsold = ledger.move(holder=trade.seller, to_holder=trade.unsold_to, count=left, step=step,
+                             price_per_gpu=0.0, generation=trade.generation, region=trade.region,
+                             built_before=trade.built_before)
+    return Execution(moved, unsold)
+
+
+def execute(ledger: GpuLedger, trade: Trade, step: int, lifetime_months: int) -> int:
+    """Move or create the GPUs of one trade (:func:`execute_trade` with no budget); returns the GPUs that changed
+    hands."""
+    return execute_trade(ledger, trade, step, lifetime_months).units

@@ -557,14 +557,32 @@ class ResellerConfig(_Section):
     count: int = Field(1, ge=1, le=1000, description="How many identical resellers this entry creates (at most 1,000).")
     cash_usd: NonNegFloat = Field(5e8, description="Cash at step 0, $.")
     margin: Fraction = Field(0.15, description="Spread between the resale price and the price paid to sellers.")
-    demand_pressure: NonNegFloat = Field(
-        0.5, description="Elasticity of the resale price to (buyer orders / inventory): price rises with demand."
+    credit_limit_usd: NonNegFloat = Field(
+        2.5e8, description="Credit line, $: it buys GPUs only while cash + credit pays for them (cash >= -credit)."
     )
-    obsolescence: NonNegFloat = Field(
-        1.0, description="How strongly a newer generation's better tokens-per-dollar lowers an old one's value."
+    demand_pressure: NonNegFloat = Field(
+        0.5, description="Speed of the monthly price-level adjustment: elasticity of the level to (buyer orders / "
+        "target monthly turnover of the book)."
+    )
+    buyer_pue: float = Field(
+        1.3, ge=1.0, le=3.0, description="PUE of the reference buyer whose running costs set a used GPU's par value."
+    )
+    buyer_opex_usd_per_gpu_month: NonNegFloat = Field(
+        200.0, description="Opex per GPU-month of the reference buyer whose running costs set a used GPU's par "
+        "value, $."
     )
     reference_units: PosFloat = Field(
         1000.0, description="GPUs of orders or inventory at which they start to move the resale price."
+    )
+    target_inventory_months: PosFloat = Field(
+        6.0, description="Months of inventory the reseller aims to hold: its price level falls while buyers order "
+        "less than inventory / this a month."
+    )
+    scrap_fraction: Fraction = Field(
+        0.03, description="Scrap (salvage) value per GPU as a fraction of list price: no lot is quoted below it."
+    )
+    order_smoothing: Fraction = Field(
+        0.5, description="Weight of past months in the smoothed order rate that sets the expected holding time."
     )
 
 

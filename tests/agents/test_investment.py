@@ -16,6 +16,8 @@ from agents.investment import (
     UtilizationTargetStrategy,
     cheapest_used_generation,
     make_investment_strategy,
+    new_cost_per_mtok,
+    used_cost_per_mtok,
 )
 from market.config import NoInvestment, UtilizationTargetInvestment
 
@@ -40,6 +42,7 @@ BASE_VIEW: dict[str, Any] = {
     "credit_limit": 0.0,
     "monthly_operating_cost": 0.0,
     "market_demand_history": np.zeros(0),
+    "running_cost_per_gpu_month": None,
 }
 
 TARGET = UtilizationTargetInvestment(target_utilization=0.75, max_growth_per_month=0.15, cash_reserve_months=3.0,
@@ -108,6 +111,34 @@ def test_the_cheapest_used_generation_per_lifetime_token_is_chosen() -> None:
     order = UtilizationTargetStrategy(TARGET).decide(view(**cheap))
     assert order.used_generation == 0
     np.testing.assert_array_equal(order.buy_used, [6.0, 5.0])
+
+
+def test_running_costs_decide_between_used_and_new_over_the_lots_remaining_life() -> None:
+    """Running costs $150 (gen 1) and $200 (gen 2) a GPU-month. New: (30,000/60 + 200)/100 = $7 per Mtok; used
+    gen 1 with 30 months left: (6,000/30 + 150)/50 = $7 per Mtok as well, not cheaper: new is bought. With 40
+    months left (an 18-month-younger lot, same price): (150 + 150)/50 = $6: used wins. At $150 running cost gen 1
+    would be cheaper per Mtok of capital alone ($4 vs $5) yet with gen-1 running cost $300 it costs
+    (200 + 300)/50 = $10 > $7: new."""
+    running = {"running_cost_per_gpu_month": np.array([100.0, 150.0, 200.0])}
+    assert new_cost_per_mtok(view(**running)) == pytest.approx(7.0, rel=1e-15)
+    assert used_cost_per_mtok(view(**running))[1] == pytest.approx(7.0, rel=1e-15)
+    tie = UtilizationTargetStrategy(TARGET).decide(view(**running))
+    assert tie.buy_used.sum() == 0 and tie.buy_new.sum() > 0
+    younger = UtilizationTargetStrategy(TARGET).decide(view(**running, used_life_left=np.array([10.0, 40.0, 60.0])))
+    assert younger.used_generation == 1 and younger.buy_used.sum() > 0 and younger.buy_new.sum() == 0
+    costly = {"running_cost_per_gpu_month": np.array([100.0, 300.0, 200.0])}
+    assert used_cost_per_mtok(view(**costly))[1] == pytest.approx(10.0, rel=1e-15)
+    assert UtilizationTargetStrategy(TARGET).decide(view(**costly)).buy_used.sum() == 0
+
+
+def test_an_operator_that_buys_no_new_gpus_buys_used_when_it_pays_to_run_them() -> None:
+    """A decentralized operator (``buy_new = false``) with the same gap buys used gen-1 GPUs: floor((150, 133.3)
+    / 50) = (3, 2)."""
+    params = TARGET.model_copy(update={"buy_new": False})
+    order = UtilizationTargetStrategy(params).decide(view(running_cost_per_gpu_month=np.array([100.0, 150.0, 200.0])))
+    assert order.used_generation == 1
+    np.testing.assert_array_equal(order.buy_used, [3.0, 2.0])
+    assert order.buy_new.sum() == 0
 
 
 def test_nothing_used_to_buy_without_stock_or_quotes() -> None:

@@ -388,15 +388,18 @@ GENERATIONS = GenerationTable(
 
 
 def test_reseller_quotes_per_reseller_and_nan_before_release() -> None:
-    """Step 0, newest G1 (tokens per dollar 0.1; G0's 0.05 -> half value). Pressure 0.5, 100 reference units.
-    res holds 300 G1: G0 10,000 x 0.5 x (1 - 24/48) = 2,500; G1 30,000 x 0.9 x (100/400)^0.5 = 13,500.
-    res2 holds nothing: 2,500 and 27,000. G2 is released at step 5: NaN."""
+    """Step 0, newest G1; the reference buyer (defaults: opex $200, here free power) runs any GPU for $200 a month.
+    Par rates (market.hardware.par_rate): G1 30,000/60 = 500; G0 500/3,000 x (500 + 200) - 200 < 0 -> 0, so G0 is
+    quoted at its $300 scrap value. res holds 300 G1 (life unknown: 54 months, built at release), no orders yet:
+    level sqrt(100 / (300/6 + 100)), quote 500 x level x 54 = 22,045.4; res2 holds nothing: 500 x 54 = 27,000.
+    G2 is released at step 5: NaN."""
     r = roster()
     held = np.zeros((5, 3), dtype=np.int64)
     held[1] = [0, 300, 0]
     held[0] = [999, 999, 0]  # a provider's GPUs are no reseller's stock
     quotes = r.reseller_quotes(GENERATIONS, 0, held)
-    np.testing.assert_allclose(quotes, [[2500.0, 13500.0, NAN], [2500.0, 27000.0, NAN]], rtol=1e-14)
+    level = np.sqrt(100 / 150)
+    np.testing.assert_allclose(quotes, [[300.0, 500 * level * 54, NAN], [300.0, 27000.0, NAN]], rtol=1e-14)
 
 
 def test_reseller_quotes_without_resellers_or_generations() -> None:
@@ -411,13 +414,21 @@ def test_reseller_quotes_without_resellers_or_generations() -> None:
 
 
 def test_reseller_desk() -> None:
-    """Holder ids (1, 4), margins (0.1, 0.3): bids are 90% and 70% of the quotes."""
-    quotes = np.array([[100.0, NAN], [200.0, 50.0]])
-    desk = roster().reseller_desk(quotes)
+    """Holder ids (1, 4), margins (0.1, 0.3): bids for a lot of the quoted life are 90% and 70% of the quotes;
+    the lot prices come from each reseller's last quote (rates, holding months, scrap values)."""
+    r = roster()
+    quotes = r.reseller_quotes(GENERATIONS, 0, np.zeros((5, 3), dtype=np.int64))
+    desk = r.reseller_desk(quotes)
     np.testing.assert_array_equal(desk.holder_ids, [1, 4])
     np.testing.assert_array_equal(desk.margin, [0.1, 0.3])
     assert desk.quotes is quotes
-    np.testing.assert_allclose(desk.bids, [[90.0, NAN], [140.0, 35.0]], rtol=1e-15)
+    np.testing.assert_allclose(desk.bids, quotes * np.array([[0.9], [0.7]]), rtol=1e-15)
+    assert desk.rates is not None and desk.scrap is not None and desk.holding is not None
+    np.testing.assert_allclose(desk.rates[:, 1], [500.0, 500.0], rtol=1e-15)  # G1 at par, see the test above
+    np.testing.assert_allclose(desk.scrap, [[300.0, 900.0, 1200.0]] * 2, rtol=1e-15)
+    np.testing.assert_array_equal(desk.holding, np.zeros((2, 3)))
+    bid = desk.bid_price(1, 1)
+    assert bid is not None and bid.rate == pytest.approx(0.7 * 500.0, rel=1e-15)
 
 
 def settlement(revenue: list[float], cash_cost: list[float]) -> Settlement:

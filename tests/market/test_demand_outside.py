@@ -47,6 +47,16 @@ def test_a_used_generation_in_stock_against_the_newest_new() -> None:
     np.testing.assert_allclose(got, [218.83 / TOKENS_OLD, 2803.2 / TOKENS_NEW], rtol=1e-13)
 
 
+def test_a_used_lot_is_costed_over_its_own_remaining_life() -> None:
+    """'old' lots on sale have 40 months left (built 16 months after their generation's release), not 24:
+    capital 1.5 * 2,000 / 40 = 75 a month; region 0: (75 + 43.83 + 50) / 1,314.9. NaN life (nothing held) falls
+    back to the release date."""
+    got = self_hosting_cost(step=0, generations=GENERATIONS, used_price_usd=np.array([2000.0, np.nan, 1.0]),
+                            power_price=np.array([0.10]), options=OPTIONS, efficiency_multiplier=1.25,
+                            used_life_left=np.array([40.0, np.nan, np.nan]))
+    np.testing.assert_allclose(got, [168.83 / TOKENS_OLD], rtol=1e-13)
+
+
 def test_the_newest_generation_used_when_cheaper_than_new() -> None:
     """'new' in stock at 24,000: 1.5 * 24,000 / (48 - 2) = 782.61 a month, below the 1,000 of a new one. With 'old'
     out of stock, region 0 at $0.10/kWh costs (36,000 / 46 + 87.66 + 50) / 3,944.7."""

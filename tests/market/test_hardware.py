@@ -3,7 +3,6 @@ vendor allocation and secondary prices."""
 
 from __future__ import annotations
 
-import itertools
 import math
 from typing import Any
 
@@ -12,7 +11,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from market.hardware import SCRAPPED, GpuLedger, allocate_supply, secondary_price
+from market.hardware import (
+    SCRAPPED,
+    GpuLedger,
+    LotPrice,
+    adjust_price_level,
+    allocate_supply,
+    holding_months,
+    lot_bid,
+    lot_quote,
+    par_rate,
+)
+from market.technology import GenerationTable
 
 N_HOLDERS = 4
 N_GENERATIONS = 3
@@ -246,40 +256,147 @@ def test_allocate_supply_properties(orders: list[int], priority: list[float], su
 
 
 # ---------------------------------------------------------------------------------------------------------
-# secondary price
+# secondary market: lot prices by remaining life, the clearing price level, bids
 # ---------------------------------------------------------------------------------------------------------
 
-H100 = {"list_price": np.array([30000.0]), "throughput": np.array([1200.0]), "lifetime_months": np.array([66.0])}
-NEWEST = {"newest_list_price": 40000.0, "newest_throughput": 3600.0}
+# G0 (old): $10,000, 1,000 tok/s, 0.4 kW, 48-month life; G1 (newest): $30,000, 4,000 tok/s, 1.0 kW, 60 months.
+PAR = {"list_price": np.array([10000.0, 30000.0]), "throughput": np.array([1000.0, 4000.0]),
+       "lifetime_months": np.array([48.0, 60.0]), "power_kw": np.array([0.4, 1.0]), "newest": 1,
+       "power_price": 0.1, "pue": 1.5, "opex_per_gpu_month": 100.0}
 
 
-def quote(age: float, inventory: float, orders: float, pressure: float = 0.5) -> float:
-    return float(secondary_price(**H100, **NEWEST, generation_age_months=np.array([age]),
-                                 inventory=np.array([inventory]), orders=np.array([orders]),
-                                 demand_pressure=pressure, obsolescence=1.0)[0])
+def test_par_rate_by_hand() -> None:
+    """Running costs: G0 0.4 x 1.5 x 730.5 x 0.1 + 100 = 143.83, G1 1.0 x 1.5 x 730.5 x 0.1 + 100 = 209.575 $/month.
+    New G1 costs 30,000/60 + 209.575 = 709.575 a month for 4 units of tokens; G0 gives 1 unit, so a buyer pays at
+    most 709.575/4 - 143.83 = 33.56375 a month for G0's capital. G1 itself: 500 (its list price over its life)."""
+    rate = par_rate(**PAR)
+    np.testing.assert_allclose(rate, [709.575 / 4 - 143.83, 500.0], rtol=1e-13)
 
 
-def test_secondary_price_hand_computed() -> None:
-    """H100 ($30,000, 1,200 tok/s) against B200 ($40,000, 3,600 tok/s): tokens per dollar 0.04 vs 0.09, so
-    fundamental 30,000 * 4/9; aged 30 of 66 months: x 36/66; 4 orders against 9 in stock at pressure 0.5:
-    x (5/10)^0.5. Price = 30,000 * 4/9 * 36/66 * sqrt(0.5) = 5,142.5..."""
-    expected = 30000.0 * (4.0 / 9.0) * (36.0 / 66.0) * math.sqrt(0.5)
-    assert quote(30.0, 9.0, 4.0) == pytest.approx(expected, rel=1e-13)
+def test_par_rate_is_zero_when_running_an_old_gpu_costs_more_than_owning_a_new_one() -> None:
+    """At opex $300 a month G0 runs at 343.83 > 809.575/4 = 202.39 per unit of tokens: worth nothing."""
+    assert par_rate(**{**PAR, "opex_per_gpu_month": 300.0})[0] == 0.0
 
 
-def test_secondary_price_falls_with_age_and_inventory_and_rises_with_orders() -> None:
-    ages = [quote(a, 5.0, 5.0) for a in (0.0, 12.0, 24.0, 48.0)]
-    assert all(x > y for x, y in itertools.pairwise(ages))
-    stock = [quote(12.0, i, 2.0) for i in (0.0, 1.0, 3.0, 8.0)]
-    assert all(x > y for x, y in itertools.pairwise(stock))
-    demand = [quote(12.0, 3.0, o) for o in (0.0, 1.0, 2.0, 5.0)]
-    assert all(x < y for x, y in itertools.pairwise(demand))
+def test_lot_quote_is_priced_by_remaining_life_and_never_below_scrap() -> None:
+    """Rate $250 per GPU-month: lots with 24, 6 and 1 months left quote 6,000, 1,500 and max(300, 250) = 300."""
+    np.testing.assert_allclose(lot_quote(np.array(250.0), np.array([24.0, 6.0, 1.0]), np.array(300.0)),
+                               [6000.0, 1500.0, 300.0], rtol=1e-15)
 
 
-def test_secondary_price_of_the_newest_generation_is_not_discounted_for_obsolescence() -> None:
-    """The newest generation itself, new, balanced book: list price exactly."""
-    price = secondary_price(list_price=np.array([40000.0]), throughput=np.array([3600.0]),
-                            generation_age_months=np.array([0.0]), lifetime_months=np.array([60.0]),
-                            inventory=np.array([0.0]), orders=np.array([0.0]), demand_pressure=0.5,
-                            obsolescence=1.0, **NEWEST)
-    np.testing.assert_allclose(price, [40000.0], rtol=1e-15)
+def test_price_level_step_by_hand() -> None:
+    """Level 0.8, 30 orders against 600 in stock (T = 6: target turnover 100), u = 50, speed 0.5:
+    0.8 x sqrt(80/150) = 0.58424...; 400 orders: 0.8 x sqrt(450/150) = 1.3856 -> capped at par (1); no orders on
+    a large book: floored at the minimum level."""
+    kw = {"target_months": 6.0, "reference_units": 50.0, "speed": 0.5, "min_level": np.array([0.1])}
+    lvl = adjust_price_level(np.array([0.8]), orders=np.array([30.0]), inventory=np.array([600.0]), **kw)
+    assert lvl[0] == pytest.approx(0.8 * math.sqrt(80 / 150), rel=1e-14)
+    assert adjust_price_level(np.array([0.8]), orders=np.array([400.0]), inventory=np.array([600.0]), **kw)[0] == 1.0
+    assert adjust_price_level(np.array([0.11]), orders=np.array([0.0]), inventory=np.array([1e6]), **kw)[0] == 0.1
+
+
+def _clearing_market(a: float, b: float, inflow: float, steps: int = 400) -> tuple[float, float, float]:
+    """A reseller receiving ``inflow`` lots a month (24 months of life each, par $250 per GPU-month, scrap $300)
+    facing buyers who order ``a - b * price`` a month; T = 6 months, u = 50, speed 0.5."""
+    v, life, scrap = 250.0, 24.0, 300.0
+    level, stock, orders, price = np.array([1.0]), 0.0, 0.0, float("nan")
+    for _ in range(steps):
+        stock += inflow
+        opening = stock
+        level = adjust_price_level(level, orders=np.array([orders]), inventory=np.array([stock]), target_months=6.0,
+                                   reference_units=50.0, speed=0.5, min_level=np.array([scrap / (v * life)]))
+        price = float(lot_quote(level * v, np.array([life]), np.array([scrap]))[0])
+        orders = max(a - b * price, 0.0)
+        stock -= min(orders, stock)
+    return price, opening, float(level[0])
+
+
+def test_secondary_market_clears_at_the_hand_computed_price() -> None:
+    """Demand 400 - 0.1 p GPUs a month, inflow 100 a month. In a steady state the book turns over: sales equal
+    inflow, 400 - 0.1 p* = 100, so p* = $3,000 (level 3,000 / (250 x 24) = 0.5), and the level is at rest when
+    orders = stock / T, so the opening stock is 6 x 100 = 600."""
+    price, opening, level = _clearing_market(400.0, 0.1, 100.0)
+    assert price == pytest.approx(3000.0, rel=1e-9)
+    assert opening == pytest.approx(600.0, rel=1e-9)
+    assert level == pytest.approx(0.5, rel=1e-9)
+
+
+def test_secondary_market_without_buyers_at_any_price_falls_to_scrap() -> None:
+    """Demand 100 - 0.1 p never absorbs an inflow of 100 at a positive price: the quote falls to the $300 scrap
+    value (level 300 / 6,000 = 0.05) and stays there."""
+    price, _, level = _clearing_market(100.0, 0.1, 100.0)
+    assert price == 300.0
+    assert level == pytest.approx(0.05, rel=1e-12)
+
+
+def test_holding_months_and_bid_by_hand() -> None:
+    """600 in stock selling 100 a month: held 6 months. A lot with 24 months left bought at a $250 rate and a 15%
+    margin: 0.85 x 250 x (24 - 6) = 3,825; a lot with 5 months left would die unsold: bid 0. No stock: held 0;
+    stock and no orders: held for the lifetime (48)."""
+    held = holding_months(np.array([600.0, 0.0, 10.0]), np.array([100.0, 0.0, 0.0]), np.array([48.0, 48.0, 48.0]))
+    np.testing.assert_array_equal(held, [6.0, 0.0, 48.0])
+    np.testing.assert_allclose(lot_bid(np.array(250.0), np.array([24.0, 5.0]), np.array(6.0), 0.15), [3825.0, 0.0],
+                               rtol=1e-15)
+
+
+def test_move_prices_each_lot_by_its_own_remaining_life_within_a_budget() -> None:
+    """Two lots of one generation: 4 GPUs ending at step 30, 10 ending at step 50. At step 10 with a price of
+    max(300, 100 x L): the old lot (20 months left) costs 2,000 each, the young one (40 left) 4,000. A budget of
+    20,000 buys the 4 old GPUs (8,000) and 3 young ones (12,000)."""
+    ledger = GpuLedger(1)
+    ledger.add(holder=0, generation=0, region=0, count=4, built_step=-18, lifetime=48, step=-18, basis=1000.0)
+    ledger.add(holder=0, generation=0, region=0, count=10, built_step=2, lifetime=48, step=2, basis=1000.0)
+    moved = ledger.move(holder=0, to_holder=1, count=None, step=10, price_per_gpu=None,
+                        lot_price=LotPrice(rate=100.0, floor=300.0), budget=20000.0)
+    assert moved.count.tolist() == [4, 3]
+    np.testing.assert_allclose(moved.paid, [8000.0, 12000.0])
+    assert moved.amount == 20000.0
+    np.testing.assert_allclose(ledger.life_left_by_holder_generation(10, 2)[:, 0], [40.0, (4 * 20 + 3 * 40) / 7])
+
+
+def test_a_lot_priced_at_zero_does_not_move() -> None:
+    """A bid that expects to hold a lot 25 months pays 0 for a lot with 20 months left: it stays."""
+    ledger = GpuLedger(1)
+    ledger.add(holder=0, generation=0, region=0, count=4, built_step=-18, lifetime=48, step=-18, basis=1000.0)
+    moved = ledger.move(holder=0, to_holder=1, count=None, step=10, price_per_gpu=None,
+                        lot_price=LotPrice(rate=100.0, offset=25.0))
+    assert moved.units == 0
+    assert ledger.units_by_holder_generation(2).tolist() == [[4], [0]]
+
+
+def test_initial_fleet_lot_is_booked_at_its_age() -> None:
+    """A lot built 30 months before step 0 at $15,000 with a 48-month life is worth 15,000 x 18/48 = 5,625 at step
+    0 and depreciates 15,000/48 = 312.5 a month: the same as buying it used now at its age-based book value and
+    writing that off over its 18 remaining months (5,625/18)."""
+    ledger = GpuLedger(1)
+    ledger.add_new(0, 0, 0, 10, -30, GenerationTable(
+        names=("A100",), release_step=np.array([-40]), list_price_usd=np.array([15000.0]),
+        throughput_tokens_per_s=np.array([1000.0]), power_kw=np.array([0.4]), lifetime_months=np.array([48]),
+        vendor_supply_per_month=np.array([np.inf])))
+    assert ledger.book_value_per_gpu(0)[0] == pytest.approx(5625.0, rel=1e-15)
+    assert ledger.depreciation_per_gpu_month()[0] == pytest.approx(5625.0 / 18, rel=1e-15)
+
+
+BASELINE_LIKE = GenerationTable(
+    names=("A100", "H100"), release_step=np.array([-54, -30]), list_price_usd=np.array([15000.0, 30000.0]),
+    throughput_tokens_per_s=np.array([400.0, 1200.0]), power_kw=np.array([0.55, 0.9]),
+    lifetime_months=np.array([72, 72]), vendor_supply_per_month=np.full(2, np.inf))
+
+
+def test_initial_fleet_is_booked_at_the_lower_of_aged_cost_and_value_in_use() -> None:
+    """A decentralized operator (PUE 1.5, opex $120, $0.08/kWh) holds A100s built 36 months before the start, H100
+    the newest GPU. Straight line from list: 15,000 x 36/72 = 7,500. Value in use: running costs A100
+    0.55 x 1.5 x 730.5 x 0.08 + 120 = 168.213, H100 0.9 x 1.5 x 730.5 x 0.08 + 120 = 198.894; a month of A100
+    life is worth (30,000/72 + 198.894)/3 - 168.213 = 36.974, x 36 months = 1,331.1 < 7,500: booked at 1,331.1
+    and written off at 36.974 a month. Its H100s (10 months old) are worth their straight-line cost,
+    30,000 x 62/72, as the newest generation's value in use is its list price over its life."""
+    ledger = GpuLedger(2)
+    costs = {"power_price": 0.08, "pue": 1.5, "opex_per_gpu_month": 120.0}
+    ledger.add_initial(0, 0, 0, 100, 36, BASELINE_LIKE, **costs)
+    ledger.add_initial(0, 1, 0, 10, 10, BASELINE_LIKE, **costs)
+    v_a100 = (30000 / 72 + 0.9 * 1.5 * 730.5 * 0.08 + 120) / 3 - (0.55 * 1.5 * 730.5 * 0.08 + 120)
+    np.testing.assert_allclose(ledger.book_value_per_gpu(0), [v_a100 * 36, 30000 * 62 / 72], rtol=1e-12)
+    np.testing.assert_allclose(ledger.depreciation_per_gpu_month(), [v_a100, 30000 / 72], rtol=1e-12)
+    assert v_a100 == pytest.approx(36.974, abs=1e-3)
+    assert ledger.view("built_step").tolist() == [-36, -10]  # its age (and end of life) stays the lot's own
+

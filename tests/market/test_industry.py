@@ -372,17 +372,18 @@ def bankruptcy_market(*, resellers: int = 1, exit_after: int = 3) -> dict[str, A
                        {"generation": "H100", "region": "global", "gpus": 15, "age_months": 1}],
              "investment": {"strategy": "none"}},
         ],
-        "resellers": [{"name": f"reseller_{k}"} for k in range(resellers)],
+        "resellers": [{"name": f"reseller_{k}", "buyer_pue": 1.0, "buyer_opex_usd_per_gpu_month": 0.0}
+                      for k in range(resellers)],
         "corporate": {"exit_after_months": exit_after},
     }
 
 
 def test_a_bankrupt_providers_gpus_all_go_to_resellers() -> None:
     """Cash stays below -credit_limit in months 0, 1 and 2, so the specialist exits in month 2 (exit after 3
-    months). All 65 GPUs move to the reseller at its bid, quote * (1 - 0.15), with quotes by hand (ODD 7.10,
-    empty book, no orders: pressure 1; H100 is the newest generation):
-    A100: 15,000 * (400/15,000 / (1,200/30,000)) * (1 - 42/48) = 1,250 -> bid 1,062.5;
-    H100: 30,000 * (1 - 22/48) = 16,250 -> bid 13,812.5."""
+    months). All 65 GPUs move to the reseller at its bid for an empty book, 0.85 * v_g * L per lot (ODD 7.10; H100
+    the newest generation, the reference buyer at PUE 1, no opex, $0.08/kWh): months of life left in month 2 are
+    A100 48 - 10 - 2 = 36; H100 41 (30 GPUs) and 45 (15 GPUs). v_H100 = 30,000/48 = 625;
+    v_A100 = 400/1,200 * (625 + 0.9 * 730.5 * 0.08) - 0.55 * 730.5 * 0.08 = 194.78."""
     model = InferenceMarket(scenario_from_dict(bankruptcy_market()), seed=0)
     doomed = model.providers[1]
     reseller = model.resellers[0]
@@ -403,13 +404,15 @@ def test_a_bankrupt_providers_gpus_all_go_to_resellers() -> None:
     assert [(e["party"], e["counterparty"], e["generation"], e["units"]) for e in liquidations] == [
         ("doomed", "reseller_0", "A100", 20), ("doomed", "reseller_0", "H100", 45)
     ]
-    assert [e["amount_usd"] for e in liquidations] == pytest.approx([20 * 1062.5, 45 * 13812.5], rel=1e-12)
+    v_a100 = (625 + 0.9 * 730.5 * 0.08) / 3 - 0.55 * 730.5 * 0.08
+    a100, h100 = 0.85 * v_a100 * 36 * 20, 0.85 * 625 * (30 * 41 + 15 * 45)
+    assert [e["amount_usd"] for e in liquidations] == pytest.approx([a100, h100], rel=1e-12)
     exits = [e for e in month if e["event"] == "exit"]
     assert len(exits) == 1 and exits[0]["party"] == "doomed"
     detail = json.loads(str(exits[0]["detail"]))
     assert (detail["reason"], detail["gpus_liquidated"]) == ("bankrupt", 65)
     assert exits[0]["amount_usd"] == doomed.cash
-    proceeds = 20 * 1062.5 + 45 * 13812.5
+    proceeds = a100 + h100
     revenue, cash_cost = model.settlement.revenue[1], model.settlement.cash_cost[1]
     assert doomed.cash == pytest.approx(cash_before_exit_step + revenue - cash_cost + proceeds, rel=1e-12)
 
@@ -611,9 +614,11 @@ def test_an_entrant_buys_its_fleet_through_the_hardware_markets(
 ) -> None:
     """The entrant (month 2) wants 10 GPUs of its lot's generation: first from reseller stock, at the reseller's
     quote, the rest as the same capacity of the newest generation (H100, 30,000 $) from the vendor (ODD 7.11).
-    A hyperscaler on an upgrade cycle of 32 months puts its 6 A100 (40 months old) in stock in month 0; the
-    month-2 A100 quote with 6 in stock and no orders is 15,000 * 2/3 * (1 - 42/48) * (1,000 / 1,006)^0.5."""
-    scenario = entry_market(0.4, steps=3, max_entries=1, sunk=10.0)  # a cloud takes most of the profit pool
+    A hyperscaler on an upgrade cycle of 32 months puts its 6 A100 (40 months old) in stock in month 0; in month 2
+    they have 6 months of life left and the level has moved twice by (1,000 / (6/6 + 1,000))^0.5 (no orders), so
+    the quote is v_A100 * (1,000 / 1,001) * 6 with v_A100 as in the bankruptcy test (reference buyer at PUE 1, no
+    opex, $0.08/kWh)."""
+    scenario = entry_market(0.4, steps=3, max_entries=1, sunk=10.0)
     scenario["technology"] = {"generations": GENERATIONS}
     provider = scenario["corporate"]["entrants"][0]["provider"]
     for key in ("unit_cost_usd_per_mtok", "capacity_mtok_per_month"):
@@ -625,13 +630,13 @@ def test_an_entrant_buys_its_fleet_through_the_hardware_markets(
             "fleet": [{"generation": "A100", "region": "global", "gpus": 6, "age_months": 40},
                       {"generation": "H100", "region": "global", "gpus": 50, "age_months": 1}],
             "investment": {"strategy": "none"}})
-        scenario["resellers"] = [{"name": "reseller"}]
+        scenario["resellers"] = [{"name": "reseller", "buyer_pue": 1.0, "buyer_opex_usd_per_gpu_month": 0.0}]
     model = run(scenario)
     entrant = model.providers[-1]
     assert (entrant.name, [e["step"] for e in model.events if e["event"] == "entry"]) == ("newcomer_1", [2])
     mine = [e for e in model.events if "newcomer_1" in (e["party"], e["counterparty"])
             and e["event"] in ("gpu_sale", "gpu_purchase")]
-    quote = 15000 * (2 / 3) * (1 - 42 / 48) * (1000 / 1006) ** 0.5
+    quote = ((625 + 0.9 * 730.5 * 0.08) / 3 - 0.55 * 730.5 * 0.08) * (1000 / 1001) * 6
     expected = []
     if used:
         expected.append(("gpu_sale", "reseller", "newcomer_1", "A100", used, used * quote, ""))
@@ -696,7 +701,7 @@ def test_events_parquet_of_a_baseline_run(tmp_path: Path) -> None:
     providers = set(result.providers["provider"])
     resellers = {"reseller_1", "reseller_2"}
     kinds = set(events["event"])
-    assert {"gpu_purchase", "gpu_sale", "gpu_retired", "entry"} <= kinds
+    assert {"gpu_purchase", "gpu_sale", "entry"} <= kinds  # retired A100s are worth nothing next to B200s: kept
 
     trades = events[events["event"].isin(["gpu_sale", "gpu_retired", "gpu_liquidation"])]
     assert (trades["party"] != "").all() and (trades["counterparty"] != "").all()

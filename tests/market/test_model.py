@@ -181,6 +181,7 @@ def test_the_new_or_used_choice_is_the_investment_strategys(monkeypatch: pytest.
     data = copy.deepcopy(tiny_fleet_dict)
     data["simulation"]["steps"] = 6
     data["providers"][2]["investment"] = {"strategy": "none"}
+    data["resellers"][0]["buyer_opex_usd_per_gpu_month"] = 0.0  # so A100s keep a resale value next to B200s
     model = InferenceMarket(scenario_from_dict(data), seed=0)
     model.run()
     bought = [e for e in model.events if e["event"] == "gpu_sale" and e["counterparty"] == "swarm"]

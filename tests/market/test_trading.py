@@ -2,11 +2,12 @@
 retirements on a new generation's release, divestment, used purchases at reseller quotes, secondary prices, and
 scarce vendor supply allocated by deepest pockets or pro rata.
 
-Reseller quotes are worked out by hand from ODD 7.10:
-``quote = list * min(1, rel)^obsolescence * max(0.02, 1 - age / lifetime) * clip(((orders + u) / (inventory + u))
-^ pressure, 0.25, 2)``, ``rel`` = the generation's tokens per dollar over the newest generation's, ``age`` the
-generation's months since release; a reseller pays sellers ``quote * (1 - margin)``. Defaults: obsolescence 1,
-pressure 0.5, u = 1,000 GPUs, margin 0.15.
+Reseller prices are worked out by hand from ODD 7.10: a lot with ``L`` months of life left (its own, from its
+build date) is quoted ``max(scrap, level * v_g * L)`` with the par rate
+``v_g = T_g / T_new * (list_new / lifetime_new + run_new) - run_g`` (``run`` = power at the reference buyer's PUE
+plus its opex; here PUE 1 and no opex, power $0.08/kWh); the level starts at 1 and moves by
+``((orders + u) / (inventory / 6 + u)) ** 0.5`` a month (u = 1,000 GPUs). A reseller with an empty book pays
+``(1 - margin) * v_g * L`` (margin 0.15).
 """
 
 from __future__ import annotations
@@ -38,8 +39,22 @@ H100_REL_B200 = (1200 / 30000) / (3600 / 40000)
 """H100 tokens per dollar relative to the B200's: 4/9."""
 
 
-def pressure(orders: float, inventory: float, u: float = 1000.0, elasticity: float = 0.5) -> float:
-    return min(max(((orders + u) / (inventory + u)) ** elasticity, 0.25), 2.0)
+POWER_USD_PER_KWH = 0.08
+
+
+def run_cost(gen: dict[str, Any]) -> float:
+    """The reference buyer's running cost of one GPU-month: power at PUE 1, no opex."""
+    return float(gen["power_kw"]) * 730.5 * POWER_USD_PER_KWH
+
+
+def par(gen: dict[str, Any], newest: dict[str, Any]) -> float:
+    """Par value of a month of ``gen``'s life next to ``newest`` bought new, $ per GPU-month."""
+    new = newest["list_price_usd"] / newest["lifetime_months"] + run_cost(newest)
+    return gen["throughput_tokens_per_s"] / newest["throughput_tokens_per_s"] * new - run_cost(gen)
+
+
+def level_step(orders: float, inventory: float, u: float = 1000.0) -> float:
+    return float(((orders + u) / (inventory / 6.0 + u)) ** 0.5)
 
 
 def lot(generation: str, gpus: int, age: int = 0, region: str = "global") -> dict[str, Any]:
@@ -62,7 +77,8 @@ def market(providers: list[dict[str, Any]], generations: list[dict[str, Any]], *
         "regions": [{"name": "global", "latency_penalty": 0.0}],
         "segments": [{"name": "buyers", "n_agents": agents, "base_demand_mtok_per_month": demand}],
         "providers": providers,
-        "resellers": [{"name": f"reseller_{k}"} for k in range(resellers)],
+        "resellers": [{"name": f"reseller_{k}", "buyer_pue": 1.0, "buyer_opex_usd_per_gpu_month": 0.0}
+                      for k in range(resellers)],
     }
 
 
@@ -87,9 +103,8 @@ def lots_of(model: InferenceMarket, holder: int) -> list[tuple[int, int, int]]:
 def test_gpus_older_than_the_upgrade_cycle_are_sold_to_resellers() -> None:
     """retire_age_months = 32. The A100 lot is 33 months old at month 0: retired then. The H100 lot built 30
     months before the start is older than 32 months from month 3 (age 33): retired then. The 10-month-old H100
-    stay. Each sale is at the reseller's bid with the month's opening quotes (empty book of that generation, no
-    orders; H100 is the newest generation): month 0: A100 15,000 * 2/3 * (1 - 40/48) = 1,666.67, bid 1,416.67;
-    month 3: H100 30,000 * (1 - 23/48) = 15,625, bid 13,281.25."""
+    stay. Each sale is at the reseller's bid for an empty book of that generation (H100 is the newest): month 0:
+    A100 with 15 months left, 0.85 * v_A100 * 15; month 3: H100 with 15 months left, 0.85 * 625 * 15."""
     specialist = provider("specialist", "specialized", [lot("A100", 20, 33), lot("H100", 50, 30), lot("H100", 40, 10)],
                           retire_age_months=32)
     model = InferenceMarket(scenario_from_dict(market([specialist], [A100, H100], steps=6)), seed=0)
@@ -104,8 +119,8 @@ def test_gpus_older_than_the_upgrade_cycle_are_sold_to_resellers() -> None:
     assert [(e["step"], e["party"], e["counterparty"], e["generation"], e["units"]) for e in retired] == [
         (0, "specialist", "reseller_0", "A100", 20), (3, "specialist", "reseller_0", "H100", 50)
     ]
-    a100_bid = 15000 * A100_REL_H100 * (1 - 40 / 48) * 0.85
-    h100_bid = 30000 * (1 - 23 / 48) * 0.85
+    a100_bid = 0.85 * par(A100, H100) * 15
+    h100_bid = 0.85 * 625.0 * 15
     assert [e["amount_usd"] for e in retired] == pytest.approx([20 * a100_bid, 50 * h100_bid], rel=1e-12)
     assert lots_of(model, me) == [(1, -10, 40)]
     reseller = model.resellers[0]
@@ -141,15 +156,15 @@ def retirement_market(generations: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def test_a_hyperscaler_retires_its_oldest_generation_when_a_new_one_is_released() -> None:
-    """In month 2 the cloud sells all 150 A100 (both regions) at the bid of that month's opening quote, with the
-    B200 the newest generation: 15,000 * 8/27 * (1 - 42/48) * 0.85 = 472.22. It keeps its H100. The hyperscaler
-    with one generation and the specialist retire nothing."""
+    """In month 2 the cloud sells all 150 A100 (both regions) at the reseller's bid, the B200 the newest generation,
+    each lot by its own life left: 120 built 30 months before the start (16 left), 30 built 25 before (21 left):
+    0.85 * v_A100 * (120 * 16 + 30 * 21). It keeps its H100. The hyperscaler with one generation and the
+    specialist retire nothing."""
     model = InferenceMarket(scenario_from_dict(retirement_market([A100, H100, B200])), seed=0)
     model.run()
     retired = [e for e in model.events if e["event"] == "gpu_retired"]
     assert [(e["step"], e["party"], e["generation"], e["units"]) for e in retired] == [(2, "cloud", "A100", 150)]
-    bid = 15000 * A100_REL_B200 * (1 - 42 / 48) * 0.85
-    assert retired[0]["amount_usd"] == pytest.approx(150 * bid, rel=1e-12)
+    assert retired[0]["amount_usd"] == pytest.approx(0.85 * par(A100, B200) * (120 * 16 + 30 * 21), rel=1e-12)
     held = model.ledger.units_by_holder_generation(len(model.holders))
     np.testing.assert_array_equal(held[:4], [[0, 200, 0], [0, 100, 0], [40, 50, 0], [150, 0, 0]])
 
@@ -171,7 +186,7 @@ def test_retirement_follows_release_dates_not_the_order_of_the_generation_list()
 def test_divestment_sells_the_oldest_generation_first_and_at_most_the_monthly_cap() -> None:
     """A specialist with 20 A100 and 980 H100 and almost no demand sells 5% of its 1,000 GPUs a month
     (max_divest_per_month): 50 in month 0, the 20 A100 first, then 30 H100 from the older lot (built -20).
-    Bids: A100 15,000 * 2/3 * (1 - 40/48) * 0.85 = 1,416.67; H100 30,000 * (1 - 20/48) * 0.85 = 14,875."""
+    Bids by each lot's life left: A100 (18 months) 0.85 * v_A100 * 18; H100 (28 months) 0.85 * 625 * 28."""
     specialist = provider("specialist", "specialized", [lot("A100", 20, 30), lot("H100", 480, 5), lot("H100", 500, 20)],
                           investment={"strategy": "utilization_target"})
     model = InferenceMarket(scenario_from_dict(market([specialist], [A100, H100], agents=2, demand=1.0)), seed=0)
@@ -181,16 +196,19 @@ def test_divestment_sells_the_oldest_generation_first_and_at_most_the_monthly_ca
     assert [(e["party"], e["counterparty"], e["generation"], e["units"]) for e in sales] == [
         ("specialist", "reseller_0", "A100", 20), ("specialist", "reseller_0", "H100", 30)
     ]
-    a100_bid = 15000 * A100_REL_H100 * (1 - 40 / 48) * 0.85
-    h100_bid = 30000 * (1 - 20 / 48) * 0.85
+    a100_bid = 0.85 * par(A100, H100) * 18
+    h100_bid = 0.85 * 625.0 * 28
     assert [e["amount_usd"] for e in sales] == pytest.approx([20 * a100_bid, 30 * h100_bid], rel=1e-12)
     assert lots_of(model, 0) == [(1, -20, 470), (1, -5, 480)]
     s = model.settlement
     expected_cash = cash + s.revenue[0] - s.cash_cost[0] - s.interest[0] + 20 * a100_bid + 30 * h100_bid
     assert model.providers[0].cash == pytest.approx(expected_cash, rel=1e-12)
-    # Month 1: 5% of the 950 left, floor(47.5) = 47 H100.
+    # Month 1: it offers 5% of the 950 left, floor(47.5) = 47 H100, but the reseller holds H100s nobody ordered
+    # (expected holding time: the whole lifetime), so it bids 0 and the specialist keeps them.
     model.step()
-    assert [e["units"] for e in model.events if e["event"] == "gpu_sale" and e["step"] == 1] == [47]
+    assert [e["units"] for e in model.events if e["event"] == "gpu_sale" and e["step"] == 1] == []
+    assert model.resellers[0].holding[1] == 48.0
+    assert lots_of(model, 0) == [(1, -20, 470), (1, -5, 480)]
 
 
 def used_market() -> dict[str, Any]:
@@ -204,23 +222,26 @@ def used_market() -> dict[str, Any]:
     return market(providers, [A100, H100, B200], steps=4)
 
 
-def test_used_gpus_are_bought_at_the_resellers_quote_which_falls_with_inventory_and_rises_with_orders() -> None:
-    """Month 2: the cloud's 120 A100 go to the reseller at the opening bid 15,000 * 8/27 * (6/48) * 0.85; the
-    quote is then recomputed with 120 in stock: 15,000 * 8/27 * (6/48) * ((0 + 1,000) / (120 + 1,000))^0.5,
-    and the operator pays that quote for what it buys. Month 3 opens with the stock left and the operator's
-    order as buyer orders: 15,000 * 8/27 * (5/48) * ((ordered + 1,000) / (stock + 1,000))^0.5."""
+def test_used_gpus_are_priced_by_their_own_remaining_life_and_the_level_answers_orders() -> None:
+    """Month 2: the cloud's 120 A100 (built 30 months before the start: 16 months left, not the 6 their
+    generation's release date would give) go to the reseller at 0.85 * v_A100 * 16 (B200 newest, empty book);
+    requoted at the month's level (1) at their mean life: v_A100 * 16, which the operator pays for what it buys.
+    Month 3 opens with the stock left and the operator's order as buyers' orders: level
+    sqrt((ordered + 1,000) / (stock/6 + 1,000)), quote v_A100 * level * 15."""
     model = InferenceMarket(scenario_from_dict(used_market()), seed=0)
     reseller = model.resellers[0]
     swarm = model.providers[1]
     model.run(2)
-    np.testing.assert_allclose(model.secondary_quotes[0, :2], [15000 * A100_REL_H100 * (1 - 41 / 48),
-                                                                30000 * (1 - 21 / 48)], rtol=1e-12)
+    np.testing.assert_allclose(model.secondary_quotes[0, :2], [par(A100, H100) * (48 - 41), 625.0 * (48 - 21)],
+                               rtol=1e-12)  # nothing held: quoted at the life of a GPU built at release
     orders: list[float] = []
+    life_seen: list[float] = []
     plan = swarm.plan_fleet
 
     def recording_plan(view: InvestmentView) -> FleetOrder:
         order = plan(view)
         orders.append(float(order.buy_used.sum()))
+        life_seen.append(float(view.used_life_left[0]))
         return order
 
     swarm.plan_fleet = recording_plan  # type: ignore[method-assign]
@@ -229,11 +250,12 @@ def test_used_gpus_are_bought_at_the_resellers_quote_which_falls_with_inventory_
     retired = [e for e in month if e["event"] == "gpu_retired"]
     sold = [e for e in month if e["event"] == "gpu_sale"]
     assert [(e["party"], e["units"]) for e in retired] == [("cloud", 120)]
-    bid = 15000 * A100_REL_B200 * (6 / 48) * 0.85
+    assert life_seen == [16.0]  # the buyer sees the lot's own remaining life
+    v = par(A100, B200)
+    bid = 0.85 * v * 16
     assert retired[0]["amount_usd"] == pytest.approx(120 * bid, rel=1e-12)
-    quote = 15000 * A100_REL_B200 * (6 / 48) * pressure(0.0, 120.0)
+    quote = v * 16
     assert model.secondary_quotes[0, 0] == pytest.approx(quote, rel=1e-12)  # recomputed before investment
-    assert model.secondary_quotes[0, 0] < bid / 0.85  # the stock lowered the month's opening quote
     assert [(e["party"], e["counterparty"], e["generation"]) for e in sold] == [("reseller_0", "swarm", "A100")]
     bought = int(sold[0]["units"])  # type: ignore[call-overload]
     assert bought == min(orders[0], 120) > 0
@@ -254,22 +276,20 @@ def test_used_gpus_are_bought_at_the_resellers_quote_which_falls_with_inventory_
     model.invest = probed_invest  # type: ignore[method-assign]
     model.step()
     stock = 120 - bought
-    expected = 15000 * A100_REL_B200 * (5 / 48) * pressure(orders[0], stock)
-    assert opening[0][0, 0] == pytest.approx(expected, rel=1e-12)
-    assert opening[0][0, 0] > 15000 * A100_REL_B200 * (5 / 48) * pressure(0.0, stock)  # orders raised it
+    assert opening[0][0, 0] == pytest.approx(v * level_step(orders[0], stock) * 15, rel=1e-12)
+    assert opening[0][0, 0] > v * level_step(0.0, stock) * 15  # orders raised it
 
 
 def test_secondary_quotes_fall_with_age_month_by_month() -> None:
-    """With an empty book and no orders, the H100 quote is 30,000 * (1 - (t + 20)/48) in months 0 and 1 (H100
-    newest), then B200 arrives and it is 30,000 * 4/9 * (1 - (t + 20)/48)."""
+    """With an empty book and no orders, the H100 quote (for a GPU built at its release) is 625 * (28 - t) =
+    30,000 * (1 - (t + 20)/48) in months 0 and 1 (H100 newest), then B200 arrives and it is v_H100 * (28 - t)."""
     model = InferenceMarket(scenario_from_dict(market([provider("c", "specialized", [lot("H100", 10)])],
                                                       [A100, H100, B200], steps=4)), seed=0)
     h100: list[float] = []
     for _ in range(4):
         model.step()
         h100.append(float(model.secondary_quotes[0, 1]))
-    expected = [30000 * (1 - 20 / 48), 30000 * (1 - 21 / 48), 30000 * H100_REL_B200 * (1 - 22 / 48),
-                30000 * H100_REL_B200 * (1 - 23 / 48)]
+    expected = [30000 * (1 - 20 / 48), 30000 * (1 - 21 / 48), par(H100, B200) * 26, par(H100, B200) * 25]
     np.testing.assert_allclose(h100, expected, rtol=1e-12)
     assert all(a > b for a, b in itertools.pairwise(h100))
     reported = model.recorder.frames()["gpu_market"]

@@ -24,10 +24,13 @@ from market.trading import (
     ResellerDesk,
     UsedOrder,
     VendorSale,
+    best_used_offer,
     divestment_sales,
     entry_fleet,
     execute,
+    execute_trade,
     gpus_within,
+    orders_by_reseller,
     sale,
     used_purchases,
     vendor_purchases,
@@ -55,6 +58,69 @@ NO_RESELLER = ResellerDesk(holder_ids=np.zeros(0, dtype=np.int64), quotes=np.zer
 # ---------------------------------------------------------------------------------------------------------
 # sales to resellers
 # ---------------------------------------------------------------------------------------------------------
+
+
+def lot_desk() -> ResellerDesk:
+    """Resellers 3 and 4 with rates (per GPU-month of life) 100/50 and 120/40 for generations 0/1, margins 0.1
+    and 0.2, expected holding 2 and 6 months, scrap $300 / $600."""
+    return ResellerDesk(holder_ids=np.array([3, 4], dtype=np.int64), quotes=np.array([[2000.0, 900.0],
+                                                                                        [2400.0, 700.0]]),
+                        margin=np.array([0.1, 0.2]), rates=np.array([[100.0, 50.0], [120.0, 40.0]]),
+                        holding=np.array([[2.0, 0.0], [6.0, 0.0]]), scrap=np.array([[300.0, 600.0]] * 2))
+
+
+def test_a_sale_to_resellers_is_priced_lot_by_lot_and_what_nobody_takes_is_scrapped() -> None:
+    """Bid rates for generation 0: 0.9 x 100 = 90 and 0.8 x 120 = 96: reseller 4 buys, paying
+    0.8 x 120 x (L - 6). The seller holds lots with 20 and 5 months left: 96 x 14 = 1,344 each for the first 3;
+    the second lot would die before it sells (5 < 6): not taken, and a liquidation scraps it."""
+    ledger = GpuLedger(2)
+    ledger.add(holder=0, generation=0, region=0, count=3, built_step=-28, lifetime=48, step=-28, basis=1.0)
+    ledger.add(holder=0, generation=0, region=0, count=2, built_step=-43, lifetime=48, step=-43, basis=1.0)
+    trade = sale(lot_desk(), seller=0, generation=0, units=None, kind=EventKind.GPU_LIQUIDATION)
+    assert (trade.buyer, trade.unsold_to) == (4, SCRAPPED)
+    done = execute_trade(ledger, trade, step=0, lifetime_months=48)
+    assert (done.units, done.moved.amount) == (3, pytest.approx(3 * 1344.0, rel=1e-15))
+    assert done.unsold is not None and done.unsold.units == 2
+    for kind in (EventKind.GPU_SALE, EventKind.GPU_RETIRED):  # a divesting or retiring provider keeps the rest
+        assert sale(lot_desk(), seller=4, generation=0, units=None, kind=kind).unsold_to is None
+
+
+def test_a_reseller_buys_within_its_budget_and_stock_room() -> None:
+    """10 GPUs with 20 months left at 96 x 14 = 1,344 each: a budget of 5,000 buys 3; a room of 2 buys 2."""
+    for budget, room, bought in ((5000.0, None, 3), (np.inf, 2, 2)):
+        ledger = GpuLedger(2)
+        ledger.add(holder=0, generation=0, region=0, count=10, built_step=-28, lifetime=48, step=-28, basis=1.0)
+        trade = sale(lot_desk(), seller=0, generation=0, units=None, kind=EventKind.GPU_SALE)
+        done = execute_trade(ledger, trade, step=0, lifetime_months=48, budget=budget, max_units=room)
+        assert done.units == bought and done.unsold is None
+        assert ledger.units_by_holder_generation(5)[0, 0] == 10 - bought
+
+
+def test_buyers_pay_the_lowest_rate_times_each_lots_life_never_below_scrap() -> None:
+    """Generation 1: reseller 4 sells at 40 per month of life (below 3's 50). Its lot with 30 months left costs
+    1,200, one with 10 left max(600, 400) = 600."""
+    ledger = GpuLedger(2)
+    ledger.add(holder=4, generation=1, region=0, count=1, built_step=-18, lifetime=48, step=-18, basis=1.0)
+    ledger.add(holder=4, generation=1, region=0, count=1, built_step=-38, lifetime=48, step=-38, basis=1.0)
+    held = ledger.units_by_holder_generation(5)
+    trades, _ = used_purchases(lot_desk(), held, [UsedOrder(buyer=1, priority=1.0, generation=1,
+                                                            regions=np.array([0]), units=np.array([2.0]), pue=1.0)],
+                               UNLIMITED, SPEC)
+    assert [(t.seller, t.units) for t in trades] == [(4, 2)]
+    done = execute_trade(ledger, trades[0], step=0, lifetime_months=48)
+    np.testing.assert_allclose(sorted(done.moved.paid), [600.0, 1200.0])
+
+
+def test_best_used_offer_and_orders_by_reseller() -> None:
+    """Generation 0 held by both: the lower rate (reseller 3, 100) sets the price 2,000 and its stock's life;
+    generation 1 held by none: NaN. 90 ordered of generation 0 split 2:1 by stock; 30 of generation 1 (no
+    stock) split equally."""
+    stock = np.array([[20, 0], [10, 0]])
+    price, life = best_used_offer(lot_desk(), stock, np.array([[22.0, np.nan], [30.0, np.nan]]))
+    np.testing.assert_array_equal(price, [2000.0, np.nan])
+    np.testing.assert_array_equal(life, [22.0, np.nan])
+    np.testing.assert_allclose(orders_by_reseller(np.array([90.0, 30.0]), stock), [[60.0, 15.0], [30.0, 15.0]])
+
 
 
 def test_the_best_bidder_is_argmax_of_quote_times_one_minus_margin() -> None:
