@@ -144,7 +144,7 @@ def clear_with_volume_response(
     capacity: FloatArray,
     price: FloatArray,
     rounds: int = 3,
-    tolerance: float = 1e-4,
+    tolerance: float = 1e-3,
     max_iterations: int = 30,
 ) -> Clearing:
     """Clear the market with each buyer's volume chosen at the price it actually pays after rationing.
@@ -159,11 +159,12 @@ def clear_with_volume_response(
         V_e = V0_e (P_e(V) / p_ref_e)^(-eps_e)        for every e,
 
     found by damped iteration in logs from the volume at posted prices,
-    ``ln V^(k+1) = ln V^(k) + theta (ln T(V^(k)) - ln V^(k))`` with ``T`` the right-hand side and
-    ``theta = 1 / (1 + max_e eps_e)``; it stops when ``max_e |ln T_e(V) - ln V_e| <= tolerance`` (or after
-    ``max_iterations`` clearings, the gap then recorded in ``Clearing.fixed_point_gap``). When no offer is
-    rationed at posted-price volumes the first clearing is the fixed point. Each iteration costs
-    ``2 (1 + rounds)`` passes over the E x O share matrix (see :func:`_ration`); the allocation matrix is built
+    ``ln V^(k+1) = ln V^(k) + theta_e (ln T(V^(k)) - ln V^(k))`` with ``T`` the right-hand side and
+    ``theta_e = 1 / (1 + max eps)`` at first, halved for a buyer each time its step changes sign. It stops when
+    ``max_e |ln T_e(V) - ln V_e| <= tolerance`` (or after ``max_iterations`` clearings, the gap then recorded
+    in ``Clearing.fixed_point_gap``). When no offer is rationed at posted-price volumes the first clearing is
+    the fixed point. Each iteration costs ``2 (1 + rounds)`` passes over the E x O share matrix (see
+    :func:`_ration`); the allocation matrix is built
     once, at the end.
 
     Args:
@@ -190,7 +191,8 @@ def clear_with_volume_response(
     posted = np.where(inside > 1e-12, (shares @ price) / np.maximum(inside, 1e-300), reference_price)
     volume = effective_volume(base_volume, posted, reference_price, elasticity)
     capacity, volume = _checked(capacity, volume, rounds)
-    theta = 1.0 / (1.0 + float(elasticity.max(initial=0.0)))
+    theta = np.full(len(volume), 1.0 / (1.0 + float(elasticity.max(initial=0.0))))
+    last_step = np.zeros(len(volume))
     gap = 0.0
     for iteration in range(1, max_iterations + 1):
         r = _ration(shares, outside_share, volume, capacity, price, rounds)
@@ -205,6 +207,8 @@ def clear_with_volume_response(
         gap = float(np.abs(step).max(initial=0.0))
         if gap <= tolerance or iteration == max_iterations:
             break
+        theta = np.where(step * last_step < 0, 0.5 * theta, theta)  # a buyer that overshot takes half steps
+        last_step = step
         volume = volume * np.exp(theta * step)
     return _result(shares, outside_share, volume, r, price, fallback_price=posted, iterations=iteration, gap=gap)
 

@@ -106,10 +106,10 @@ class SimulationConfig(_Section):
         description="Rounds in which demand rationed at full offers is re-offered to offers with spare capacity.",
     )
     volume_tolerance: Annotated[float, Field(gt=0.0, le=0.1)] = Field(
-        1e-4,
+        1e-3,
         description=(
             "Convergence criterion of the volume fixed point under rationing: largest |ln V_target - ln V| over "
-            "buyers (1e-4 = 0.01% of volume)."
+            "buyers (1e-3 = 0.1% of volume)."
         ),
     )
     volume_max_iterations: int = Field(
