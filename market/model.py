@@ -99,7 +99,10 @@ class InferenceMarket(mesa.Model):
         self.recorder = Recorder(Population(
             segment=self.population.segment, region=self.population.region, weight=self.population.weight,
             region_names=tuple(self.region_names), segment_names=tuple(s.name for s in config.segments),
-            per_agent=config.simulation.enterprise_output == "agent"))
+            per_agent=config.simulation.enterprise_output == "agent",
+            segment_quality_weight=np.array([s.quality_weight for s in config.segments]),
+            segment_price_sensitivity=np.array([s.price_sensitivity for s in config.segments]),
+            utility_form=self.form))
         if any(s.initial_contract_share > 0 for s in config.segments):  # contracts in proportion to capacity
             base = fleet_economics(self.ledger, self.generations, self.roster.holder_technology(),
                                    self.regions.base_power_price)
