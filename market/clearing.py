@@ -145,7 +145,7 @@ def clear_with_volume_response(
     price: FloatArray,
     rounds: int = 3,
     tolerance: float = 1e-3,
-    max_iterations: int = 30,
+    max_iterations: int = 20,
 ) -> Clearing:
     """Clear the market with each buyer's volume chosen at the price it actually pays after rationing.
 
@@ -158,11 +158,15 @@ def clear_with_volume_response(
 
         V_e = V0_e (P_e(V) / p_ref_e)^(-eps_e)        for every e,
 
-    found by damped iteration in logs from the volume at posted prices,
-    ``ln V^(k+1) = ln V^(k) + theta_e (ln T(V^(k)) - ln V^(k))`` with ``T`` the right-hand side and
-    ``theta_e = 1 / (1 + max eps)`` at first, halved for a buyer each time its step changes sign. It stops when
-    ``max_e |ln T_e(V) - ln V_e| <= tolerance`` (or after ``max_iterations`` clearings, the gap then recorded
-    in ``Clearing.fixed_point_gap``). When no offer is rationed at posted-price volumes the first clearing is
+    found from the volume at posted prices by a safeguarded secant method on each buyer's log gap
+    ``g_e(V) = ln T_e(V) - ln V_e`` (``T`` the right-hand side): ``ln V_e += -g_e / sigma_e`` with
+    ``sigma_e = Delta g_e / Delta ln V_e`` over the last move, clipped to ``[-(1 + 4 max eps), -1]`` (the first
+    move uses ``-(1 + max eps)``), so no move goes beyond ``T`` itself, and, from the fifth move, halved for a
+    buyer each time its gap changes sign. It stops when ``max_e |ln T_e(V) - ln V_e| <= tolerance``, or after
+    ``max_iterations`` clearings with the iterate of smallest gap, that gap recorded in
+    ``Clearing.fixed_point_gap`` (rationing with a finite number of re-offer rounds is not continuous in
+    volume, so an exact fixed point need not exist). When no offer is rationed at posted-price volumes the
+    first clearing is
     the fixed point. Each iteration costs ``2 (1 + rounds)`` passes over the E x O share matrix (see
     :func:`_ration`); the allocation matrix is built
     once, at the end.
@@ -191,9 +195,9 @@ def clear_with_volume_response(
     posted = np.where(inside > 1e-12, (shares @ price) / np.maximum(inside, 1e-300), reference_price)
     volume = effective_volume(base_volume, posted, reference_price, elasticity)
     capacity, volume = _checked(capacity, volume, rounds)
-    theta = np.full(len(volume), 1.0 / (1.0 + float(elasticity.max(initial=0.0))))
-    last_step = np.zeros(len(volume))
-    gap = 0.0
+    eps_max = float(elasticity.max(initial=0.0))
+    last_volume, last_step, damping = volume, np.zeros(len(volume)), np.ones(len(volume))
+    gap, best = 0.0, None
     for iteration in range(1, max_iterations + 1):
         r = _ration(shares, outside_share, volume, capacity, price, rounds)
         if r.rationed_none:
@@ -205,11 +209,22 @@ def clear_with_volume_response(
         step = np.zeros_like(volume)
         step[live] = np.log(target[live] / volume[live])
         gap = float(np.abs(step).max(initial=0.0))
+        if best is None or gap < best[0]:
+            best = (gap, volume, r)
         if gap <= tolerance or iteration == max_iterations:
+            gap, volume, r = best  # without convergence, the closest iterate
             break
-        theta = np.where(step * last_step < 0, 0.5 * theta, theta)  # a buyer that overshot takes half steps
-        last_step = step
-        volume = volume * np.exp(theta * step)
+        slope = np.full(len(volume), -(1.0 + eps_max))  # first move: damped by the largest elasticity
+        if iteration > 1:
+            moved = np.zeros_like(volume)
+            moved[live] = np.log(volume[live] / np.maximum(last_volume[live], 1e-300))
+            known = np.abs(moved) > 1e-12
+            slope = np.where(known, (step - last_step) / np.where(known, moved, 1.0), slope)
+        slope = np.clip(np.nan_to_num(slope, nan=-1.0), -(1.0 + 4.0 * eps_max), -1.0)
+        if iteration > 4:  # still overshooting after a few secant moves: bisect towards the point
+            damping = np.where(step * last_step < 0, 0.5 * damping, damping)
+        last_volume, last_step = volume, step
+        volume = volume * np.exp(-damping * step / slope)
     return _result(shares, outside_share, volume, r, price, fallback_price=posted, iterations=iteration, gap=gap)
 
 

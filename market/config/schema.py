@@ -113,7 +113,7 @@ class SimulationConfig(_Section):
         ),
     )
     volume_max_iterations: int = Field(
-        30, ge=1, le=1000, description="Most clearings computed to find the volume fixed point under rationing."
+        20, ge=1, le=1000, description="Most clearings computed to find the volume fixed point under rationing."
     )
     save_networks: bool = Field(
         False, description="Write the final contract, ownership and GPU-flow networks as node/edge Parquet tables."

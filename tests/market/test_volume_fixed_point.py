@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.optimize import brentq
 
 from market.clearing import Clearing, clear_logit_market, clear_with_volume_response, logit_shares
 from market.demand import effective_volume
@@ -46,19 +47,35 @@ def test_bait_price_paid_under_posted_price_volume() -> None:
 
 
 def test_bait_price_lowers_the_baiters_profit_at_the_fixed_point() -> None:
-    """At the fixed point the bait sells A1's 10 units at 0.3 and the rest at 1, so the buyer's price is
-    (3 + x) / (10 + x) for x tokens bought elsewhere, and A's profit falls (26.55 -> 21.48)."""
+    """At the fixed point the bait sells A1's 10 units at 0.3 and x tokens elsewhere at 1, so the buyer pays
+    P = (3 + x) / (10 + x) and V = 100 P^-1.1. By hand: logit weights exp(-b ln p / mu) are 0.3^-6 for A1, 1 for
+    A2 and B and 1.5^-6 for the outside option; A1's rationed demand V s1 - 10 is re-offered to A2, B and the
+    outside option by their weights, so x = 2 V s2 + (V s1 - 10) 2 / (2 + 1.5^-6). Solving for V (brentq) gives
+    A's profit -2 + 0.5 x / 2 (21.464 < 26.554 without the bait)."""
+    w1, w0 = 0.3**-6.0, 1.5**-6.0
+    s1, s2 = w1 / (w1 + 2.0 + w0), 1.0 / (w1 + 2.0 + w0)
+
+    def elsewhere(v: float) -> float:
+        return 2.0 * v * s2 + (v * s1 - 10.0) * 2.0 / (2.0 + w0)
+
+    def gap(v: float) -> float:
+        x = elsewhere(v)
+        return v - 100.0 * ((3.0 + x) / (10.0 + x)) ** -EPS
+
+    v_star = brentq(gap, 10.0 / s1, 1e4, xtol=1e-12)
+    by_hand = -0.2 * 10.0 + 0.5 * elsewhere(v_star) / 2.0
     honest, c_honest = bait_market(1.0, volume_response=True)
     bait, c = bait_market(0.3, volume_response=True)
     assert honest == pytest.approx(26.5539, abs=1e-3)  # unrationed: the same as before
     assert c_honest.fixed_point_iterations == 1
     assert bait < honest
-    assert bait == pytest.approx(21.4769, abs=1e-2)
+    assert by_hand == pytest.approx(21.464, abs=1e-3)
+    assert bait == pytest.approx(by_hand, rel=2e-3)  # the tolerance: 0.1% of volume
+    assert c.volume is not None and c.volume[0] == pytest.approx(v_star, rel=2e-3)
     assert c.served[0] == pytest.approx(10.0)
-    elsewhere = c.served[1:].sum()
-    realized = (0.3 * 10.0 + elsewhere) / (10.0 + elsewhere)
+    elsewhere_served = c.served[1:].sum()
+    realized = (0.3 * 10.0 + elsewhere_served) / (10.0 + elsewhere_served)
     assert c.effective_price is not None and c.effective_price[0] == pytest.approx(realized, rel=1e-12)
-    assert c.volume is not None and c.volume[0] == pytest.approx(100.0 * realized**-EPS, rel=2e-3)
 
 
 def test_no_rationing_is_solved_in_one_clearing() -> None:
