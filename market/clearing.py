@@ -166,10 +166,8 @@ def clear_with_volume_response(
     ``max_iterations`` clearings with the iterate of smallest gap, that gap recorded in
     ``Clearing.fixed_point_gap`` (rationing with a finite number of re-offer rounds is not continuous in
     volume, so an exact fixed point need not exist). When no offer is rationed at posted-price volumes the
-    first clearing is
-    the fixed point. Each iteration costs ``2 (1 + rounds)`` passes over the E x O share matrix (see
-    :func:`_ration`); the allocation matrix is built
-    once, at the end.
+    first clearing is the fixed point. Each iteration costs ``2 (1 + rounds)`` passes over the E x O share
+    matrix (see :func:`_ration`); the allocation matrix is built once, at the end.
 
     Args:
         shares, outside_share: Logit probabilities (E x O) and outside-option probabilities (E).
