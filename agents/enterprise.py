@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from market.config import RegionConfig, SegmentConfig
-from market.demand import choice_utilities, outside_option_utility
+from market.demand import choice_utilities, outside_option_utility, quality_floors
 from market.offers import OfferBook, incumbent_offer_index
 
 FloatArray = NDArray[np.float64]
@@ -32,6 +32,8 @@ class EnterprisePopulation:
         price_sensitivity, quality_weight, privacy_sensitivity, lockin_aversion, trust_weight,
         reliability_weight: Utility weights.
         residency_bound: Whether it must be served in its own region.
+        quality_floor: Lowest quality it considers, as a fraction of the frontier (drawn at set-up around its
+            segment's mean, ``market.demand.quality_floors``); applies to offers and to self-hosting.
         switching_cost, switching_cost_growth, switching_cost_max: Switching-cost parameters (utility).
         incumbent_provider: Holder id of its current main provider (-1: none); ``incumbent_region`` its region.
         tenure_months: Months with the current main provider.
@@ -74,6 +76,7 @@ class EnterprisePopulation:
             put("switching_cost", np.full(n, seg.switching_cost))
             put("switching_cost_growth", np.full(n, seg.switching_cost_growth_per_year))
             put("switching_cost_max", np.full(n, seg.switching_cost_max))
+            put("quality_floor", quality_floors(seg.quality_floor, seg.quality_floor_sd, n, rng))
 
         region_all = np.concatenate(parts["region"])
         segment_all = np.concatenate(parts["segment"])
@@ -102,6 +105,7 @@ class EnterprisePopulation:
     trust_weight: FloatArray
     reliability_weight: FloatArray
     residency_bound: NDArray[np.bool_]
+    quality_floor: FloatArray
     switching_cost: FloatArray
     switching_cost_growth: FloatArray
     switching_cost_max: FloatArray
@@ -153,9 +157,10 @@ class EnterprisePopulation:
         return np.where(self.incumbent_provider >= 0, cost, 0.0)
 
     def utilities(self, offers: OfferBook, class_penalty: FloatArray, form: str,
-                  offer_shock: FloatArray | None) -> FloatArray:
+                  offer_shock: FloatArray | None, frontier_quality: float | None = None) -> FloatArray:
         """Every agent's utility for every offer (E x O), switching cost away from its main provider included
-        (``market.demand.choice_utilities``)."""
+        (``market.demand.choice_utilities``); with ``frontier_quality``, offers below the agent's quality floor
+        are excluded."""
         incumbent = incumbent_offer_index(offers.holder, offers.region, self.incumbent_provider,
                                           self.incumbent_region, self.n_regions)
         return choice_utilities(
@@ -166,15 +171,21 @@ class EnterprisePopulation:
             offer_quality=offers.quality, offer_price=offers.price, offer_privacy_risk=offers.privacy_risk,
             offer_lock_in=offers.lock_in, offer_unverified=offers.unverified, offer_reliability=offers.reliability,
             class_penalty=class_penalty, form=form, offer_shock=offer_shock,
+            quality_floor=None if frontier_quality is None else self.quality_floor,
+            frontier_quality=1.0 if frontier_quality is None else frontier_quality,
         )
 
     def outside_utilities(self, *, not_buying_value: float, self_host_cost_by_region: FloatArray | None,
-                          self_host_quality: float, self_host_penalty: float, mu: float, form: str) -> FloatArray:
-        """Every agent's utility of its outside option (``market.demand.outside_option_utility``)."""
+                          self_host_quality: float, self_host_penalty: float, mu: float, form: str,
+                          frontier_quality: float | None = None) -> FloatArray:
+        """Every agent's utility of its outside option (``market.demand.outside_option_utility``); with
+        ``frontier_quality``, self-hosting below the agent's quality floor is excluded."""
         return outside_option_utility(
             not_buying_value=not_buying_value, self_host_cost_by_region=self_host_cost_by_region, region=self.region,
             quality_weight=self.quality_weight, price_sensitivity=self.price_sensitivity,
             self_host_quality=self_host_quality, self_host_penalty=self_host_penalty, mu=mu, form=form,
+            quality_floor=None if frontier_quality is None else self.quality_floor,
+            frontier_quality=1.0 if frontier_quality is None else frontier_quality,
         )
 
     def record_main_providers(self, allocation: FloatArray, offer_holder: IntArray, offer_region: IntArray) -> None:

@@ -39,18 +39,19 @@ class ClearingInputs:
     """Keeps the arguments of the model's last clearing and counts enterprise-offer cells over the run.
 
     While installed, it wraps the two functions ``InferenceMarket.clear_market`` calls
-    (``market.clearing.logit_shares`` and ``clear_logit_market``, as the model module names them); the model
-    itself is not changed. Keeping the last step's utilities alive costs at most one enterprises x offers matrix.
+    (``market.clearing.logit_shares`` and ``clear_with_volume_response``, as the model module names them), and
+    keeps the final clearing's inputs at the fixed-point volume (what ``clear_logit_market`` reproduces); the
+    model itself is not changed. Keeping the last step's utilities alive costs at most one enterprises x offers matrix.
     """
 
     def __init__(self) -> None:
         self.logit: tuple[Any, ...] = ()
         self.clearing: tuple[Any, ...] = ()
         self.cells = 0
-        self._originals = (market.model.logit_shares, market.model.clear_logit_market)
+        self._originals = (market.model.logit_shares, market.model.clear_with_volume_response)
 
     def __enter__(self) -> ClearingInputs:
-        logit_shares, clear_logit_market = self._originals
+        logit_shares, clear_with_volume_response = self._originals
 
         def logit(*args: Any) -> Any:
             self.logit = args
@@ -58,14 +59,15 @@ class ClearingInputs:
             return logit_shares(*args)
 
         def clear(*args: Any) -> Any:
-            self.clearing = args[2:]  # volume, capacity, price, rounds (shares and outside are recomputed)
-            return clear_logit_market(*args)
+            result = clear_with_volume_response(*args)
+            self.clearing = (result.volume, *args[5:8])  # volume, capacity, price, rounds (shares, outside recomputed)
+            return result
 
-        market.model.logit_shares, market.model.clear_logit_market = logit, clear  # type: ignore[assignment]
+        market.model.logit_shares, market.model.clear_with_volume_response = logit, clear  # type: ignore[assignment]
         return self
 
     def __exit__(self, *exc: object) -> None:
-        market.model.logit_shares, market.model.clear_logit_market = self._originals
+        market.model.logit_shares, market.model.clear_with_volume_response = self._originals
 
 
 def run(enterprises: int, providers: int, steps: int, seed: int = 0,

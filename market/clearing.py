@@ -10,6 +10,10 @@ same fraction ``C[o] / D[o]`` (proportional rationing); the rationed volume is r
 restricted to offers that still have capacity plus the outside option, for ``rounds`` more rounds. Volume that
 is still unplaced afterwards, or that turns to the outside option during re-offering, is unmet demand.
 
+Volume responds to the price buyers pay after rationing: :func:`clear_with_volume_response` iterates volume
+and rationing to the fixed point ``V_e = V0_e (P_e(V) / p_ref_e)^(-eps_e)``, ``P_e`` the realized price (spend
+over tokens served), so a price nobody can get at volume does not raise anyone's volume.
+
 Identities the result satisfies (tested): ``served <= capacity``; ``sum(spend) == sum(revenue)``;
 ``served_by_enterprise + unmet == inside_demand``.
 """
@@ -20,6 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
+
+from market.demand import effective_volume
 
 FloatArray = NDArray[np.float64]
 
@@ -38,6 +44,11 @@ class Clearing:
         spend: Spend per enterprise, $ (E).
         inside_demand: Volume each enterprise wants from the market, Mtok (E).
         unmet: Inside demand not served because of capacity, Mtok (E).
+        volume: Token volume each enterprise chose, Mtok (E); None when not recorded.
+        effective_price: Price each enterprise paid per token served after rationing, $/Mtok (E): spend over
+            tokens served (its share-weighted posted price when served nothing). None when not recorded.
+        fixed_point_iterations: Clearings computed to find the volume fixed point (0: volume given).
+        fixed_point_gap: Largest ``|ln T(V) - ln V|`` left at the returned volume (0 when converged exactly).
     """
 
     shares: FloatArray
@@ -49,13 +60,18 @@ class Clearing:
     spend: FloatArray
     inside_demand: FloatArray
     unmet: FloatArray
+    volume: FloatArray | None = None
+    effective_price: FloatArray | None = None
+    fixed_point_iterations: int = 0
+    fixed_point_gap: float = 0.0
 
     @classmethod
     def empty(cls, n_enterprises: int) -> Clearing:
         """The clearing of a market without offers, where nobody buys (before the first step)."""
         none, zero = np.zeros((n_enterprises, 0)), np.zeros(n_enterprises)
         return cls(shares=none, outside_share=np.ones(n_enterprises), allocation=none.copy(), offer_demand=np.zeros(0),
-                   served=np.zeros(0), revenue=np.zeros(0), spend=zero, inside_demand=zero.copy(), unmet=zero.copy())
+                   served=np.zeros(0), revenue=np.zeros(0), spend=zero, inside_demand=zero.copy(), unmet=zero.copy(),
+                   volume=zero.copy(), effective_price=np.full(n_enterprises, np.nan))
 
     @property
     def served_by_enterprise(self) -> FloatArray:
@@ -112,63 +128,188 @@ def clear_logit_market(
         rounds: Re-offer rounds for rationed demand.
 
     Returns:
-        The :class:`Clearing`.
+        The :class:`Clearing` (``volume`` as given, ``fixed_point_iterations`` 0).
     """
+    capacity, volume = _checked(capacity, volume, rounds)
+    rationing = _ration(shares, outside_share, volume, capacity, price, rounds)
+    return _result(shares, outside_share, volume, rationing, price, fallback_price=np.nan, iterations=0, gap=0.0)
+
+
+def clear_with_volume_response(
+    shares: FloatArray,
+    outside_share: FloatArray,
+    base_volume: FloatArray,
+    reference_price: FloatArray,
+    elasticity: FloatArray,
+    capacity: FloatArray,
+    price: FloatArray,
+    rounds: int = 3,
+    tolerance: float = 1e-3,
+    max_iterations: int = 20,
+) -> Clearing:
+    """Clear the market with each buyer's volume chosen at the price it actually pays after rationing.
+
+    Volume is the constant-elasticity curve ``V_e(p) = V0_e (p / p_ref_e)^(-eps_e)`` of
+    :func:`market.demand.effective_volume`, evaluated at the buyer's realized price after rationing and
+    re-offering, ``P_e(V) = spend_e(V) / served_e(V)`` (the share-weighted posted price
+    ``sum_o s[e,o] p_o / (1 - s0_e)`` when nothing it asks for is rationed, or when it is served nothing). An
+    atomistic buyer under proportional rationing gets the same fractions of every extra token it asks for, so
+    ``P_e`` is also the price of its marginal token. The clearing volume is the fixed point
+
+        V_e = V0_e (P_e(V) / p_ref_e)^(-eps_e)        for every e,
+
+    found from the volume at posted prices by a safeguarded secant method on each buyer's log gap
+    ``g_e(V) = ln T_e(V) - ln V_e`` (``T`` the right-hand side): ``ln V_e += -g_e / sigma_e`` with
+    ``sigma_e = Delta g_e / Delta ln V_e`` over the last move, clipped to ``[-(1 + 4 max eps), -1]`` (the first
+    move uses ``-(1 + max eps)``), so no move goes beyond ``T`` itself, and, from the fifth move, halved for a
+    buyer each time its gap changes sign. It stops when ``max_e |ln T_e(V) - ln V_e| <= tolerance``, or after
+    ``max_iterations`` clearings with the iterate of smallest gap, that gap recorded in
+    ``Clearing.fixed_point_gap`` (rationing with a finite number of re-offer rounds is not continuous in
+    volume, so an exact fixed point need not exist). When no offer is rationed at posted-price volumes the
+    first clearing is the fixed point. Each iteration costs ``2 (1 + rounds)`` passes over the E x O share
+    matrix (see :func:`_ration`); the allocation matrix is built once, at the end.
+
+    Args:
+        shares, outside_share: Logit probabilities (E x O) and outside-option probabilities (E).
+        base_volume: ``V0_e``, Mtok at the reference price (E).
+        reference_price: ``p_ref_e``, $/Mtok (E).
+        elasticity: ``eps_e`` >= 0 (E).
+        capacity: Tokens each offer can serve, Mtok (O); ``inf`` for unlimited.
+        price: Posted price of each offer, $/Mtok (O).
+        rounds: Re-offer rounds for rationed demand.
+        tolerance: Convergence criterion on the largest absolute log gap.
+        max_iterations: Most clearings computed (>= 1).
+
+    Returns:
+        The :class:`Clearing` at the fixed point; ``volume`` is the clearing volume and ``effective_price`` the
+        realized price ``P_e``.
+    """
+    if max_iterations < 1:
+        raise ValueError(f"max_iterations must be >= 1, got {max_iterations}")
+    if tolerance <= 0:
+        raise ValueError(f"tolerance must be positive, got {tolerance}")
+    elasticity = np.asarray(elasticity, dtype=np.float64)
+    inside = shares.sum(axis=1)
+    posted = np.where(inside > 1e-12, (shares @ price) / np.maximum(inside, 1e-300), reference_price)
+    volume = effective_volume(base_volume, posted, reference_price, elasticity)
+    capacity, volume = _checked(capacity, volume, rounds)
+    eps_max = float(elasticity.max(initial=0.0))
+    last_volume, last_step, damping = volume, np.zeros(len(volume)), np.ones(len(volume))
+    gap, best = 0.0, None
+    for iteration in range(1, max_iterations + 1):
+        r = _ration(shares, outside_share, volume, capacity, price, rounds)
+        if r.rationed_none:
+            gap = 0.0
+            break
+        realized = np.where(r.served > 0, r.spend / np.maximum(r.served, 1e-300), posted)
+        target = effective_volume(base_volume, realized, reference_price, elasticity)
+        live = (volume > 0) & (target > 0)
+        step = np.zeros_like(volume)
+        step[live] = np.log(target[live] / volume[live])
+        gap = float(np.abs(step).max(initial=0.0))
+        if best is None or gap < best[0]:
+            best = (gap, volume, r)
+        if gap <= tolerance or iteration == max_iterations:
+            gap, volume, r = best  # without convergence, the closest iterate
+            break
+        slope = np.full(len(volume), -(1.0 + eps_max))  # first move: damped by the largest elasticity
+        if iteration > 1:
+            moved = np.zeros_like(volume)
+            moved[live] = np.log(volume[live] / np.maximum(last_volume[live], 1e-300))
+            known = np.abs(moved) > 1e-12
+            slope = np.where(known, (step - last_step) / np.where(known, moved, 1.0), slope)
+        slope = np.clip(np.nan_to_num(slope, nan=-1.0), -(1.0 + 4.0 * eps_max), -1.0)
+        if iteration > 4:  # still overshooting after a few secant moves: bisect towards the point
+            damping = np.where(step * last_step < 0, 0.5 * damping, damping)
+        last_volume, last_step = volume, step
+        volume = volume * np.exp(-damping * step / slope)
+    return _result(shares, outside_share, volume, r, price, fallback_price=posted, iterations=iteration, gap=gap)
+
+
+def _checked(capacity: FloatArray, volume: FloatArray, rounds: int) -> tuple[FloatArray, FloatArray]:
     if rounds < 0:
         raise ValueError(f"rounds must be >= 0, got {rounds}")
     capacity = np.asarray(capacity, dtype=np.float64)
     if np.any(capacity < 0):
         raise ValueError("capacity must be non-negative")
-    volume = np.asarray(volume, dtype=np.float64)
-    n_ent, n_offers = shares.shape
+    return capacity, np.asarray(volume, dtype=np.float64)
 
+
+@dataclass(frozen=True)
+class _Rationing:
+    """Rationing in factored form: ``allocation = shares * (row_factor @ col_factor)``.
+
+    Every round serves ``s[e,o] * a_k[e] * h_k[o]`` (the first round ``a = V``, ``h = fill``; re-offer round
+    ``k`` ``a_k = residual_e / (sum_{o open} s[e,o] + s0_e)``, ``h_k = open_o * round_fill_o``), so per-buyer
+    totals and per-offer demand need only matrix-vector products, and the E x O allocation is built once.
+    """
+
+    offer_demand: FloatArray
+    served_by_offer: FloatArray
+    served: FloatArray
+    spend: FloatArray
+    inside: FloatArray
+    row_factor: FloatArray
+    col_factor: FloatArray
+    rationed_none: bool
+
+
+def _ration(shares: FloatArray, outside_share: FloatArray, volume: FloatArray, capacity: FloatArray,
+            price: FloatArray, rounds: int) -> _Rationing:
+    """Proportional rationing and ``rounds`` re-offer rounds, in ``2 (1 + rounds)`` passes over ``shares``."""
+    n_ent, n_offers = shares.shape
     offer_demand = volume @ shares if n_ent else np.zeros(n_offers)
-    inside_demand = volume * shares.sum(axis=1)  # not volume * (1 - s0): exact when s0 is close to 1
     fill = _fill_ratio(offer_demand, capacity)
-    allocation = shares * volume[:, None]
-    if np.all(fill == 1.0):
-        served = offer_demand.copy()
-    else:
-        allocation *= fill[None, :]
-        served = offer_demand * fill
-        remaining = np.maximum(capacity - served, 0.0)
-        open_offers = fill == 1.0
-        residual = volume * (shares @ (1.0 - fill))
+    open_offers = fill == 1.0
+    stats = shares @ np.column_stack([fill * price, fill, 1.0 - fill, open_offers.astype(np.float64)])
+    inside = volume * (stats[:, 1] + stats[:, 2])
+    spend, served, residual, open_mass = volume * stats[:, 0], volume * stats[:, 1], volume * stats[:, 2], stats[:, 3]
+    served_by_offer = offer_demand * fill
+    rows, cols = [volume], [fill]
+    rationed_none = bool(np.all(open_offers))
+    if not rationed_none:
+        remaining = np.maximum(capacity - served_by_offer, 0.0)
         for _ in range(rounds):
-            rows = np.nonzero(residual > 0.0)[0]
-            if rows.size == 0 or not open_offers.any():
+            if not open_offers.any() or not np.any(residual > 0.0):
                 break
-            every = rows.size > n_ent // 2  # work on whole rows when most buyers have rationed volume
-            sub = shares * open_offers if every else shares[rows] * open_offers
-            sel = slice(None) if every else rows
-            denom = sub.sum(axis=1) + outside_share[sel]
-            sub *= (residual[sel] / denom)[:, None]
-            round_demand = sub.sum(axis=0)
+            denom = open_mass + outside_share
+            scale = np.where(denom > 0, residual / np.where(denom > 0, denom, 1.0), 0.0)
+            round_demand = (scale @ shares) * open_offers
             round_fill = _fill_ratio(round_demand, remaining)
-            unplaced = sub @ (1.0 - round_fill)
-            sub *= round_fill[None, :]
-            allocation[sel] += sub
+            taken = open_offers * round_fill
             placed = round_demand * round_fill
-            served += placed
+            served_by_offer = served_by_offer + placed
             remaining = np.maximum(remaining - placed, 0.0)
-            residual = np.zeros(n_ent)
-            residual[sel] = unplaced
-            open_offers &= round_fill == 1.0
-    revenue = served * price
+            next_open = open_offers & (round_fill == 1.0)
+            stats = shares @ np.column_stack([taken * price, taken, open_offers * (1.0 - round_fill),
+                                              next_open.astype(np.float64)])
+            spend = spend + scale * stats[:, 0]
+            served = served + scale * stats[:, 1]
+            residual, open_mass = scale * stats[:, 2], stats[:, 3]
+            rows.append(scale)
+            cols.append(taken)
+            open_offers = next_open
+    return _Rationing(offer_demand=offer_demand, served_by_offer=served_by_offer, served=served, spend=spend,
+                      inside=inside, row_factor=np.column_stack(rows), col_factor=np.vstack(cols),
+                      rationed_none=rationed_none)
+
+
+def _result(shares: FloatArray, outside_share: FloatArray, volume: FloatArray, r: _Rationing, price: FloatArray, *,
+            fallback_price: FloatArray | float, iterations: int, gap: float) -> Clearing:
+    """Build the allocation once from the factors and package the :class:`Clearing` (``fallback_price``: the
+    effective price of buyers served nothing)."""
+    allocation = r.row_factor @ r.col_factor
+    allocation *= shares
+    served_by_enterprise = allocation.sum(axis=1)
     spend = allocation @ price
-    unmet = inside_demand - allocation.sum(axis=1)
-    unmet = np.where(unmet > 1e-12 * np.maximum(inside_demand, 1e-300), unmet, 0.0)  # drop rounding noise
-    return Clearing(
-        shares=shares,
-        outside_share=outside_share,
-        allocation=allocation,
-        offer_demand=offer_demand,
-        served=served,
-        revenue=revenue,
-        spend=spend,
-        inside_demand=inside_demand,
-        unmet=unmet,
-    )
+    unmet = r.inside - served_by_enterprise
+    unmet = np.where(unmet > 1e-12 * np.maximum(r.inside, 1e-300), unmet, 0.0)  # drop rounding noise
+    effective = np.where(served_by_enterprise > 0,
+                         spend / np.where(served_by_enterprise > 0, served_by_enterprise, 1.0), fallback_price)
+    return Clearing(shares=shares, outside_share=outside_share, allocation=allocation, offer_demand=r.offer_demand,
+                    served=r.served_by_offer, revenue=r.served_by_offer * price, spend=spend, inside_demand=r.inside,
+                    unmet=unmet, volume=volume, effective_price=effective, fixed_point_iterations=iterations,
+                    fixed_point_gap=gap)
 
 
 def _fill_ratio(demand: FloatArray, capacity: FloatArray) -> FloatArray:

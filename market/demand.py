@@ -105,12 +105,15 @@ def choice_utilities(
     class_penalty: FloatArray,
     form: str,
     offer_shock: FloatArray | None = None,
+    quality_floor: FloatArray | None = None,
+    frontier_quality: float = 1.0,
 ) -> FloatArray:
     """Utility of every enterprise for every offer (E x O), as one matrix product.
 
     Per-enterprise arrays have length E, per-offer arrays length O; ``incumbent_offer`` is the offer index of
     each enterprise's current main provider in this step's offer list, or -1. See the module docstring for the
-    equation.
+    equation. With ``quality_floor`` (E, fractions of ``frontier_quality``), offer ``o`` is :data:`EXCLUDED` for
+    ``e`` when ``q_o < quality_floor_e * frontier_quality`` (only offers below the highest floor are visited).
     """
     n_ent = len(price_sensitivity)
     n_offers = len(offer_price)
@@ -141,7 +144,30 @@ def choice_utilities(
     has_incumbent = incumbent_offer >= 0
     rows = np.nonzero(has_incumbent)[0]
     utility[rows, incumbent_offer[rows]] += switching_cost[rows]
+    if quality_floor is not None and n_ent and n_offers:
+        threshold = np.asarray(quality_floor, dtype=np.float64) * frontier_quality - 1e-12
+        cols = np.nonzero(offer_quality < threshold.max())[0]
+        if cols.size:
+            block = utility[:, cols]
+            block[offer_quality[cols][None, :] < threshold[:, None]] = EXCLUDED
+            utility[:, cols] = block
     return utility
+
+
+def quality_floors(mean: float, sd: float, n: int, rng: np.random.Generator) -> FloatArray:
+    """Each of ``n`` agents' quality floor (fraction of the frontier): ``Beta(a, b)`` with mean ``mean`` and
+    standard deviation ``sd``, ``a = mean k``, ``b = (1 - mean) k``, ``k = mean (1 - mean) / sd^2 - 1``; the
+    constant ``mean`` when ``sd`` is 0 (no draw is taken from ``rng`` then).
+
+    Raises:
+        ValueError: ``sd > 0`` and no Beta distribution has this mean and spread.
+    """
+    if sd <= 0:
+        return np.full(n, float(mean))
+    k = mean * (1.0 - mean) / (sd * sd) - 1.0
+    if not 0.0 < mean < 1.0 or k <= 0:
+        raise ValueError(f"no Beta distribution has mean {mean} and standard deviation {sd}")
+    return rng.beta(mean * k, (1.0 - mean) * k, n)
 
 
 def effective_volume(
@@ -203,12 +229,15 @@ def outside_option_utility(
     self_host_penalty: float,
     mu: float,
     form: str,
+    quality_floor: FloatArray | None = None,
+    frontier_quality: float = 1.0,
 ) -> FloatArray:
     """Utility of the outside option per enterprise: not buying (``a0``) or self-hosting, as a logit log-sum.
 
     ``u_self = w_q * qterm(q_self) - b * pterm(cost[region]) - penalty`` and
     ``u_out = mu * ln(exp(a0 / mu) + exp(u_self / mu))``; without self-hosting (``self_host_cost_by_region``
-    None) it is ``a0``.
+    None) it is ``a0``. The quality floor applies to self-hosting as to offers: an enterprise with
+    ``q_self < quality_floor_e * frontier_quality`` cannot self-host (``u_out = a0``).
     """
     a0 = np.full(len(region), not_buying_value)
     if self_host_cost_by_region is None:
@@ -218,4 +247,7 @@ def outside_option_utility(
         - price_sensitivity * utility_transform(self_host_cost_by_region[region], form)
         - self_host_penalty
     )
-    return mu * np.logaddexp(a0 / mu, u_self / mu)
+    out = mu * np.logaddexp(a0 / mu, u_self / mu)
+    if quality_floor is not None:
+        out = np.where(self_host_quality < np.asarray(quality_floor) * frontier_quality - 1e-12, a0, out)
+    return out

@@ -50,7 +50,11 @@ def hhi(values: FloatArray, owner: IntArray | None = None) -> float:
 
 
 def price_index(spend: float, tokens: float) -> float:
-    """Demand-weighted mean price, $/Mtok: total spend over tokens served (NaN when nothing is served)."""
+    """Spend per token, $/Mtok: total spend over tokens served (NaN when nothing is served).
+
+    This is a unit value, not a price index: it moves when buyers shift between cheap and dear offers even if no
+    price changes. For price change use the chained indices of :mod:`market.price_index`.
+    """
     return spend / tokens if tokens > 0 else float("nan")
 
 
@@ -74,11 +78,11 @@ def logit_consumer_surplus(
     effective_price: FloatArray,
     form: str,
 ) -> FloatArray:
-    """Consumer surplus per enterprise over the outside option, $ (Small and Rosen 1981).
+    """Choice surplus per enterprise over the outside option, $ (Small and Rosen 1981).
 
     The expected gain of a logit chooser over its outside option is ``mu * ln(1 / s0)`` in utility units;
     dividing by the marginal utility of money (``b`` for linear utility, ``b / p_eff`` for log utility,
-    evaluated at the effective price) and multiplying by volume gives dollars.
+    evaluated at the effective price) and multiplying by ``volume`` (the tokens it applies to) gives dollars.
     """
     gain = -mu * np.log(np.clip(outside_share, 1e-300, 1.0))
     if form == "linear":
@@ -86,6 +90,57 @@ def logit_consumer_surplus(
     else:
         money = price_sensitivity / np.maximum(effective_price, 1e-300)
     return volume * gain / money
+
+
+def volume_response_surplus(
+    base_volume: FloatArray, price: FloatArray, reference_price: FloatArray, elasticity: FloatArray
+) -> FloatArray:
+    """Surplus from adjusting volume to the price, over a buyer that keeps its reference volume, $.
+
+    With ``V(x) = V0 (x / p_ref)^(-eps)`` and ``r = p / p_ref``, the area between the demand curve and the
+    reference volume ``V0`` from ``p`` to ``p_ref``::
+
+        W = int_p^p_ref (V(x) - V0) dx = V0 p_ref ( (1 - r^(1 - eps)) / (1 - eps) - (1 - r) )
+          = V0 p_ref ( -ln r - (1 - r) )                                      (eps = 1)
+
+    ``W >= 0`` on both sides of ``p_ref`` and 0 at ``p = p_ref``: below it, the value of the extra tokens bought
+    over what they cost; above it, the cost saved on the tokens no longer bought. It grows with the log of a
+    price fall (``V0 p_ref ln(p_ref / p)`` for ``eps = 1``), the surplus from buying more tokens as prices fall.
+    """
+    r = np.maximum(np.asarray(price, dtype=np.float64), 1e-300) / reference_price
+    log_r = np.log(r)
+    k = 1.0 - np.asarray(elasticity, dtype=np.float64)
+    small = np.abs(k) < 1e-9
+    integral = np.where(small, -log_r, -np.expm1(k * log_r) / np.where(small, 1.0, k))
+    return base_volume * reference_price * (integral - (1.0 - r))
+
+
+def consumer_surplus(
+    *,
+    served: FloatArray,
+    volume: FloatArray,
+    outside_share: FloatArray,
+    mu: float,
+    price_sensitivity: FloatArray,
+    effective_price: FloatArray,
+    form: str,
+    base_volume: FloatArray,
+    reference_price: FloatArray,
+    elasticity: FloatArray,
+) -> FloatArray:
+    """Consumer surplus per enterprise after rationing, with the volume response, $.
+
+    ``CS_e = S_e * g_e + (S_e / V_e) * W_e``: the logit choice surplus per token over the outside option,
+    ``g_e = mu ln(1 / s0_e) / lambda_e`` (:func:`logit_consumer_surplus`, ``lambda_e = b_e`` or ``b_e / P_e``), on
+    the tokens ``S_e`` the buyer is actually served, plus the volume-response surplus ``W_e``
+    (:func:`volume_response_surplus`) at the realized price ``P_e`` (spend over tokens served after rationing),
+    pro rata to the share of its volume ``V_e`` the market serves (rationed and outside tokens earn neither).
+    """
+    per_token = logit_consumer_surplus(np.ones_like(served), outside_share, mu, price_sensitivity, effective_price,
+                                       form)
+    response = volume_response_surplus(base_volume, effective_price, reference_price, elasticity)
+    served_fraction = np.where(volume > 0, served / np.where(volume > 0, volume, 1.0), 0.0)
+    return served * per_token + served_fraction * response
 
 
 def revenue_by_buyer_region(allocation: FloatArray, region_slices: list[slice], price: FloatArray) -> FloatArray:

@@ -27,14 +27,14 @@ from agents.roster import Roster
 from market import concentration, corporate, demand, trading
 from market import technology as tech
 from market.accounts import Settlement, settle_month
-from market.clearing import Clearing, clear_logit_market, logit_shares
+from market.clearing import Clearing, clear_with_volume_response, logit_shares
 from market.config import PROVIDER_KIND_NAMES, EntrantConfig, ProviderConfig, ScenarioConfig
 from market.config.files import load_scenario, scenario_with_settings
 from market.events import Event, EventKind, EventLog
 from market.fleet import FleetEconomics, fleet_economics, grid_load_mw, installed_kw
 from market.hardware import SCRAPPED, GpuLedger, best_quotes
 from market.mesa_support import market_datacollector, model_seed
-from market.metrics import by_holder, logit_consumer_surplus, revenue_by_buyer_region
+from market.metrics import by_holder, consumer_surplus, revenue_by_buyer_region
 from market.networks import market_networks
 from market.observation import MarketObservation, observe_market
 from market.offers import OfferBook
@@ -80,7 +80,6 @@ class InferenceMarket(mesa.Model):
         self.region_names, self.n_regions = self.regions.names, len(self.regions)
         self.generations = GenerationTable.from_config(config.technology)
         self.ledger = GpuLedger(len(self.generations))
-        self.segment_floor = np.array([s.quality_floor for s in config.segments])
         self.reference_quality = config.technology.frontier_quality_start
         ref = config.technology.reference_generation
         self.reference_generation = self.generations.index(ref) if ref else (0 if len(self.generations) else -1)
@@ -102,7 +101,10 @@ class InferenceMarket(mesa.Model):
         self.recorder = Recorder(Population(
             segment=self.population.segment, region=self.population.region, weight=self.population.weight,
             region_names=tuple(self.region_names), segment_names=tuple(s.name for s in config.segments),
-            per_agent=config.simulation.enterprise_output == "agent"))
+            per_agent=config.simulation.enterprise_output == "agent",
+            segment_quality_weight=np.array([s.quality_weight for s in config.segments]),
+            segment_price_sensitivity=np.array([s.price_sensitivity for s in config.segments]),
+            utility_form=self.form))
         if any(s.initial_contract_share > 0 for s in config.segments):  # contracts in proportion to capacity
             base = fleet_economics(self.ledger, self.generations, self.roster.holder_technology(),
                                    self.regions.base_power_price)
@@ -213,23 +215,27 @@ class InferenceMarket(mesa.Model):
         self.offers = self.roster.offer_book(posting, self.fleet, self.frontier, self.open_weight)
 
     def clear_market(self) -> None:
-        """Enterprises choose among offers (logit); capacity is rationed; what pricing observes is kept."""
-        offers, pop = self.offers, self.population
+        """Enterprises choose among offers (logit), each with its own quality floor; volume and rationing are
+        solved to a fixed point at the prices buyers pay (``market.clearing.clear_with_volume_response``); what
+        pricing observes is kept."""
+        offers, pop, sim = self.offers, self.population, self.config.simulation
         sd = self.config.logit.offer_shock_sd
         penalty = demand.choice_class_penalties(
             n_segments=pop.n_segments, region_latency_penalty=self.regions.latency_penalty,
-            segment_quality_floor=self.segment_floor, frontier_quality=self.frontier, offer_region=offers.region,
-            offer_quality=offers.quality)
+            segment_quality_floor=np.zeros(pop.n_segments), frontier_quality=self.frontier,
+            offer_region=offers.region, offer_quality=offers.quality)  # floors are per enterprise
         utility = pop.utilities(offers, penalty, self.form,
-                                self.shock_rng.normal(0.0, sd, len(offers)) if sd > 0 else None)
+                                self.shock_rng.normal(0.0, sd, len(offers)) if sd > 0 else None, self.frontier)
         shares, outside = logit_shares(utility, self._outside_utility(), self.mu)
-        inside = np.maximum(1.0 - outside, 1e-300)
-        effective = np.where(outside < 1.0 - 1e-12, (shares @ offers.price) / inside, pop.reference_price)
-        self.volume = demand.effective_volume(self.base_volume, effective, pop.reference_price, pop.elasticity)
-        c = self.clearing = clear_logit_market(shares, outside, self.volume, offers.capacity, offers.price,
-                                               self.config.simulation.rationing_rounds)
-        self.consumer_surplus = logit_consumer_surplus(self.volume, outside, self.mu, pop.price_sensitivity,
-                                                       effective, self.form)
+        c = self.clearing = clear_with_volume_response(
+            shares, outside, self.base_volume, pop.reference_price, pop.elasticity, offers.capacity, offers.price,
+            sim.rationing_rounds, sim.volume_tolerance, sim.volume_max_iterations)
+        self.volume = c.volume if c.volume is not None else np.zeros(pop.size)
+        effective = c.effective_price if c.effective_price is not None else pop.reference_price
+        self.consumer_surplus = consumer_surplus(
+            served=c.served_by_enterprise, volume=self.volume, outside_share=outside, mu=self.mu,
+            price_sensitivity=pop.price_sensitivity, effective_price=effective, form=self.form,
+            base_volume=self.base_volume, reference_price=pop.reference_price, elasticity=pop.elasticity)
         observes: set[str] = set()
         for h in np.unique(offers.holder):
             observes |= self.roster.provider(int(h)).pricing.observes
@@ -325,7 +331,7 @@ class InferenceMarket(mesa.Model):
         return self.population.outside_utilities(
             not_buying_value=cfg.value, self_host_cost_by_region=self.self_host_cost_by_region if cfg.self_hosting
             else None, self_host_quality=self.open_weight * cfg.self_host_quality_factor,
-            self_host_penalty=cfg.self_host_penalty, mu=self.mu, form=self.form)
+            self_host_penalty=cfg.self_host_penalty, mu=self.mu, form=self.form, frontier_quality=self.frontier)
 
     def _reseller_quotes(self) -> FloatArray:
         n = len(self.holders)

@@ -21,6 +21,7 @@ from market.config import PROVIDER_KIND_NAMES
 from market.events import EVENT_COLUMNS
 from market.fleet import FleetEconomics
 from market.offers import OfferBook
+from market.price_index import ChainedPriceIndex
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -65,6 +66,9 @@ class Population:
     region_names: tuple[str, ...]
     segment_names: tuple[str, ...]
     per_agent: bool
+    segment_quality_weight: FloatArray | None = None
+    segment_price_sensitivity: FloatArray | None = None
+    utility_form: str = "log"
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,12 @@ class Recorder:
 
     def __init__(self, population: Population) -> None:
         self.population = population
+        n_segments = len(population.segment_names)
+        self.price_index = ChainedPriceIndex(  # without utility weights the quality adjustment is nil
+            population.segment_names,
+            np.zeros(n_segments) if population.segment_quality_weight is None else population.segment_quality_weight,
+            np.ones(n_segments) if population.segment_price_sensitivity is None
+            else population.segment_price_sensitivity, population.utility_form)
         self.model_rows: list[dict[str, Any]] = []
         self.provider_parts: list[dict[str, NDArray[Any]]] = []
         self.enterprise_parts: list[dict[str, NDArray[Any]]] = []
@@ -130,7 +140,9 @@ class Recorder:
     def collect(self, outcome: StepOutcome, events: list[dict[str, object]]) -> None:
         """Record a step and the events rows written during it."""
         markets = market_hhi(outcome, self.population)
-        self.model_rows.append(model_row(outcome, self.population.region_names, markets))
+        row = model_row(outcome, self.population.region_names, markets)
+        row.update(chained_index_row(self.price_index, outcome, self.population))
+        self.model_rows.append(row)
         self.provider_parts.append(provider_rows(outcome))
         self.enterprise_parts.append(enterprise_rows(outcome, self.population, markets[0]))
         self.market_parts.append(gpu_market_rows(outcome))
@@ -139,7 +151,7 @@ class Recorder:
     @property
     def columns(self) -> tuple[str, ...]:
         """Columns of the model table."""
-        return (*MODEL_COLUMNS, *[f"hhi_{r}" for r in self.population.region_names])
+        return (*MODEL_COLUMNS, *[f"hhi_{r}" for r in self.population.region_names], *self.price_index.columns)
 
     @property
     def last_model_row(self) -> dict[str, Any]:
@@ -236,6 +248,18 @@ def utilization_of(served: FloatArray, capacity: FloatArray, mask: NDArray[np.bo
     finite = mask & np.isfinite(capacity)
     total = float(capacity[finite].sum())
     return float(served[finite].sum() / total) if total > 0 else float("nan")
+
+
+def chained_index_row(index: ChainedPriceIndex, o: StepOutcome, pop: Population) -> dict[str, float]:
+    """Chain this month's offers into the price indices (``market.price_index``): offers keyed by (provider,
+    region), tokens bought per (segment, offer)."""
+    offers, allocation = o.offers, o.clearing.allocation
+    n_segments = len(pop.segment_names)
+    onehot = np.zeros((n_segments, len(pop.segment)))
+    onehot[pop.segment, np.arange(len(pop.segment))] = 1.0
+    tokens = onehot @ allocation if allocation.shape[1] else np.zeros((n_segments, 0))
+    key = offers.holder * len(pop.region_names) + offers.region
+    return index.update(key, offers.price, offers.quality, tokens)
 
 
 def provider_rows(o: StepOutcome) -> dict[str, NDArray[Any]]:

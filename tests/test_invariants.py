@@ -40,7 +40,8 @@ DOCS = Path(__file__).resolve().parents[1] / "docs" / "reliability.md"
 POSSIBLY_MISSING: dict[str, frozenset[str]] = {
     "model": frozenset({"price_index", "quality_adjusted_price_index", "outside_share", "utilization",
                         "secondary_gpu_price", "self_host_cost", "margin_hyperscaler", "margin_specialized",
-                        "margin_decentralized"}),
+                        "margin_decentralized", "log_change_spend_per_token", "log_change_price",
+                        "log_change_composition", "log_change_quality"}),
     "gpu_market": frozenset({"secondary_price"}),
     "providers": frozenset({"price"}),
     "enterprises": frozenset({"effective_price"}),

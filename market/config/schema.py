@@ -106,6 +106,16 @@ class SimulationConfig(_Section):
         le=50,
         description="Rounds in which demand rationed at full offers is re-offered to offers with spare capacity.",
     )
+    volume_tolerance: Annotated[float, Field(gt=0.0, le=0.1)] = Field(
+        1e-3,
+        description=(
+            "Convergence criterion of the volume fixed point under rationing: largest |ln V_target - ln V| over "
+            "buyers (1e-3 = 0.1% of volume)."
+        ),
+    )
+    volume_max_iterations: int = Field(
+        20, ge=1, le=1000, description="Most clearings computed to find the volume fixed point under rationing."
+    )
     save_networks: bool = Field(
         False, description="Write the final contract, ownership and GPU-flow networks as node/edge Parquet tables."
     )
@@ -301,7 +311,18 @@ class SegmentConfig(_Section):
     )
     quality_weight: NonNegFloat = Field(1.0, description="Utility weight on quality.")
     quality_floor: Fraction = Field(
-        0.0, description="Offers below this fraction of current frontier quality are not considered."
+        0.0,
+        description=(
+            "Mean over the segment's agents of the quality floor: offers (and self-hosting) below an agent's floor "
+            "times the current frontier quality are not considered."
+        ),
+    )
+    quality_floor_sd: Annotated[float, Field(ge=0.0, lt=0.5)] = Field(
+        0.0,
+        description=(
+            "Std. dev. across agents of the quality floor, each agent's floor drawn at set-up from a Beta "
+            "distribution with mean quality_floor (0: one threshold for the whole segment)."
+        ),
     )
     privacy_sensitivity: NonNegFloat = Field(0.0, description="Utility weight on a provider's privacy risk (mean).")
     residency_propensity: Fraction = Field(
@@ -329,6 +350,16 @@ class SegmentConfig(_Section):
     initial_tenure_months_max: int = Field(
         24, ge=0, le=MAX_MONTHS, description="Tenure of initial contracts is drawn uniformly from 0 to this, months."
     )
+
+    @model_validator(mode="after")
+    def _check_quality_floor_spread(self) -> SegmentConfig:
+        mean, sd = self.quality_floor, self.quality_floor_sd
+        if sd > 0 and not sd * sd < mean * (1.0 - mean):
+            raise ValueError(
+                f"quality_floor_sd = {sd} is not possible for a Beta distribution with mean quality_floor = {mean}: "
+                f"it needs 0 < quality_floor < 1 and quality_floor_sd^2 < quality_floor * (1 - quality_floor)"
+            )
+        return self
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -274,7 +274,7 @@ def test_buyers_never_use_offers_they_may_not(tiny_fleet_dict: dict[str, Any]) -
 # logit_asymmetric_duopoly.toml: qualities (2.0, 2.4), unit costs (1.0, 1.3), a0 = 0, mu = 0.25, one buyer of
 # volume 1, b = 1. Given the posted prices p at a step, the textbook logit gives every reported number:
 # s_i = e^((a_i - p_i)/mu) / (sum_j e^((a_j - p_j)/mu) + 1), revenue p_i s_i, profit (p_i - c_i) s_i,
-# HHI = sum (100 r_i / R)^2, consumer surplus mu ln(1/s_0) (Small and Rosen 1981).
+# HHI = sum (100 r_i / R)^2, consumer surplus (1 - s_0) mu ln(1/s_0) on the tokens served (Small and Rosen 1981).
 
 QUALITY = np.array([2.0, 2.4])
 COST = np.array([1.0, 1.3])
@@ -312,7 +312,8 @@ def test_pure_game_model_metrics(duopoly_run: RunResult, step: int) -> None:
     # reference quality = technology.frontier_quality_start = 1: a token of quality 2.4 counts 2.4 times
     assert row["quality_adjusted_price_index"] == pytest.approx(revenue.sum() / (shares @ QUALITY), rel=1e-12)
     assert row["hhi"] == pytest.approx(float(np.sum((100 * revenue / revenue.sum()) ** 2)), rel=1e-12)
-    assert row["consumer_surplus"] == pytest.approx(MU * np.log(1.0 / outside), rel=1e-12)
+    # fixed volume (elasticity 0): no volume-response surplus; the logit gain on the tokens actually served
+    assert row["consumer_surplus"] == pytest.approx(shares.sum() * MU * np.log(1.0 / outside), rel=1e-12)
     assert row["share_specialized"] == pytest.approx(1.0, rel=1e-15)
     assert row["n_active_providers"] == 2
 
@@ -341,7 +342,7 @@ def test_pure_game_reports_configured_unit_cost(duopoly_run: RunResult) -> None:
 def test_volume_grows_and_responds_to_the_effective_price() -> None:
     """Base demand 1 growing 100% a year, elasticity 0.8 around a reference price of 1.5: the buyer's volume at
     step t is 2^(t/12) (p_eff / 1.5)^-0.8, where p_eff = sum_i s_i p_i / sum_i s_i is the mean price it pays
-    on the market (shares from the textbook logit at the posted prices)."""
+    on the market (shares from the textbook logit at the posted prices; nothing is rationed)."""
     config = load_scenario(ASYMMETRIC_DUOPOLY, ["segments.0.price_elasticity=0.8",
                                                 "segments.0.reference_price_usd_per_mtok=1.5",
                                                 "segments.0.demand_growth_per_year=1.0", "simulation.steps=24"])
@@ -355,7 +356,12 @@ def test_volume_grows_and_responds_to_the_effective_price() -> None:
         assert ent["volume"].sum() == pytest.approx(volume, rel=1e-12)
         assert ent["inside_demand"].sum() == pytest.approx(volume * (1 - outside), rel=1e-12)
         row = run.model[run.model["step"] == step].iloc[0]
-        assert row["consumer_surplus"] == pytest.approx(volume * MU * np.log(1 / outside), rel=1e-12)
+        # served tokens times the logit gain, plus the area between the demand curve and the reference volume
+        # V0 = 2^(t/12) from p_eff to 1.5, pro rata to the served share (1 - s0): V0 1.5 ((1 - r^0.2)/0.2 - (1 - r))
+        r = effective / 1.5
+        response = 2.0 ** (step / 12) * 1.5 * ((1 - r**0.2) / 0.2 - (1 - r))
+        surplus = volume * (1 - outside) * MU * np.log(1 / outside) + (1 - outside) * response
+        assert row["consumer_surplus"] == pytest.approx(surplus, rel=1e-10)
 
 
 def test_installed_power_never_exceeds_grid_capacity(tiny_fleet_dict: dict[str, Any]) -> None:

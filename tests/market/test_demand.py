@@ -190,3 +190,44 @@ def test_utility_transform_and_derivative() -> None:
         utility_transform(x, "cubic")
     with pytest.raises(ValueError, match="unknown utility form 'cubic'"):
         price_term_derivative(x, "cubic")
+
+
+def test_quality_floors_are_beta_with_the_segment_mean_and_spread() -> None:
+    """Beta(a, b) with a = m k, b = (1 - m) k, k = m (1 - m) / sd^2 - 1: for m = 0.9, sd = 0.08, k = 13.0625;
+    200,000 draws match the mean and sd to sampling error; sd = 0 is the one threshold and takes no draw."""
+    from market.demand import quality_floors
+
+    rng = np.random.default_rng(7)
+    floors = quality_floors(0.9, 0.08, 200_000, rng)
+    assert floors.mean() == pytest.approx(0.9, abs=1e-3)
+    assert floors.std() == pytest.approx(0.08, abs=1e-3)
+    assert floors.min() >= 0.0 and floors.max() <= 1.0
+    state = rng.bit_generator.state
+    np.testing.assert_array_equal(quality_floors(0.7, 0.0, 3, rng), np.full(3, 0.7))
+    assert rng.bit_generator.state == state
+    with pytest.raises(ValueError, match="Beta"):
+        quality_floors(0.9, 0.31, 3, rng)
+
+
+def test_per_enterprise_floor_excludes_offers_and_self_hosting() -> None:
+    """Frontier 10: a buyer with floor 0.85 keeps an 8.6 offer, one with floor 0.9 loses it, and self-hosting
+    at quality 8.0 is open only to the buyer with floor 0.5."""
+    from market.demand import outside_option_utility
+
+    floor = np.array([0.85, 0.9, 0.5])
+    utility = choice_utilities(
+        quality_weight=np.ones(3), price_sensitivity=np.ones(3), privacy_sensitivity=np.zeros(3),
+        lockin_aversion=np.zeros(3), trust_weight=np.zeros(3), reliability_weight=np.zeros(3),
+        switching_cost=np.zeros(3), choice_class=np.zeros(3, dtype=np.int64), incumbent_offer=np.full(3, -1),
+        offer_quality=np.array([10.0, 8.6]), offer_price=np.ones(2), offer_privacy_risk=np.zeros(2),
+        offer_lock_in=np.zeros(2), offer_unverified=np.zeros(2), offer_reliability=np.ones(2),
+        class_penalty=np.zeros((1, 2)), form="linear", quality_floor=floor, frontier_quality=10.0)
+    assert utility[0, 1] == pytest.approx(7.6) and utility[2, 1] == pytest.approx(7.6)
+    assert utility[1, 1] == EXCLUDED
+    np.testing.assert_allclose(utility[:, 0], 9.0)
+    out = outside_option_utility(not_buying_value=0.0, self_host_cost_by_region=np.array([1.0]),
+                                 region=np.zeros(3, dtype=np.int64), quality_weight=np.ones(3),
+                                 price_sensitivity=np.ones(3), self_host_quality=8.0, self_host_penalty=1.0, mu=0.5,
+                                 form="linear", quality_floor=floor, frontier_quality=10.0)
+    assert out[0] == 0.0 and out[1] == 0.0
+    assert out[2] == pytest.approx(0.5 * np.logaddexp(0.0, 6.0 / 0.5))

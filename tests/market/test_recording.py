@@ -219,7 +219,8 @@ def test_recorder_frames_hold_every_table() -> None:
     recorder.collect(outcome(step=1), [row])
     frames = recorder.frames()
     assert tuple(frames) == TABLES
-    assert list(frames["model"].columns) == list(recorder.columns) == [*MODEL_COLUMNS, "hhi_na", "hhi_eu"]
+    assert list(frames["model"].columns) == list(recorder.columns) == [
+        *MODEL_COLUMNS, "hhi_na", "hhi_eu", *recorder.price_index.columns]
     assert list(frames["model"]["step"]) == [0, 1]
     assert recorder.last_model_row["step"] == 1
     assert (len(frames["providers"]), len(frames["enterprises"]), len(frames["gpu_market"])) == (4, 4, 4)
