@@ -9,12 +9,12 @@ for it), and the demand-weighted price of rivals' offers in its region (``market
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
 
-from market.offers import OfferBook, rival_prices
+from market.offers import OfferBook, region_prices, rival_prices
 from market.pricing import demand_slopes, diversion_margin
 
 FloatArray = NDArray[np.float64]
@@ -33,6 +33,7 @@ class MarketObservation:
         recapture_owner: Margin recaptured by offers of the same owner per unit of diverted demand, $/Mtok.
         recapture_industry: Same over every offer (the joint-profit benchmark), $/Mtok.
         rival_price: Demand-weighted mean price of other owners' offers in the region, $/Mtok (NaN: none).
+        region_price: Demand-weighted mean price of every offer per region id, $/Mtok (NaN: no offer there).
     """
 
     holder: IntArray
@@ -43,6 +44,11 @@ class MarketObservation:
     recapture_owner: FloatArray
     recapture_industry: FloatArray
     rival_price: FloatArray
+    region_price: FloatArray = field(default_factory=lambda: np.zeros(0))
+
+    def price_in_region(self, region: int) -> float:
+        """The region's demand-weighted mean price (NaN where it had no offer): what an entrant there faces."""
+        return float(self.region_price[region]) if 0 <= region < len(self.region_price) else float("nan")
 
     def index_of(self, holder: int, region: int) -> int:
         """Position of the offer of ``holder`` in ``region``, or -1 when it posted none."""
@@ -64,7 +70,7 @@ def observe_market(offers: OfferBook, shares: FloatArray, volume: FloatArray, pr
         observes: Which costly terms to compute (``recapture_owner``, ``recapture_industry``); others are 0.
     """
     slopes = demand_slopes(shares, volume, price_sensitivity, mu, offers.price, form)
-    margin = offers.price - offers.unit_cost
+    margin = offers.price - offers.variable_cost  # recaptured margin over the marginal cost the books use
     owner_recapture = np.zeros(len(offers))
     industry_recapture = np.zeros(len(offers))
     if "recapture_owner" in observes:
@@ -78,4 +84,5 @@ def observe_market(offers: OfferBook, shares: FloatArray, volume: FloatArray, pr
         holder=offers.holder.copy(), region=offers.region.copy(), demand=slopes.demand, own_slope=slopes.own_slope,
         beta=slopes.beta, recapture_owner=owner_recapture, recapture_industry=industry_recapture,
         rival_price=rival_prices(offers.price, slopes.demand, offers.owner, offers.region),
+        region_price=region_prices(offers.price, slopes.demand, offers.region),
     )

@@ -131,8 +131,11 @@ def logit_best_response(
         own_slope: ``-dD/dp`` at the last price.
         beta: Buyers' mean ``b / mu``.
         form: ``linear`` or ``log``.
-        capacity: If given, the price never leaves demand above capacity (scarcity pricing).
-        max_price_ratio: Cap on price / cost where demand is too inelastic for an interior optimum.
+        capacity: If given, the price never leaves the fitted demand above capacity: where capacity binds, the
+            constrained optimum of ``(p - c) min(D(p), K)`` is the clearing price ``D(p) = K``, i.e. the
+            unconstrained optimum plus the shadow price of capacity (scarcity pricing).
+        max_price_ratio: Cap on price / max(cost, last price) where demand is too inelastic for an interior
+            optimum (log utility with ``beta (1 - s) <= 1`` at every price).
 
     Returns:
         Best-response prices; the last price where the offer had no demand.
@@ -150,7 +153,7 @@ def logit_best_response(
     share0 = np.clip(1.0 - own_slope[valid] / (b * gprime0 * demand[valid]), 1e-12, 1.0 - 1e-12)
     odds0 = (1.0 - share0) / share0  # K in s(p) = 1/(1 + K exp(beta (g(p) - g(p0))))
     g0 = utility_transform(p0, form)
-    best = _solve_first_order_condition(c, g0, odds0, b, form, max_price_ratio)
+    best = _solve_first_order_condition(c, g0, odds0, b, form, max_price_ratio * np.maximum(c, p0))
 
     if capacity is not None:
         cap = np.asarray(capacity, dtype=np.float64)[valid]
@@ -198,21 +201,28 @@ def capacity_clearing_price(
 
 
 def _solve_first_order_condition(
-    cost: FloatArray, g0: FloatArray, odds0: FloatArray, beta: FloatArray, form: str, max_price_ratio: float
+    cost: FloatArray, g0: FloatArray, odds0: FloatArray, beta: FloatArray, form: str, max_price: FloatArray
 ) -> FloatArray:
     """Root of ``G(x) = ln(m(x)) + ln(beta) + ln(1 - s(x))`` by monotone Newton iterations from the left.
 
     ``x`` is the price (linear form, ``m = x - c``) or the log price (log form, ``m = 1 - c exp(-x)``), and
     ``1 - s(x) = 1 / (1 + exp(-z))`` with ``z = ln(K) + beta (x - g0)``. With log utility there is no interior
-    optimum when ``beta <= 1``; the price is then capped at ``cost * max_price_ratio`` (linear utility always has
-one).
+    optimum when ``beta <= 1``; the price is then capped at ``max_price`` (linear utility always has one). With
+    log utility and zero marginal cost (a fleet whose costs are all fixed within the month) ``m = 1`` and the
+    root is closed-form: ``1 - s = 1 / beta``, ``x = g0 - (ln(beta - 1) + ln K) / beta``.
     """
     log_odds = np.log(odds0)
+    cost = np.maximum(cost, 0.0)
     if form == "linear":
         x = cost + 1e-9 / beta
     else:
-        x = np.log(cost) + 1e-9
-    cap = np.full_like(cost, np.inf) if form == "linear" else np.log(cost * max_price_ratio)
+        free = cost <= 0.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            closed = np.where(beta > 1.0, g0 - (np.log(beta - 1.0) + log_odds) / beta, np.inf)
+            x = np.where(free, np.minimum(closed, np.log(max_price)), np.log(np.where(free, 1.0, cost)) + 1e-9)
+        if free.all():
+            return np.exp(x)
+    cap = np.full_like(cost, np.inf) if form == "linear" else np.log(max_price)
     log_beta = np.log(beta)
     for _ in range(100):
         z = log_odds + beta * (x - g0)

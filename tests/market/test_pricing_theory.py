@@ -305,12 +305,12 @@ def test_best_response_log_utility_solves_exact_foc(
 @pytest.mark.parametrize("beta", [0.4, 1.0])
 def test_best_response_log_utility_inelastic_demand_hits_the_price_cap(beta: float) -> None:
     """Log utility with b/mu <= 1: s(p) falls no faster than p^-(b/mu), so profit (p - c) s(p) keeps rising
-    with p and there is no interior optimum; the price is capped at cost x max_price_ratio."""
+    with p and there is no interior optimum; the price is capped at max(cost, last price) x max_price_ratio."""
     s0 = 0.3
     args = {"cost": np.array([2.0]), "price": np.array([3.0]), "demand": np.array([s0]),
             "own_slope": np.array([beta / 3.0 * s0 * (1 - s0)]), "beta": np.array([beta]), "form": "log"}
-    assert logit_best_response(**args)[0] == pytest.approx(2000.0, rel=1e-12)  # type: ignore[arg-type]
-    assert logit_best_response(max_price_ratio=50.0, **args)[0] == pytest.approx(100.0, rel=1e-12)  # type: ignore[arg-type]
+    assert logit_best_response(**args)[0] == pytest.approx(3000.0, rel=1e-12)  # type: ignore[arg-type]
+    assert logit_best_response(max_price_ratio=50.0, **args)[0] == pytest.approx(150.0, rel=1e-12)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("form", ["linear", "log"])
