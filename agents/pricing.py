@@ -225,8 +225,9 @@ class AdaptiveStrategy(PricingStrategy):
 
     Each offer's price moves by ``exp(+-step)`` in the gradient's direction; the step shrinks by ``step_decay``
     (not below ``min_step``) when the direction reverses and grows by ``1 / sqrt(step_decay)`` (not above
-    ``max_step``) while it holds, so that it can follow a trend and still settles where the gradient flips. An offer that sold nothing moves down. The price never falls below
-    ``unit_cost * (1 + floor_markup)`` (the strategy's documented floor).
+    ``max_step``) while it holds, so that it can follow a trend and still settles where the gradient flips.
+    An offer that sold nothing moves down. The price never falls below ``unit_cost * (1 + floor_markup)``
+    (the strategy's documented floor).
     """
 
     name = "adaptive"

@@ -219,7 +219,7 @@ class InferenceMarket(mesa.Model):
         """Opening prices of offers never priced (every offer at step 0 without configured prices, entrants'
         on entry): each opener's ``opening_prices`` rule is iterated, damped by half in logs, against trial
         clearings of this month's market at the others' current prices until no price moves by more than
-        1e-6 (at most ``OPENING_ROUNDS`` rounds). Trials draw no offer shocks, so no generator is touched.
+        1e-8 (at most ``OPENING_ROUNDS`` rounds). Trials draw no offer shocks, so no generator is touched.
 
         Returns:
             The openers' holder ids, and the observation of the trial clearing at the solved prices.
@@ -232,7 +232,7 @@ class InferenceMarket(mesa.Model):
             p.open_prices(p.pricing_view(t, self.fleet, self.observation, self.form))
         for _ in range(OPENING_ROUNDS):
             trial = self._trial_observation(self.roster.offer_book(live, self.fleet, self.frontier, self.open_weight))
-            if max(p.open_prices(p.pricing_view(t, self.fleet, trial, self.form), 0.5, m) for p, m in opening) < 1e-6:
+            if max(p.open_prices(p.pricing_view(t, self.fleet, trial, self.form), 0.5, m) for p, m in opening) < 1e-8:
                 break
         trial = self._trial_observation(self.roster.offer_book(live, self.fleet, self.frontier, self.open_weight))
         return {p.holder_id for p, _ in opening}, trial

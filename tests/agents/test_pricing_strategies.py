@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import fields
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -16,11 +17,18 @@ from agents.pricing import (
     AdaptiveStrategy,
     BestResponseStrategy,
     CostPlusStrategy,
+    PredatoryStrategy,
     PricingView,
     ShareAcquisitionStrategy,
     make_pricing_strategy,
 )
-from market.config import AdaptivePricing, BestResponsePricing, CostPlusPricing, ShareAcquisitionPricing
+from market.config import (
+    AdaptivePricing,
+    BestResponsePricing,
+    CostPlusPricing,
+    PredatoryPricing,
+    ShareAcquisitionPricing,
+)
 
 BASE_VIEW: dict[str, Any] = {
     "step": 5,
@@ -256,3 +264,68 @@ def test_strategies_keep_state_per_instance() -> None:
     assert first.decide(v)[0] == 1.0
     assert first.decide(v)[0] == 2.0
     assert second.decide(v)[0] == 1.0
+
+
+# ---------------------------------------------------------------------------------------------------------
+# predatory
+# ---------------------------------------------------------------------------------------------------------
+
+
+def predator(**params: Any) -> PredatoryStrategy:
+    defaults: dict[str, Any] = {"target_regions": ["eu"], "discount": 0.25, "start_step": 2, "horizon_months": 3,
+                                "cash_reserve_usd": 1e6}
+    return PredatoryStrategy(PredatoryPricing(**{**defaults, **params}))
+
+
+def predator_view(step: int, cash: float, rival: float = np.nan) -> PricingView:
+    """Two offers (na, eu), unit cost 2, marginal cost 0; last month's demand 6 at price 2 with slope 2 and
+    beta 1 (linear): the fitted logit has share 2/3, so p (1 - s(p)) = 1 puts the best response above 2."""
+    two = np.full(2, 2.0)
+    return view(step=step, unit_cost=two, marginal_cost=np.zeros(2), last_price=two, demand=np.full(2, 6.0),
+                own_slope=np.full(2, 2.0), beta=np.ones(2), capacity=np.full(2, math.inf), cash=cash,
+                rival_price=np.full(2, rival), recapture_owner=np.zeros(2), region=("na", "eu"))
+
+
+def test_predatory_subsidises_the_target_region_below_cost_only_during_its_campaign() -> None:
+    """Months 2-4 (start 2, horizon 3) with cash above the reserve: the eu offer is priced at 2 x 0.75 = 1.5, below
+    the unit cost 2; the na offer, and every offer outside the campaign, at the best response (the same price
+    as ``best_response``)."""
+    strategy = predator()
+    best = BestResponseStrategy(BestResponsePricing()).decide(predator_view(0, 1e9))
+    assert best[0] > 2.0  # above unit cost: pricing at zero marginal cost is not pricing below cost
+    for step, eu in [(0, best[1]), (1, best[1]), (2, 1.5), (3, 1.5), (4, 1.5), (5, best[1]), (6, best[1])]:
+        got = strategy.decide(predator_view(step, 1e9))
+        np.testing.assert_allclose(got, [best[0], eu], rtol=1e-12)
+
+
+def test_predatory_stops_for_good_when_cash_falls_below_its_reserve() -> None:
+    strategy = predator(horizon_months=24)
+    assert strategy.decide(predator_view(2, 2e6))[1] == pytest.approx(1.5)
+    below = strategy.decide(predator_view(3, 5e5))[1]
+    assert below > 2.0
+    assert strategy.decide(predator_view(4, 1e9))[1] == pytest.approx(below)  # cash back up: still stopped
+
+
+def test_predatory_undercuts_rivals_and_targets_every_region_by_default() -> None:
+    """Undercut 10% of the rivals' 1.2: min(1.5, 1.08) = 1.08 in both regions (no target list)."""
+    strategy = predator(target_regions=[], undercut=0.1)
+    np.testing.assert_allclose(strategy.decide(predator_view(2, 1e9, rival=1.2)), [1.08, 1.08], rtol=1e-12)
+
+
+def test_predatory_is_configured_from_toml_and_checks_its_regions(tmp_path: Any) -> None:
+    from market.config.files import load_scenario
+
+    base = Path("experiments/configs/baseline.toml").read_text()
+    line = 'pricing = { strategy = "best_response" }'
+    assert line in base
+    predatory = ('pricing = { strategy = "predatory", target_regions = ["eu"], discount = 0.3, start_step = 6, '
+                 'horizon_months = 18, cash_reserve_usd = 1e10 }')
+    path = tmp_path / "predation.toml"
+    path.write_text(base.replace(line, predatory, 1))
+    pricing = load_scenario(path).providers[0].pricing
+    assert isinstance(pricing, PredatoryPricing)
+    assert (pricing.target_regions, pricing.discount, pricing.start_step, pricing.horizon_months,
+            pricing.cash_reserve_usd) == (["eu"], 0.3, 6, 18, 1e10)
+    path.write_text(base.replace(line, predatory.replace('["eu"]', '["mars"]'), 1))
+    with pytest.raises(ValueError, match=r"providers\[0\]\.pricing\.target_regions: unknown region 'mars'"):
+        load_scenario(path)

@@ -191,7 +191,8 @@ def test_configured_initial_price_is_kept_by_open_prices() -> None:
 
 
 def test_scarcity_floor_lifts_prices_below_the_clearing_price_linear() -> None:
-    """Cost plus (its documented ``scarcity_floor``, on by default) 30% on unit cost 1 decides 1.3 in three regions. Last month (price 2, demand 6, beta 1, slope 3)
+    """Cost plus (its documented ``scarcity_floor``, on by default) 30% on unit cost 1 decides 1.3 in three
+    regions. Last month (price 2, demand 6, beta 1, slope 3)
     the fitted logit has share s0 = 1 - 3/(1*6) = 1/2, so the reachable market is 12 and the odds 1, and demand at
     price p is 12 / (1 + exp(p - 2)). Capacity 3: 12/(1 + e^(p-2)) = 3 -> p = 2 + ln 3 > 1.3, the floor binds.
     Capacity 9: p = 2 - ln 3 = 0.90 < 1.3, the decision stands. Unlimited capacity: no floor."""
