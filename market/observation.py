@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from market.offers import OfferBook, region_prices, rival_prices
-from market.pricing import demand_slopes, diversion_margin
+from market.pricing import demand_slopes, diversion_margin, rationing_overflow
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -27,8 +27,10 @@ class MarketObservation:
 
     Attributes:
         holder, region: The offer's provider and region.
-        demand: Unconstrained demand at the posted prices, Mtok.
-        own_slope: ``-dD/dp``, Mtok per $/Mtok.
+        demand: Residual demand at the posted prices, Mtok: first-choice demand plus the demand re-offered to it
+            by buyers rationed at full offers (``market.pricing.rationing_overflow``).
+        own_slope: ``-dD/dp``, Mtok per $/Mtok (the first-choice slope scaled with the demand, so the overflow
+            is taken to be as price-elastic as its own buyers).
         beta: Buyers' demand-weighted mean price sensitivity over the logit scale.
         recapture_owner: Margin recaptured by offers of the same owner per unit of diverted demand, $/Mtok.
         recapture_industry: Same over every offer (the joint-profit benchmark), $/Mtok.
@@ -70,6 +72,9 @@ def observe_market(offers: OfferBook, shares: FloatArray, volume: FloatArray, pr
         observes: Which costly terms to compute (``recapture_owner``, ``recapture_industry``); others are 0.
     """
     slopes = demand_slopes(shares, volume, price_sensitivity, mu, offers.price, form)
+    overflow = rationing_overflow(shares, volume, offers.capacity)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(slopes.demand > 0, 1.0 + overflow / slopes.demand, 1.0)
     margin = offers.price - offers.variable_cost  # recaptured margin over the marginal cost the books use
     owner_recapture = np.zeros(len(offers))
     industry_recapture = np.zeros(len(offers))
@@ -81,7 +86,8 @@ def observe_market(offers: OfferBook, shares: FloatArray, volume: FloatArray, pr
         industry_recapture = diversion_margin(shares, volume, price_sensitivity, mu, offers.price, margin,
                                               slopes.own_slope, [np.arange(len(offers))], form)
     return MarketObservation(
-        holder=offers.holder.copy(), region=offers.region.copy(), demand=slopes.demand, own_slope=slopes.own_slope,
+        holder=offers.holder.copy(), region=offers.region.copy(), demand=slopes.demand * scale,
+        own_slope=slopes.own_slope * scale,
         beta=slopes.beta, recapture_owner=owner_recapture, recapture_industry=industry_recapture,
         rival_price=rival_prices(offers.price, slopes.demand, offers.owner, offers.region),
         region_price=region_prices(offers.price, slopes.demand, offers.region),

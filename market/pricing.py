@@ -68,6 +68,32 @@ def demand_slopes(
     return DemandSlopes(demand=demand, own_slope=own_slope, beta=beta)
 
 
+def rationing_overflow(shares: FloatArray, volume: FloatArray, capacity: FloatArray) -> FloatArray:
+    """Demand each offer with spare capacity receives from buyers rationed at full offers, Mtok (O).
+
+    One re-offer round of the market's rationing (``market.clearing.clear_logit_market``), without capping by
+    the receiving offer's capacity: with first-choice demand ``D_j = sum_e V_e s_ej`` and fill
+    ``f_j = min(1, K_j / D_j)``, buyer ``e``'s rationed volume ``r_e = V_e sum_j s_ej (1 - f_j)`` is re-offered to
+    the open offers (``f_i = 1``) and the outside option in proportion to their logit shares::
+
+        O_i = sum_e r_e s_ei / (sum_{k open} s_ek + s_e0)        (open offers; 0 for full ones)
+
+    An offer's residual demand is ``D_i + O_i``: the buyers a full rival cannot serve are demand it faces.
+    """
+    demand = volume @ shares
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fill = np.where(demand > capacity, capacity / demand, 1.0)
+    full = fill < 1.0
+    if not full.any():
+        return np.zeros(shares.shape[1])
+    residual = volume * (shares @ (1.0 - fill))
+    open_ = ~full
+    outside = np.clip(1.0 - shares.sum(axis=1), 0.0, 1.0)
+    denom = shares[:, open_].sum(axis=1) + outside
+    weight = np.where(denom > 0, residual / np.where(denom > 0, denom, 1.0), 0.0)
+    return np.where(open_, weight @ shares, 0.0)
+
+
 def diversion_margin(
     shares: FloatArray,
     volume: FloatArray,
