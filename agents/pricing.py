@@ -19,11 +19,12 @@ from market.config import (
     AdaptivePricing,
     BestResponsePricing,
     CostPlusPricing,
+    PredatoryPricing,
     QLearningPricing,
     ShareAcquisitionPricing,
 )
 from market.demand import price_term_derivative, utility_transform
-from market.pricing import logit_best_response
+from market.pricing import capacity_clearing_price, logit_best_response
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -35,7 +36,10 @@ class PricingView:
 
     Attributes:
         step: Current step.
-        unit_cost: Cost per Mtok at the provider's cost-basis utilization, $/Mtok.
+        unit_cost: Full cost per Mtok at the provider's cost-basis utilization (depreciation, power and opex
+            spread over the tokens it expects to sell), $/Mtok.
+        marginal_cost: Cost per Mtok served that settlement books on top of the fleet's fixed monthly costs
+            (``FleetEconomics.variable_cost``: zero for a fleet, the fixed unit cost in pure pricing games), $/Mtok.
         last_price: Price posted last step, $/Mtok.
         demand: Unconstrained demand at last step's prices, Mtok.
         own_slope: ``-dD/dp`` at last step's prices.
@@ -43,17 +47,20 @@ class PricingView:
         recapture_owner: Margin recaptured by offers of the same owner per unit of diverted demand, $/Mtok.
         recapture_industry: Same, over all offers in the market (joint-profit benchmark), $/Mtok.
         rival_price: Demand-weighted mean last price of other owners' offers in the same region, $/Mtok (NaN
-            where there is none, or before the first clearing).
+            where there is none, or before the first clearing); for an offer it did not post, every offer's
+            demand-weighted mean price in the region (the market an entrant enters).
         capacity: Capacity per offer, Mtok.
         last_profit: Provider profit last step, $.
         cash: Cash, $.
         credit_limit: Credit limit, $.
         utility_form: ``linear`` or ``log``.
         observed: False at step 0, before any clearing.
+        region: Names of the regions of its offers.
     """
 
     step: int
     unit_cost: FloatArray
+    marginal_cost: FloatArray
     last_price: FloatArray
     demand: FloatArray
     own_slope: FloatArray
@@ -67,10 +74,12 @@ class PricingView:
     credit_limit: float
     utility_form: str
     observed: bool
+    region: tuple[str, ...] = ()
 
 
 OPENING_PRICE_FACTOR: float = 1.3
-"""Opening price over unit cost of an offer never priced before (the default :meth:`PricingStrategy.opening_prices`)."""
+"""Price over unit cost of an offer that has neither its own demand observation nor a rival price in its region
+(the last fallback of :meth:`PricingStrategy.opening_prices`)."""
 
 Observable = Literal["recapture_owner", "recapture_industry"]
 """Observations that cost the market extra work, computed only when a strategy in the market declares it needs
@@ -93,26 +102,65 @@ class PricingStrategy:
         return frozenset()
 
     def opening_prices(self, view: PricingView) -> FloatArray:
-        """Prices of offers never priced before (an entrant's, or every offer at step 0 without configured
-        prices), $/Mtok: ``unit_cost * OPENING_PRICE_FACTOR``. They are the ``last_price`` its first
-        :meth:`decide` sees."""
-        return view.unit_cost * OPENING_PRICE_FACTOR
+        """Prices of offers never priced before (every offer at step 0 without configured prices, an entrant's
+        on entry), $/Mtok, without changing the strategy's state.
+
+        The model iterates this rule against trial clearings of the market being opened (``InferenceMarket.
+        open_offers``), so it must be the strategy's price rule as a function of the view. The default is the
+        myopic best response at marginal cost (:func:`best_response_prices`) where the view has the offer's
+        demand, else the rivals' price in the region, else ``unit_cost * OPENING_PRICE_FACTOR``.
+        """
+        return best_response_prices(view, view.recapture_owner)
 
     def decide(self, view: PricingView) -> FloatArray:  # pragma: no cover - interface
         """Prices for the provider's offers, $/Mtok."""
         raise NotImplementedError
 
 
+def fallback_prices(view: PricingView) -> FloatArray:
+    """The last price where there is one, else the rivals' price in the region, else ``unit_cost * 1.3``."""
+    rival = np.where(np.isfinite(view.rival_price), view.rival_price, view.unit_cost * OPENING_PRICE_FACTOR)
+    return np.where(np.isfinite(view.last_price), view.last_price, rival)
+
+
+def best_response_prices(view: PricingView, recapture: FloatArray) -> FloatArray:
+    """Myopic best response at marginal cost: ``argmax_p (p - mc - recapture) min(D(p), K)`` under the logit
+    demand fitted to the offer's observed demand and slope (``market.pricing.logit_best_response``). Where
+    capacity binds this is the price at which demand meets capacity (the shadow price of capacity added to the
+    unconstrained optimum). Where demand is too inelastic for an interior optimum the price is capped at 1,000 x
+    the full unit cost. Offers without an observed demand keep :func:`fallback_prices`."""
+    base = fallback_prices(view)
+    if not view.observed:
+        return base
+    return logit_best_response(cost=view.marginal_cost + recapture, price=base, demand=view.demand,
+                               own_slope=view.own_slope, beta=view.beta, form=view.utility_form,
+                               capacity=view.capacity, price_anchor=view.unit_cost)
+
+
+def scarcity_prices(view: PricingView) -> FloatArray:
+    """The price at which the offer's fitted demand just fills its capacity (0 where capacity is slack or
+    nothing was observed): ``market.pricing.capacity_clearing_price``."""
+    if not view.observed:
+        return np.zeros_like(view.unit_cost)
+    return capacity_clearing_price(price=fallback_prices(view), demand=view.demand, own_slope=view.own_slope,
+                                   beta=view.beta, capacity=view.capacity, form=view.utility_form)
+
+
 class CostPlusStrategy(PricingStrategy):
-    """``p = unit_cost * (1 + markup)``."""
+    """``p = max(unit_cost * (1 + markup), scarcity price)``: the scarcity floor only with ``scarcity_floor``."""
 
     name = "cost_plus"
 
     def __init__(self, params: CostPlusPricing) -> None:
+        self.params = params
         self.markup = params.markup
 
     def decide(self, view: PricingView) -> FloatArray:
-        return view.unit_cost * (1.0 + self.markup)
+        price = view.unit_cost * (1.0 + self.markup)
+        return np.maximum(price, scarcity_prices(view)) if self.params.scarcity_floor else price
+
+    def opening_prices(self, view: PricingView) -> FloatArray:
+        return self.decide(view)
 
 
 class BestResponseStrategy(PricingStrategy):
@@ -131,18 +179,13 @@ class BestResponseStrategy(PricingStrategy):
     def decide(self, view: PricingView) -> FloatArray:
         if not view.observed:
             return view.last_price
-        recapture = view.recapture_industry if self.params.objective == "industry" else view.recapture_owner
-        target = logit_best_response(
-            cost=view.unit_cost + recapture,
-            price=view.last_price,
-            demand=view.demand,
-            own_slope=view.own_slope,
-            beta=view.beta,
-            form=view.utility_form,
-            capacity=view.capacity,
-        )
+        target = self.opening_prices(view)
         d = self.params.damping
         return d * target + (1.0 - d) * view.last_price
+
+    def opening_prices(self, view: PricingView) -> FloatArray:
+        recapture = view.recapture_industry if self.params.objective == "industry" else view.recapture_owner
+        return best_response_prices(view, recapture)
 
 
 class ShareAcquisitionStrategy(PricingStrategy):
@@ -168,32 +211,101 @@ class ShareAcquisitionStrategy(PricingStrategy):
             return view.unit_cost * (1.0 - p.discount)
         return view.unit_cost * (1.0 + p.recovery_markup)
 
+    def opening_prices(self, view: PricingView) -> FloatArray:
+        return view.unit_cost * (1.0 - self.params.discount if self.acquiring else 1.0 + self.params.recovery_markup)
+
 
 class AdaptiveStrategy(PricingStrategy):
-    """Profit hill-climbing: move all prices by a relative step; reverse and shrink the step when profit falls.
+    """Sign-gradient hill-climbing on each offer's contribution ``(p - mc) min(D(p), K)``.
 
-    When the provider sold nothing last month the price moves down (a flat zero profit gives no gradient).
+    The gradient is read from the last month's observation of the offer's own demand curve, not from the
+    change in total profit (which moves with costs, fixed costs and the market as well as with the price)::
+
+        d/dp [(p - mc) min(D, K)] = K                     where D > K (capacity binds: raise the price)
+                                  = D - (p - mc) (-dD/dp)  otherwise
+
+    Each offer's price moves by ``exp(+-step)`` in the gradient's direction; the step shrinks by ``step_decay``
+    (not below ``min_step``) when the direction reverses and grows by ``1 / sqrt(step_decay)`` (not above
+    ``max_step``) while it holds, so that it can follow a trend and still settles where the gradient flips.
+    An offer that sold nothing moves down. The price never falls below ``unit_cost * (1 + floor_markup)``
+    (the strategy's documented floor).
     """
 
     name = "adaptive"
 
     def __init__(self, params: AdaptivePricing) -> None:
         self.params = params
-        self.direction = 1.0
-        self.step = params.step
-        self.previous_profit: float | None = None
+        self.direction: FloatArray | None = None
+        self.step: FloatArray | None = None
 
     def decide(self, view: PricingView) -> FloatArray:
         p = self.params
-        if view.observed and view.demand.sum() <= 0:
-            self.direction = -1.0  # nothing sells: profit is flat at zero, so the only way up is a lower price
-        elif view.observed:
-            if self.previous_profit is not None and view.last_profit < self.previous_profit:
-                self.direction = -self.direction
-                self.step = max(p.min_step, self.step * p.step_decay)
-            self.previous_profit = view.last_profit
-        price = view.last_price * np.exp(self.direction * self.step)
-        return np.maximum(price, view.unit_cost * (1.0 + p.floor_markup))
+        price = fallback_prices(view)
+        if not view.observed:
+            return price
+        n = len(price)
+        if self.direction is None or len(self.direction) != n:
+            self.direction, self.step = np.zeros(n), np.full(n, p.step)
+        assert self.step is not None
+        gradient = contribution_gradient(view, price)
+        direction = np.where(view.demand > 0, np.sign(gradient), -1.0)
+        turned = direction * self.direction < 0
+        held = direction * self.direction > 0
+        self.step = np.where(turned, np.maximum(p.min_step, self.step * p.step_decay),
+                             np.where(held, np.minimum(p.max_step, self.step / math.sqrt(p.step_decay)), self.step))
+        self.direction = direction
+        return np.maximum(price * np.exp(direction * self.step), view.unit_cost * (1.0 + p.floor_markup))
+
+
+def contribution_gradient(view: PricingView, price: FloatArray) -> FloatArray:
+    """``d/dp [(p - mc) min(D(p), K)]`` at ``price`` from the observed demand and slope (AdaptiveStrategy)."""
+    binding = view.demand > view.capacity
+    return np.where(binding, view.capacity, view.demand - (price - view.marginal_cost) * view.own_slope)
+
+
+class PredatoryStrategy(PricingStrategy):
+    """Predation: subsidise the target regions' offers below cost while cash allows, else best response.
+
+    From ``start_step`` for ``horizon_months`` months, offers in ``target_regions`` (all regions when empty) are
+    priced at ``unit_cost * (1 - discount)``, and no higher than ``rival_price * (1 - undercut)`` where rivals
+    are observed, to take their customers. The subsidy stops for good once cash falls below
+    ``cash_reserve_usd`` or the horizon ends. Every other offer, and every offer after the campaign, is priced
+    at the myopic best response at marginal cost (as ``best_response`` with the owner objective).
+    """
+
+    name = "predatory"
+
+    def __init__(self, params: PredatoryPricing) -> None:
+        self.params = params
+        self.stopped = False
+
+    def campaign(self, view: PricingView) -> bool:
+        """Whether the subsidy runs this month (cash above the reserve, within the horizon)."""
+        p = self.params
+        return (not self.stopped and p.start_step <= view.step < p.start_step + p.horizon_months
+                and view.cash >= p.cash_reserve_usd)
+
+    def targeted(self, view: PricingView) -> NDArray[np.bool_]:
+        """Which offers are in the target regions."""
+        targets = self.params.target_regions
+        return np.array([not targets or r in targets for r in view.region] if view.region
+                        else [not targets] * len(view.unit_cost), dtype=bool)
+
+    def opening_prices(self, view: PricingView) -> FloatArray:
+        normal = best_response_prices(view, view.recapture_owner)
+        if not self.campaign(view):
+            return normal
+        p = self.params
+        subsidy = view.unit_cost * (1.0 - p.discount)
+        subsidy = np.where(np.isfinite(view.rival_price), np.minimum(subsidy, view.rival_price * (1.0 - p.undercut)),
+                           subsidy)
+        return np.where(self.targeted(view), subsidy, normal)
+
+    def decide(self, view: PricingView) -> FloatArray:
+        if not self.stopped and (view.step >= self.params.start_step + self.params.horizon_months
+                                 or view.cash < self.params.cash_reserve_usd):
+            self.stopped = True
+        return self.opening_prices(view)
 
 
 class QLearningStrategy(PricingStrategy):
@@ -301,13 +413,14 @@ class QLearningStrategy(PricingStrategy):
 
 PRICING_STRATEGIES: dict[str, type[PricingStrategy]] = {
     cls.name: cls for cls in (CostPlusStrategy, BestResponseStrategy, ShareAcquisitionStrategy, AdaptiveStrategy,
-                              QLearningStrategy)
+                              PredatoryStrategy, QLearningStrategy)
 }
 """Registry of pricing strategies by config name."""
 
 
 def make_pricing_strategy(
-    params: CostPlusPricing | BestResponsePricing | ShareAcquisitionPricing | AdaptivePricing | QLearningPricing,
+    params: CostPlusPricing | BestResponsePricing | ShareAcquisitionPricing | AdaptivePricing | PredatoryPricing
+    | QLearningPricing,
     rng: np.random.Generator | None = None,
 ) -> PricingStrategy:
     """Instantiate the strategy named by ``params.strategy``.

@@ -14,14 +14,13 @@ from numpy.typing import NDArray
 
 from agents.acquisition import AcquisitionStrategy, AcquisitionView, DealProposal, make_acquisition_strategy
 from agents.investment import FleetOrder, InvestmentView, make_investment_strategy
-from agents.pricing import PricingView, make_pricing_strategy
+from agents.pricing import OPENING_PRICE_FACTOR, PricingView, make_pricing_strategy
 from market.clearing import Clearing
 from market.config import AcquisitionConfig, ProviderConfig
 from market.corporate import flywheel_gain
 from market.fleet import FleetEconomics
 from market.observation import MarketObservation
 from market.offers import OfferBook
-from market.pricing import capacity_clearing_price
 from market.technology import GenerationTable, power_cost_per_gpu_month, tokens_per_gpu_month
 
 if TYPE_CHECKING:
@@ -161,10 +160,11 @@ class Provider(mesa.Agent):
     def pricing_view(self, step: int, fleet: FleetEconomics, observation: MarketObservation | None,
                      utility_form: str) -> PricingView:
         """Its view for pricing: its costs and capacity per region, and last month's observation of its offers
-        (zeros, and NaN rival prices, for offers it did not post). Regions where it has no GPUs yet are costed
-        at its cheapest region."""
+        (zeros for offers it did not post, whose rival price is the region's mean price: the market it
+        enters). Regions where it has no GPUs yet are costed at its cheapest region."""
         regions = self.regions
         unit_cost = fleet.unit_cost[self.holder_id, regions]
+        marginal_cost = fleet.variable_cost[self.holder_id, regions]
         finite = np.isfinite(unit_cost)
         if not finite.all():
             unit_cost = np.where(finite, unit_cost, unit_cost[finite].min())
@@ -175,15 +175,19 @@ class Provider(mesa.Agent):
             return np.array([values[i] if values is not None and i >= 0 else missing for i in idx], dtype=np.float64)
 
         obs = observation
+        rival = seen(obs.rival_price if obs else None, np.nan)
+        if obs is not None:
+            rival = np.where(np.asarray(idx) < 0, [obs.price_in_region(int(r)) for r in regions], rival)
+        names = getattr(self.model, "region_names", None)
         return PricingView(
-            step=step, unit_cost=unit_cost, last_price=self.price.copy(),
+            step=step, unit_cost=unit_cost, marginal_cost=marginal_cost, last_price=self.price.copy(),
             demand=seen(obs.demand if obs else None), own_slope=seen(obs.own_slope if obs else None),
             beta=seen(obs.beta if obs else None), recapture_owner=seen(obs.recapture_owner if obs else None),
-            recapture_industry=seen(obs.recapture_industry if obs else None),
-            rival_price=seen(obs.rival_price if obs else None, np.nan),
+            recapture_industry=seen(obs.recapture_industry if obs else None), rival_price=rival,
             capacity=fleet.capacity[self.holder_id, regions], last_profit=self.last_profit, cash=self.cash,
             credit_limit=self.credit_limit, utility_form=utility_form,
             observed=obs is not None and len(obs.holder) > 0,
+            region=tuple(str(names[r]) for r in regions) if names is not None else (),
         )
 
     def investment_view(self, *, step: int, fleet: FleetEconomics, offers: OfferBook, clearing: Clearing,
@@ -231,36 +235,49 @@ class Provider(mesa.Agent):
 
     # -- decisions -----------------------------------------------------------------------------------------
     def post_prices(self, view: PricingView) -> FloatArray:
-        """Prices for its offers this step: its pricing strategy's decision, never below the price at which
-        last month's demand would just fill its capacity (no provider sells scarce capacity below its
-        market-clearing price)."""
+        """Prices for its offers this step: its pricing strategy's decision (floors only where the strategy
+        documents one)."""
         prices = np.asarray(self.pricing.decide(view), dtype=np.float64)
-        if view.observed:
-            scarcity = capacity_clearing_price(price=view.last_price, demand=view.demand, own_slope=view.own_slope,
-                                               beta=view.beta, capacity=view.capacity, form=view.utility_form)
-            prices = np.maximum(prices, scarcity)
         if prices.shape != self.price.shape or not np.all(np.isfinite(prices)) or np.any(prices <= 0):
             raise ValueError(f"{self.name}: pricing strategy '{self.pricing.name}' returned invalid prices {prices}")
         self.price = prices
         return prices
 
+    def offering(self, fleet: FleetEconomics) -> NDArray[np.bool_] | None:
+        """The regions where it can offer (capacity > 0), or None when inactive or without capacity anywhere."""
+        capacity = fleet.capacity[self.holder_id, self.regions]
+        return capacity > 0 if self.active and np.any(capacity > 0) else None
+
     def price_offers(self, step: int, fleet: FleetEconomics, observation: MarketObservation | None,
                      utility_form: str) -> NDArray[np.bool_] | None:
         """Post this month's prices (opening prices first where it never priced) and return the regions where
         it offers (those with capacity), or None when it has nothing to sell anywhere."""
-        if not self.active or not np.any(fleet.capacity[self.holder_id, self.regions] > 0):
+        offering = self.offering(fleet)
+        if offering is None:
             return None
-        view = self.pricing_view(step, fleet, observation, utility_form)
         if np.any(np.isnan(self.price)):
-            self.open_prices(view)
-            view = self.pricing_view(step, fleet, observation, utility_form)
-        self.post_prices(view)
-        return view.capacity > 0
+            self.open_prices(self.pricing_view(step, fleet, observation, utility_form))
+        self.post_prices(self.pricing_view(step, fleet, observation, utility_form))
+        return offering
 
-    def open_prices(self, view: PricingView) -> None:
-        """Give offers never priced before their opening price (its pricing strategy's decision)."""
-        if np.any(np.isnan(self.price)):
-            self.price = np.where(np.isnan(self.price), self.pricing.opening_prices(view), self.price)
+    def open_prices(self, view: PricingView, weight: float = 1.0, opening: NDArray[np.bool_] | None = None
+                    ) -> float:
+        """Move its ``opening`` offers (default: those without a price) towards their opening price (its
+        pricing strategy's :meth:`~agents.pricing.PricingStrategy.opening_prices`):
+        ``p <- p^(1 - weight) target^weight``, the target itself where ``p`` is NaN. Returns the largest
+        relative move, ``max |ln(p_new / p)|`` (inf where a price was NaN)."""
+        old = self.price
+        opening = np.isnan(old) if opening is None else opening
+        if not opening.any():
+            return 0.0
+        target = np.asarray(self.pricing.opening_prices(view), dtype=np.float64)
+        target = np.where(np.isfinite(target) & (target > 0), target, view.unit_cost * OPENING_PRICE_FACTOR)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            damped = np.exp((1.0 - weight) * np.log(old) + weight * np.log(target))
+            new = np.where(opening, np.where(np.isnan(old), target, damped), old)
+            moves = np.where(np.isnan(old), np.inf, np.abs(np.log(new / old)))
+        self.price = new
+        return float(moves[opening].max())
 
     def plan_fleet(self, view: InvestmentView) -> FleetOrder:
         """GPUs to buy and sell this step (its investment strategy's decision)."""

@@ -43,6 +43,9 @@ from market.technology import GenerationTable
 
 FloatArray = NDArray[np.float64]
 
+OPENING_ROUNDS: int = 200
+"""Most trial clearings of the opening-price solve (:meth:`InferenceMarket.open_offers`)."""
+
 
 class InferenceMarket(mesa.Model):
     """Agent-based model of the inference market.
@@ -208,11 +211,63 @@ class InferenceMarket(mesa.Model):
         self.base_volume = self.population.base_volume(self.step_index)
 
     def post_offers(self) -> None:
-        """Each active provider with capacity prices its offers (its pricing strategy decides)."""
+        """Offers never priced are opened first (:meth:`open_offers`); then each active provider with capacity
+        prices its offers (its pricing strategy decides), an opener against its trial clearing's observation."""
+        opening, trial = self.open_offers()
         posting = [(p, regions) for p in self.providers
-                   for regions in [p.price_offers(self.step_index, self.fleet, self.observation, self.form)]
+                   for regions in [p.price_offers(self.step_index, self.fleet,
+                                                  trial if p.holder_id in opening else self.observation, self.form)]
                    if regions is not None]
         self.offers = self.roster.offer_book(posting, self.fleet, self.frontier, self.open_weight)
+
+    def open_offers(self) -> tuple[set[int], MarketObservation | None]:
+        """Opening prices of offers never priced (every offer at step 0 without configured prices, entrants'
+        on entry): each opener's ``opening_prices`` rule is iterated, damped by half in logs, against trial
+        clearings of this month's market at the others' current prices until no price moves by more than
+        1e-8 (at most ``OPENING_ROUNDS`` rounds). Trials draw no offer shocks, so no generator is touched.
+
+        Returns:
+            The openers' holder ids, and the observation of the trial clearing at the solved prices.
+        """
+        t, live = self.step_index, [(p, m) for p in self.providers for m in [p.offering(self.fleet)] if m is not None]
+        opening = [(p, np.isnan(p.price)) for p, _ in live if np.isnan(p.price).any()]
+        if not opening:
+            return set(), None
+        for p, _ in opening:  # first guess: the region's price, or 1.3 x unit cost
+            p.open_prices(p.pricing_view(t, self.fleet, self.observation, self.form))
+        for _ in range(OPENING_ROUNDS):
+            trial = self._trial_observation(self.roster.offer_book(live, self.fleet, self.frontier, self.open_weight))
+            if max(p.open_prices(p.pricing_view(t, self.fleet, trial, self.form), 0.5, m) for p, m in opening) < 1e-8:
+                break
+        trial = self._trial_observation(self.roster.offer_book(live, self.fleet, self.frontier, self.open_weight))
+        return {p.holder_id for p, _ in opening}, trial
+
+    def _trial_observation(self, offers: OfferBook) -> MarketObservation:
+        """What pricing would observe if ``offers`` cleared now without offer shocks: ``clear_market``'s choice,
+        volume at the posted effective price (the fixed point's answer when nothing is rationed), no state
+        changed."""
+        pop = self.population
+        shares, outside = self._choice_shares(offers, None)
+        effective = np.where(outside < 1.0 - 1e-12, (shares @ offers.price) / np.maximum(1.0 - outside, 1e-300),
+                             pop.reference_price)
+        volume = demand.effective_volume(self.base_volume, effective, pop.reference_price, pop.elasticity)
+        return observe_market(offers, shares, volume, pop.price_sensitivity, self.mu, self.form,
+                              self._observed_terms(offers))
+
+    def _choice_shares(self, offers: OfferBook, shocks: FloatArray | None) -> tuple[FloatArray, FloatArray]:
+        """Logit shares of every enterprise over ``offers`` and the outside option, each enterprise with its own
+        quality floor (``market.demand``)."""
+        pop = self.population
+        penalty = demand.choice_class_penalties(
+            n_segments=pop.n_segments, region_latency_penalty=self.regions.latency_penalty,
+            segment_quality_floor=np.zeros(pop.n_segments), frontier_quality=self.frontier,
+            offer_region=offers.region, offer_quality=offers.quality)  # floors are per enterprise
+        utility = pop.utilities(offers, penalty, self.form, shocks, self.frontier)
+        return logit_shares(utility, self._outside_utility(), self.mu)
+
+    def _observed_terms(self, offers: OfferBook) -> set[str]:
+        """The costly observation terms the pricing strategies of ``offers``' holders ask for."""
+        return set().union(*(self.roster.provider(int(h)).pricing.observes for h in np.unique(offers.holder)))
 
     def clear_market(self) -> None:
         """Enterprises choose among offers (logit), each with its own quality floor; volume and rationing are
@@ -220,13 +275,7 @@ class InferenceMarket(mesa.Model):
         pricing observes is kept."""
         offers, pop, sim = self.offers, self.population, self.config.simulation
         sd = self.config.logit.offer_shock_sd
-        penalty = demand.choice_class_penalties(
-            n_segments=pop.n_segments, region_latency_penalty=self.regions.latency_penalty,
-            segment_quality_floor=np.zeros(pop.n_segments), frontier_quality=self.frontier,
-            offer_region=offers.region, offer_quality=offers.quality)  # floors are per enterprise
-        utility = pop.utilities(offers, penalty, self.form,
-                                self.shock_rng.normal(0.0, sd, len(offers)) if sd > 0 else None, self.frontier)
-        shares, outside = logit_shares(utility, self._outside_utility(), self.mu)
+        shares, outside = self._choice_shares(offers, self.shock_rng.normal(0.0, sd, len(offers)) if sd > 0 else None)
         c = self.clearing = clear_with_volume_response(
             shares, outside, self.base_volume, pop.reference_price, pop.elasticity, offers.capacity, offers.price,
             sim.rationing_rounds, sim.volume_tolerance, sim.volume_max_iterations)
@@ -236,11 +285,8 @@ class InferenceMarket(mesa.Model):
             served=c.served_by_enterprise, volume=self.volume, outside_share=outside, mu=self.mu,
             price_sensitivity=pop.price_sensitivity, effective_price=effective, form=self.form,
             base_volume=self.base_volume, reference_price=pop.reference_price, elasticity=pop.elasticity)
-        observes: set[str] = set()
-        for h in np.unique(offers.holder):
-            observes |= self.roster.provider(int(h)).pricing.observes
         self.observation = observe_market(offers, shares, self.volume, pop.price_sensitivity, self.mu, self.form,
-                                          observes)
+                                          self._observed_terms(offers))
         self.revenue_by_region = revenue_by_buyer_region(c.allocation, pop.region_slices, offers.price)
         pop.record_main_providers(c.allocation, offers.holder, offers.region)
 

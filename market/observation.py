@@ -9,13 +9,13 @@ for it), and the demand-weighted price of rivals' offers in its region (``market
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
 
-from market.offers import OfferBook, rival_prices
-from market.pricing import demand_slopes, diversion_margin
+from market.offers import OfferBook, region_prices, rival_prices
+from market.pricing import demand_slopes, diversion_margin, rationing_overflow
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -27,12 +27,15 @@ class MarketObservation:
 
     Attributes:
         holder, region: The offer's provider and region.
-        demand: Unconstrained demand at the posted prices, Mtok.
-        own_slope: ``-dD/dp``, Mtok per $/Mtok.
+        demand: Residual demand at the posted prices, Mtok: first-choice demand plus the demand re-offered to it
+            by buyers rationed at full offers (``market.pricing.rationing_overflow``).
+        own_slope: ``-dD/dp``, Mtok per $/Mtok (the first-choice slope scaled with the demand, so the overflow
+            is taken to be as price-elastic as its own buyers).
         beta: Buyers' demand-weighted mean price sensitivity over the logit scale.
         recapture_owner: Margin recaptured by offers of the same owner per unit of diverted demand, $/Mtok.
         recapture_industry: Same over every offer (the joint-profit benchmark), $/Mtok.
         rival_price: Demand-weighted mean price of other owners' offers in the region, $/Mtok (NaN: none).
+        region_price: Demand-weighted mean price of every offer per region id, $/Mtok (NaN: no offer there).
     """
 
     holder: IntArray
@@ -43,6 +46,11 @@ class MarketObservation:
     recapture_owner: FloatArray
     recapture_industry: FloatArray
     rival_price: FloatArray
+    region_price: FloatArray = field(default_factory=lambda: np.zeros(0))
+
+    def price_in_region(self, region: int) -> float:
+        """The region's demand-weighted mean price (NaN where it had no offer): what an entrant there faces."""
+        return float(self.region_price[region]) if 0 <= region < len(self.region_price) else float("nan")
 
     def index_of(self, holder: int, region: int) -> int:
         """Position of the offer of ``holder`` in ``region``, or -1 when it posted none."""
@@ -64,7 +72,10 @@ def observe_market(offers: OfferBook, shares: FloatArray, volume: FloatArray, pr
         observes: Which costly terms to compute (``recapture_owner``, ``recapture_industry``); others are 0.
     """
     slopes = demand_slopes(shares, volume, price_sensitivity, mu, offers.price, form)
-    margin = offers.price - offers.unit_cost
+    overflow = rationing_overflow(shares, volume, offers.capacity)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(slopes.demand > 0, 1.0 + overflow / slopes.demand, 1.0)
+    margin = offers.price - offers.variable_cost  # recaptured margin over the marginal cost the books use
     owner_recapture = np.zeros(len(offers))
     industry_recapture = np.zeros(len(offers))
     if "recapture_owner" in observes:
@@ -75,7 +86,9 @@ def observe_market(offers: OfferBook, shares: FloatArray, volume: FloatArray, pr
         industry_recapture = diversion_margin(shares, volume, price_sensitivity, mu, offers.price, margin,
                                               slopes.own_slope, [np.arange(len(offers))], form)
     return MarketObservation(
-        holder=offers.holder.copy(), region=offers.region.copy(), demand=slopes.demand, own_slope=slopes.own_slope,
+        holder=offers.holder.copy(), region=offers.region.copy(), demand=slopes.demand * scale,
+        own_slope=slopes.own_slope * scale,
         beta=slopes.beta, recapture_owner=owner_recapture, recapture_industry=industry_recapture,
         rival_price=rival_prices(offers.price, slopes.demand, offers.owner, offers.region),
+        region_price=region_prices(offers.price, slopes.demand, offers.region),
     )

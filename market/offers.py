@@ -94,3 +94,18 @@ def rival_prices(price: FloatArray, demand: FloatArray, owner: IntArray, region:
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(rival_demand > 0, spend / rival_demand, price_sum / count)
     return np.where(count > 0.5, mean, np.nan)
+
+
+def region_prices(price: FloatArray, demand: FloatArray, region: IntArray) -> FloatArray:
+    """Per region id, ``(sum_{o in r} d_o p_o) / (sum_{o in r} d_o)``, $/Mtok: the plain mean price where the
+    region's demand sums to zero, NaN where it has no offer."""
+    if len(price) == 0:
+        return np.zeros(0)
+    n = int(region.max()) + 1
+    count = np.bincount(region, minlength=n).astype(np.float64)
+    weight = np.bincount(region, weights=demand, minlength=n)
+    spend = np.bincount(region, weights=demand * price, minlength=n)
+    total = np.bincount(region, weights=price, minlength=n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(weight > 0, spend / weight, total / count)
+    return np.where(count > 0, mean, np.nan)

@@ -68,6 +68,32 @@ def demand_slopes(
     return DemandSlopes(demand=demand, own_slope=own_slope, beta=beta)
 
 
+def rationing_overflow(shares: FloatArray, volume: FloatArray, capacity: FloatArray) -> FloatArray:
+    """Demand each offer with spare capacity receives from buyers rationed at full offers, Mtok (O).
+
+    One re-offer round of the market's rationing (``market.clearing.clear_logit_market``), without capping by
+    the receiving offer's capacity: with first-choice demand ``D_j = sum_e V_e s_ej`` and fill
+    ``f_j = min(1, K_j / D_j)``, buyer ``e``'s rationed volume ``r_e = V_e sum_j s_ej (1 - f_j)`` is re-offered to
+    the open offers (``f_i = 1``) and the outside option in proportion to their logit shares::
+
+        O_i = sum_e r_e s_ei / (sum_{k open} s_ek + s_e0)        (open offers; 0 for full ones)
+
+    An offer's residual demand is ``D_i + O_i``: the buyers a full rival cannot serve are demand it faces.
+    """
+    demand = volume @ shares
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fill = np.where(demand > capacity, capacity / demand, 1.0)
+    full = fill < 1.0
+    if not full.any():
+        return np.zeros(shares.shape[1])
+    residual = volume * (shares @ (1.0 - fill))
+    open_ = ~full
+    outside = np.clip(1.0 - shares.sum(axis=1), 0.0, 1.0)
+    denom = shares[:, open_].sum(axis=1) + outside
+    weight = np.where(denom > 0, residual / np.where(denom > 0, denom, 1.0), 0.0)
+    return np.where(open_, weight @ shares, 0.0)
+
+
 def diversion_margin(
     shares: FloatArray,
     volume: FloatArray,
@@ -121,6 +147,7 @@ def logit_best_response(
     form: str,
     capacity: FloatArray | None = None,
     max_price_ratio: float = 1e3,
+    price_anchor: FloatArray | None = None,
 ) -> FloatArray:
     """Best-response prices under a logit demand fitted to each offer's demand and slope (module docstring).
 
@@ -131,8 +158,14 @@ def logit_best_response(
         own_slope: ``-dD/dp`` at the last price.
         beta: Buyers' mean ``b / mu``.
         form: ``linear`` or ``log``.
-        capacity: If given, the price never leaves demand above capacity (scarcity pricing).
-        max_price_ratio: Cap on price / cost where demand is too inelastic for an interior optimum.
+        capacity: If given, the price never leaves the fitted demand above capacity: where capacity binds, the
+            constrained optimum of ``(p - c) min(D(p), K)`` is the clearing price ``D(p) = K``, i.e. the
+            unconstrained optimum plus the shadow price of capacity (scarcity pricing).
+        max_price_ratio: Cap on price / anchor where demand is too inelastic for an interior optimum (log
+            utility with ``beta (1 - s) <= 1`` at every price).
+        price_anchor: The anchor of that cap per offer (default ``max(cost, last price)``). A fixed anchor
+            such as the full unit cost keeps repeated best responses from compounding the cap month after
+            month when marginal cost is zero.
 
     Returns:
         Best-response prices; the last price where the offer had no demand.
@@ -150,7 +183,9 @@ def logit_best_response(
     share0 = np.clip(1.0 - own_slope[valid] / (b * gprime0 * demand[valid]), 1e-12, 1.0 - 1e-12)
     odds0 = (1.0 - share0) / share0  # K in s(p) = 1/(1 + K exp(beta (g(p) - g(p0))))
     g0 = utility_transform(p0, form)
-    best = _solve_first_order_condition(c, g0, odds0, b, form, max_price_ratio)
+    anchor = np.maximum(c, p0) if price_anchor is None else np.maximum(
+        np.asarray(price_anchor, dtype=np.float64)[valid], c)
+    best = _solve_first_order_condition(c, g0, odds0, b, form, max_price_ratio * anchor)
 
     if capacity is not None:
         cap = np.asarray(capacity, dtype=np.float64)[valid]
@@ -198,21 +233,28 @@ def capacity_clearing_price(
 
 
 def _solve_first_order_condition(
-    cost: FloatArray, g0: FloatArray, odds0: FloatArray, beta: FloatArray, form: str, max_price_ratio: float
+    cost: FloatArray, g0: FloatArray, odds0: FloatArray, beta: FloatArray, form: str, max_price: FloatArray
 ) -> FloatArray:
     """Root of ``G(x) = ln(m(x)) + ln(beta) + ln(1 - s(x))`` by monotone Newton iterations from the left.
 
     ``x`` is the price (linear form, ``m = x - c``) or the log price (log form, ``m = 1 - c exp(-x)``), and
     ``1 - s(x) = 1 / (1 + exp(-z))`` with ``z = ln(K) + beta (x - g0)``. With log utility there is no interior
-    optimum when ``beta <= 1``; the price is then capped at ``cost * max_price_ratio`` (linear utility always has
-one).
+    optimum when ``beta <= 1``; the price is then capped at ``max_price`` (linear utility always has one). With
+    log utility and zero marginal cost (a fleet whose costs are all fixed within the month) ``m = 1`` and the
+    root is closed-form: ``1 - s = 1 / beta``, ``x = g0 - (ln(beta - 1) + ln K) / beta``.
     """
     log_odds = np.log(odds0)
+    cost = np.maximum(cost, 0.0)
     if form == "linear":
         x = cost + 1e-9 / beta
     else:
-        x = np.log(cost) + 1e-9
-    cap = np.full_like(cost, np.inf) if form == "linear" else np.log(cost * max_price_ratio)
+        free = cost <= 0.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            closed = np.where(beta > 1.0, g0 - (np.log(beta - 1.0) + log_odds) / beta, np.inf)
+            x = np.where(free, np.minimum(closed, np.log(max_price)), np.log(np.where(free, 1.0, cost)) + 1e-9)
+        if free.all():
+            return np.exp(x)
+    cap = np.full_like(cost, np.inf) if form == "linear" else np.log(max_price)
     log_beta = np.log(beta)
     for _ in range(100):
         z = log_odds + beta * (x - g0)

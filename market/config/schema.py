@@ -368,10 +368,13 @@ class SegmentConfig(_Section):
 
 
 class CostPlusPricing(_Section):
-    """Post price = unit cost x (1 + markup)."""
+    """Post price = unit cost x (1 + markup), or the scarcity price if higher and ``scarcity_floor`` is on."""
 
     strategy: Literal["cost_plus"] = "cost_plus"
     markup: NonNegFloat = Field(0.3, description="Markup over unit cost (0.3 = +30%).")
+    scarcity_floor: bool = Field(
+        True, description="Never price below the price at which last month's fitted demand just fills capacity."
+    )
 
 
 class BestResponsePricing(_Section):
@@ -408,7 +411,28 @@ class AdaptivePricing(_Section):
         0.8, description="Step multiplier after a move that lowered profit."
     )
     min_step: Annotated[float, Field(gt=0.0)] = Field(0.005, description="Smallest relative step.")
+    max_step: Annotated[float, Field(gt=0.0, lt=1.0)] = Field(
+        0.2, description="Largest relative step (the step grows by 1/sqrt(step_decay) while the direction holds)."
+    )
     floor_markup: float = Field(-0.2, ge=-1.0, description="Never price below unit cost x (1 + floor_markup).")
+
+
+class PredatoryPricing(_Section):
+    """Below-cost pricing in target regions while cash allows, best response elsewhere and afterwards."""
+
+    strategy: Literal["predatory"] = "predatory"
+    target_regions: list[str] = Field(
+        default_factory=list, description="Regions whose offers are subsidised (empty: every region it serves)."
+    )
+    discount: Fraction = Field(0.2, description="Subsidised price = unit cost x (1 - discount).")
+    undercut: Fraction = Field(
+        0.0, description="Subsidised price at most the rivals' last price x (1 - undercut) in the region."
+    )
+    start_step: int = Field(0, ge=0, le=MAX_MONTHS, description="First month of the campaign.")
+    horizon_months: int = Field(24, ge=0, le=MAX_MONTHS, description="Months the campaign lasts at most.")
+    cash_reserve_usd: float = Field(
+        0.0, description="The campaign stops for good once cash (the owner's treasury) falls below this, $."
+    )
 
 
 class QLearningPricing(_Section):
@@ -450,7 +474,8 @@ class QLearningPricing(_Section):
 
 
 PricingConfig = Annotated[
-    CostPlusPricing | BestResponsePricing | ShareAcquisitionPricing | AdaptivePricing | QLearningPricing,
+    CostPlusPricing | BestResponsePricing | ShareAcquisitionPricing | AdaptivePricing | PredatoryPricing
+    | QLearningPricing,
     Field(discriminator="strategy"),
 ]
 
@@ -805,6 +830,9 @@ class ScenarioConfig(_Section):
                 if r not in regions:
                     have = ", ".join(sorted(regions))
                     raise ValueError(f"providers[{i}].regions: unknown region '{r}' (have: {have})")
+            for r in getattr(p.pricing, "target_regions", []):
+                if r not in regions:
+                    raise ValueError(f"providers[{i}].pricing.target_regions: unknown region '{r}'")
             for j, lot in enumerate(p.fleet):
                 if lot.region not in regions:
                     raise ValueError(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import fields
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -16,11 +17,18 @@ from agents.pricing import (
     AdaptiveStrategy,
     BestResponseStrategy,
     CostPlusStrategy,
+    PredatoryStrategy,
     PricingView,
     ShareAcquisitionStrategy,
     make_pricing_strategy,
 )
-from market.config import AdaptivePricing, BestResponsePricing, CostPlusPricing, ShareAcquisitionPricing
+from market.config import (
+    AdaptivePricing,
+    BestResponsePricing,
+    CostPlusPricing,
+    PredatoryPricing,
+    ShareAcquisitionPricing,
+)
 
 BASE_VIEW: dict[str, Any] = {
     "step": 5,
@@ -38,12 +46,14 @@ BASE_VIEW: dict[str, Any] = {
     "credit_limit": 0.0,
     "utility_form": "linear",
     "observed": True,
+    "region": (),
 }
 
 
 def view(**changes: Any) -> PricingView:
     """A PricingView: BASE_VIEW with ``changes`` (every field of the dataclass must be known here)."""
     values = {**BASE_VIEW, **changes}
+    values.setdefault("marginal_cost", values["unit_cost"])  # a fixed unit cost: marginal cost = unit cost
     return PricingView(**{f.name: values[f.name] for f in fields(PricingView)})
 
 
@@ -142,32 +152,58 @@ def test_share_acquisition_without_losses_is_limited_only_by_max_months() -> Non
 # ---------------------------------------------------------------------------------------------------------
 
 
-def test_adaptive_keeps_direction_while_profit_rises_and_reverses_when_it_falls() -> None:
-    """Step 0.05: up by e^0.05 while profit rises (10 -> 12); when profit falls (12 -> 11) the direction
-    reverses and the step shrinks by 0.8 to 0.04; it keeps going down while profit rises again."""
-    strategy = AdaptiveStrategy(AdaptivePricing(step=0.05, step_decay=0.8, min_step=0.005, floor_markup=-0.2))
+def test_adaptive_follows_the_gradient_of_its_contribution() -> None:
+    """Marginal cost 1, step 0.05, decay 0.8. Price 3 with demand 6 and slope 2: d/dp (p - 1) D = 6 - 2 x 2 = 2 > 0,
+    so up by e^0.05. Then demand 2, slope 2 at p1 = 3 e^0.05: 2 - 2 (p1 - 1) < 0, so down with the step shrunk to
+    0.04. Down again (same gradient sign): the step grows by 1/sqrt(0.8) to 0.04/sqrt(0.8)."""
+    strategy = AdaptiveStrategy(AdaptivePricing(step=0.05, step_decay=0.8, min_step=0.005, max_step=0.2,
+                                                floor_markup=-0.9))
     cost = np.array([1.0])
-    p = np.array([3.0])
-    p1 = strategy.decide(view(unit_cost=cost, last_price=p, observed=False))
+    p1 = strategy.decide(view(unit_cost=cost, last_price=np.array([3.0]), demand=np.array([6.0]),
+                              own_slope=np.array([2.0])))
     np.testing.assert_allclose(p1, 3.0 * math.exp(0.05), rtol=1e-15)
-    p2 = strategy.decide(view(unit_cost=cost, last_price=p1, last_profit=10.0))
-    np.testing.assert_allclose(p2, p1 * math.exp(0.05), rtol=1e-15)
-    p3 = strategy.decide(view(unit_cost=cost, last_price=p2, last_profit=12.0))
-    np.testing.assert_allclose(p3, p2 * math.exp(0.05), rtol=1e-15)
-    p4 = strategy.decide(view(unit_cost=cost, last_price=p3, last_profit=11.0))
-    np.testing.assert_allclose(p4, p3 * math.exp(-0.04), rtol=1e-15)
-    p5 = strategy.decide(view(unit_cost=cost, last_price=p4, last_profit=11.5))
-    np.testing.assert_allclose(p5, p4 * math.exp(-0.04), rtol=1e-15)
-    p6 = strategy.decide(view(unit_cost=cost, last_price=p5, last_profit=11.0))
-    np.testing.assert_allclose(p6, p5 * math.exp(0.032), rtol=1e-13)
+    p2 = strategy.decide(view(unit_cost=cost, last_price=p1, demand=np.array([2.0]), own_slope=np.array([2.0])))
+    np.testing.assert_allclose(p2, p1 * math.exp(-0.04), rtol=1e-15)
+    p3 = strategy.decide(view(unit_cost=cost, last_price=p2, demand=np.array([2.0]), own_slope=np.array([2.0])))
+    np.testing.assert_allclose(p3, p2 * math.exp(-0.04 / math.sqrt(0.8)), rtol=1e-14)
+
+
+def test_adaptive_raises_a_price_whose_capacity_binds() -> None:
+    """Demand 10 above capacity 5: the contribution (p - c) min(D, K) rises with p at rate K, whatever the slope."""
+    strategy = AdaptiveStrategy(AdaptivePricing(step=0.05))
+    got = strategy.decide(view(last_price=np.array([3.0]), demand=np.array([10.0]), own_slope=np.array([100.0]),
+                               capacity=np.array([5.0])))
+    np.testing.assert_allclose(got, 3.0 * math.exp(0.05), rtol=1e-15)
+
+
+def test_adaptive_ignores_cost_cuts_and_settles_at_the_revenue_maximum() -> None:
+    """Hand-made months: demand D(p) = 100 - 10 p never changes, marginal cost 0 (a fleet), while the fleet's
+    unit cost (and so total cost) falls 5% a month, so total profit p D(p) - fixed cost rises every month even
+    where the price moves the wrong way. The contribution p D(p) peaks at p = 5 (100 - 20 p = 0). Starting
+    at 6 the price must never rise above 6 and ends within 1% of 5."""
+    strategy = AdaptiveStrategy(AdaptivePricing(step=0.04, step_decay=0.8, min_step=0.002, floor_markup=-1.0))
+    price = np.array([6.0])
+    path = [6.0]
+    for month in range(60):
+        unit_cost = np.array([4.0 * 0.95**month])
+        demand = np.array([100.0 - 10.0 * price[0]])
+        fixed_cost = unit_cost[0] * 70.0
+        price = strategy.decide(view(step=month, unit_cost=unit_cost, marginal_cost=np.zeros(1), last_price=price,
+                                     demand=demand, own_slope=np.array([10.0]), capacity=np.array([math.inf]),
+                                     last_profit=float(price[0] * demand[0] - fixed_cost)))
+        path.append(float(price[0]))
+    assert max(path) == 6.0
+    assert path[-1] == pytest.approx(5.0, rel=0.01)
 
 
 def test_adaptive_step_never_falls_below_min_step() -> None:
-    strategy = AdaptiveStrategy(AdaptivePricing(step=0.05, step_decay=0.5, min_step=0.01))
+    """The gradient's sign alternates every month, so the step shrinks by 0.5 each time, down to 0.01."""
+    strategy = AdaptiveStrategy(AdaptivePricing(step=0.05, step_decay=0.5, min_step=0.01, floor_markup=-1.0))
     price = np.array([2.0])
-    profits = [10.0, 9.0, 8.0, 7.0, 6.0, 5.0, 4.0]
-    for profit in profits:
-        new = strategy.decide(view(unit_cost=np.array([0.1]), last_price=price, last_profit=profit))
+    for month in range(7):
+        demand = np.array([10.0 if month % 2 == 0 else 1.0])  # gradient 10 - 2 x 1 > 0, then 1 - 2 x 1 < 0
+        new = strategy.decide(view(unit_cost=np.array([0.1]), marginal_cost=np.zeros(1), last_price=price,
+                                   demand=demand, own_slope=np.array([1.0])))
         step = abs(math.log(new[0] / price[0]))
         assert step >= 0.01 - 1e-12
         price = new
@@ -175,20 +211,25 @@ def test_adaptive_step_never_falls_below_min_step() -> None:
 
 
 def test_adaptive_moves_down_when_nothing_sells() -> None:
-    """Zero demand gives a flat zero profit and no gradient: the price moves down by the current step."""
-    strategy = AdaptiveStrategy(AdaptivePricing(step=0.05))
+    """Zero demand gives no gradient: the price moves down, by 0.05 and then by 0.05 / sqrt(0.8)."""
+    strategy = AdaptiveStrategy(AdaptivePricing(step=0.05, step_decay=0.8))
     got = strategy.decide(view(unit_cost=np.array([1.0]), last_price=np.array([3.0]), demand=np.array([0.0])))
     np.testing.assert_allclose(got, 3.0 * math.exp(-0.05), rtol=1e-15)
     again = strategy.decide(view(unit_cost=np.array([1.0]), last_price=got, demand=np.array([0.0])))
-    np.testing.assert_allclose(again, 3.0 * math.exp(-0.1), rtol=1e-14)
+    np.testing.assert_allclose(again, 3.0 * math.exp(-0.05 - 0.05 / math.sqrt(0.8)), rtol=1e-14)
 
 
 def test_adaptive_never_prices_below_its_floor() -> None:
-    """Floor = unit cost x (1 + floor_markup) = 2 x 0.8 = 1.6."""
+    """Floor = unit cost x (1 + floor_markup) = 2 x 0.8 = 1.6; nothing sold pushes 1.61 down, to the floor."""
     strategy = AdaptiveStrategy(AdaptivePricing(step=0.05, floor_markup=-0.2))
-    strategy.direction = -1.0
-    got = strategy.decide(view(unit_cost=np.array([2.0]), last_price=np.array([1.61]), observed=False))
+    got = strategy.decide(view(unit_cost=np.array([2.0]), last_price=np.array([1.61]), demand=np.array([0.0])))
     np.testing.assert_array_equal(got, [1.6])
+
+
+def test_adaptive_keeps_its_price_before_any_observation() -> None:
+    strategy = AdaptiveStrategy(AdaptivePricing(step=0.05))
+    got = strategy.decide(view(last_price=np.array([3.0]), observed=False))
+    np.testing.assert_array_equal(got, [3.0])
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -223,3 +264,68 @@ def test_strategies_keep_state_per_instance() -> None:
     assert first.decide(v)[0] == 1.0
     assert first.decide(v)[0] == 2.0
     assert second.decide(v)[0] == 1.0
+
+
+# ---------------------------------------------------------------------------------------------------------
+# predatory
+# ---------------------------------------------------------------------------------------------------------
+
+
+def predator(**params: Any) -> PredatoryStrategy:
+    defaults: dict[str, Any] = {"target_regions": ["eu"], "discount": 0.25, "start_step": 2, "horizon_months": 3,
+                                "cash_reserve_usd": 1e6}
+    return PredatoryStrategy(PredatoryPricing(**{**defaults, **params}))
+
+
+def predator_view(step: int, cash: float, rival: float = np.nan) -> PricingView:
+    """Two offers (na, eu), unit cost 2, marginal cost 0; last month's demand 6 at price 2 with slope 2 and
+    beta 1 (linear): the fitted logit has share 2/3, so p (1 - s(p)) = 1 puts the best response above 2."""
+    two = np.full(2, 2.0)
+    return view(step=step, unit_cost=two, marginal_cost=np.zeros(2), last_price=two, demand=np.full(2, 6.0),
+                own_slope=np.full(2, 2.0), beta=np.ones(2), capacity=np.full(2, math.inf), cash=cash,
+                rival_price=np.full(2, rival), recapture_owner=np.zeros(2), region=("na", "eu"))
+
+
+def test_predatory_subsidises_the_target_region_below_cost_only_during_its_campaign() -> None:
+    """Months 2-4 (start 2, horizon 3) with cash above the reserve: the eu offer is priced at 2 x 0.75 = 1.5, below
+    the unit cost 2; the na offer, and every offer outside the campaign, at the best response (the same price
+    as ``best_response``)."""
+    strategy = predator()
+    best = BestResponseStrategy(BestResponsePricing()).decide(predator_view(0, 1e9))
+    assert best[0] > 2.0  # above unit cost: pricing at zero marginal cost is not pricing below cost
+    for step, eu in [(0, best[1]), (1, best[1]), (2, 1.5), (3, 1.5), (4, 1.5), (5, best[1]), (6, best[1])]:
+        got = strategy.decide(predator_view(step, 1e9))
+        np.testing.assert_allclose(got, [best[0], eu], rtol=1e-12)
+
+
+def test_predatory_stops_for_good_when_cash_falls_below_its_reserve() -> None:
+    strategy = predator(horizon_months=24)
+    assert strategy.decide(predator_view(2, 2e6))[1] == pytest.approx(1.5)
+    below = strategy.decide(predator_view(3, 5e5))[1]
+    assert below > 2.0
+    assert strategy.decide(predator_view(4, 1e9))[1] == pytest.approx(below)  # cash back up: still stopped
+
+
+def test_predatory_undercuts_rivals_and_targets_every_region_by_default() -> None:
+    """Undercut 10% of the rivals' 1.2: min(1.5, 1.08) = 1.08 in both regions (no target list)."""
+    strategy = predator(target_regions=[], undercut=0.1)
+    np.testing.assert_allclose(strategy.decide(predator_view(2, 1e9, rival=1.2)), [1.08, 1.08], rtol=1e-12)
+
+
+def test_predatory_is_configured_from_toml_and_checks_its_regions(tmp_path: Any) -> None:
+    from market.config.files import load_scenario
+
+    base = Path("experiments/configs/baseline.toml").read_text()
+    line = 'pricing = { strategy = "best_response" }'
+    assert line in base
+    predatory = ('pricing = { strategy = "predatory", target_regions = ["eu"], discount = 0.3, start_step = 6, '
+                 'horizon_months = 18, cash_reserve_usd = 1e10 }')
+    path = tmp_path / "predation.toml"
+    path.write_text(base.replace(line, predatory, 1))
+    pricing = load_scenario(path).providers[0].pricing
+    assert isinstance(pricing, PredatoryPricing)
+    assert (pricing.target_regions, pricing.discount, pricing.start_step, pricing.horizon_months,
+            pricing.cash_reserve_usd) == (["eu"], 0.3, 6, 18, 1e10)
+    path.write_text(base.replace(line, predatory.replace('["eu"]', '["mars"]'), 1))
+    with pytest.raises(ValueError, match=r"providers\[0\]\.pricing\.target_regions: unknown region 'mars'"):
+        load_scenario(path)

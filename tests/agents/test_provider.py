@@ -93,7 +93,9 @@ def pricing_view(**changes: Any) -> PricingView:
         "recapture_industry": np.array([0.0]), "rival_price": np.array([np.nan]), "capacity": np.array([np.inf]),
         "last_profit": 0.0, "cash": 0.0, "credit_limit": 0.0, "utility_form": "linear", "observed": True,
     }
-    return PricingView(**{**values, **changes})
+    values = {**values, **changes}
+    values.setdefault("marginal_cost", values["unit_cost"])
+    return PricingView(**values)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -189,7 +191,8 @@ def test_configured_initial_price_is_kept_by_open_prices() -> None:
 
 
 def test_scarcity_floor_lifts_prices_below_the_clearing_price_linear() -> None:
-    """Cost plus 30% on unit cost 1 decides 1.3 in three regions. Last month (price 2, demand 6, beta 1, slope 3)
+    """Cost plus (its documented ``scarcity_floor``, on by default) 30% on unit cost 1 decides 1.3 in three
+    regions. Last month (price 2, demand 6, beta 1, slope 3)
     the fitted logit has share s0 = 1 - 3/(1*6) = 1/2, so the reachable market is 12 and the odds 1, and demand at
     price p is 12 / (1 + exp(p - 2)). Capacity 3: 12/(1 + e^(p-2)) = 3 -> p = 2 + ln 3 > 1.3, the floor binds.
     Capacity 9: p = 2 - ln 3 = 0.90 < 1.3, the decision stands. Unlimited capacity: no floor."""
@@ -219,15 +222,15 @@ def test_no_scarcity_floor_before_any_observation() -> None:
 
 
 def test_price_offers_opens_then_decides_and_returns_the_regions_with_capacity() -> None:
-    """An adaptive pricer (step 0.05) never priced: unit cost (2, inf -> 2, 4) opens at 1.3 x (2, 2, 4); its first
-    decision, unobserved, moves up by e^0.05 from there: 1.3 e^0.05 x (2, 2, 4). It offers where it has capacity:
+    """An adaptive pricer (step 0.05) never priced, with nothing observed: unit cost (2, inf -> 2, 4) opens at
+    1.3 x (2, 2, 4), and its first decision, with no gradient to read, keeps it. It offers where it has capacity:
     regions 0 and 2."""
     p = make_provider(config=fleet_config(pricing=AdaptivePricing(step=0.05)))
     fleet = fleet_economics(1, 3, unit_cost=[[2.0, np.inf, 4.0]], capacity=[[10.0, 0.0, 5.0]])
     offering = p.price_offers(0, fleet, None, "linear")
     assert offering is not None
     np.testing.assert_array_equal(offering, [True, False, True])
-    np.testing.assert_allclose(p.price, 1.3 * math.exp(0.05) * np.array([2.0, 2.0, 4.0]), rtol=1e-14)
+    np.testing.assert_allclose(p.price, 1.3 * np.array([2.0, 2.0, 4.0]), rtol=1e-14)
 
 
 def test_price_offers_with_nothing_to_sell() -> None:

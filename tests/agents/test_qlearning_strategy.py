@@ -37,6 +37,7 @@ def make_view(last_price: float = 1.5, rival_price: float = math.nan, observed: 
         "utility_form": "linear", "observed": observed, "rival_price": np.array([rival_price]),
     }
     values.update(changes)
+    values.setdefault("marginal_cost", values["unit_cost"])
     return PricingView(**values)
 
 
@@ -131,7 +132,8 @@ def test_a_longer_memory_keeps_the_last_months_in_the_state() -> None:
     one = np.ones(1)
 
     def view(rival: float, last: float, observed: bool) -> PricingView:
-        return PricingView(step=0, unit_cost=one, last_price=np.array([last]), demand=one, own_slope=one,
+        return PricingView(step=0, unit_cost=one, marginal_cost=one, last_price=np.array([last]), demand=one,
+                           own_slope=one,
                            beta=one, recapture_owner=0 * one, recapture_industry=0 * one,
                            rival_price=np.array([rival]), capacity=10 * one, last_profit=0.0, cash=1.0,
                            credit_limit=0.0, utility_form="linear", observed=observed)

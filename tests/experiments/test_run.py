@@ -369,10 +369,10 @@ def test_installed_power_never_exceeds_grid_capacity(tiny_fleet_dict: dict[str, 
     providers keep buying GPUs but installed load (kW per GPU x PUE) never passes the capacity."""
     tiny_fleet_dict["simulation"]["steps"] = 12
     tiny_fleet_dict["regions"][0]["power_capacity_mw"] = 2.0
-    tiny_fleet_dict["regions"][1]["power_capacity_mw"] = 0.5
+    tiny_fleet_dict["regions"][1]["power_capacity_mw"] = 0.35
     config = scenario_from_dict(tiny_fleet_dict)
     model = InferenceMarket(config, seed=3)
-    capacity = np.array([2.0, 0.5])
+    capacity = np.array([2.0, 0.35])
     loads = []
     for _ in range(config.simulation.steps):
         model.step()

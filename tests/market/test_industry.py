@@ -690,7 +690,9 @@ def reduced_baseline(steps: int, agents_per_segment: int) -> dict[str, Any]:
 def test_events_parquet_of_a_baseline_run(tmp_path: Path) -> None:
     """Two years of the baseline: every corporate event and GPU trade is in events.parquet with its month,
     parties and a finite amount, and the model table's cumulative counts agree with it."""
-    result = run_scenario(scenario_from_dict(reduced_baseline(steps=24, agents_per_segment=30)), seed=1)
+    scenario = apply_overrides(reduced_baseline(steps=24, agents_per_segment=30),
+                               ["corporate.entrants.0.payback_months=1200"])  # the first entrant enters
+    result = run_scenario(scenario_from_dict(scenario), seed=1)
     write_run(result, tmp_path / "run")
     events = pd.read_parquet(tmp_path / "run" / "events.parquet")
     pd.testing.assert_frame_equal(events, result.events)

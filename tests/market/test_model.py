@@ -145,7 +145,8 @@ class OpensAtTwiceCost(pricing.BestResponseStrategy):
 
 def test_the_opening_price_is_the_pricing_strategys_decision(monkeypatch: pytest.MonkeyPatch,
                                                              tiny_fleet_dict: dict[str, Any]) -> None:
-    """At step 0 a best responder has observed nothing and posts its last price, which is its opening price."""
+    """At step 0 the opening solve iterates the strategy's opening rule (here a constant 2 x unit cost) and its
+    decision (which here calls the same rule) posts it."""
     monkeypatch.setitem(pricing.PRICING_STRATEGIES, "best_response", OpensAtTwiceCost)
     model = InferenceMarket(scenario_from_dict(tiny_fleet_dict), seed=0)
     cloud = next(p for p in model.providers if p.name == "cloud")

@@ -21,7 +21,7 @@ def offer_book(holder: list[int], owner: list[int], region: list[int], price: li
     return OfferBook(holder=np.array(holder, dtype=np.int64), region=np.array(region, dtype=np.int64),
                      kind=np.zeros(n, dtype=np.int64), owner=np.array(owner, dtype=np.int64), quality=np.ones(n),
                      price=np.array(price), unit_cost=np.array(unit_cost), capacity=np.full(n, np.inf),
-                     variable_cost=np.zeros(n), privacy_risk=np.zeros(n), lock_in=np.zeros(n),
+                     variable_cost=np.array(unit_cost), privacy_risk=np.zeros(n), lock_in=np.zeros(n),
                      unverified=np.zeros(n), reliability=np.ones(n))
 
 
@@ -78,7 +78,7 @@ def test_owner_recapture_is_diversion_margin_over_each_owners_offers() -> None:
     volume, b, mu = np.array([5.0, 8.0]), np.array([1.5, 3.0]), 0.4
     obs = observe_market(offers, shares, volume, b, mu, "log", {"recapture_owner", "recapture_industry"})
     slopes = demand_slopes(shares, volume, b, mu, offers.price, "log")
-    margin = offers.price - offers.unit_cost
+    margin = offers.price - offers.variable_cost
     owner = diversion_margin(shares, volume, b, mu, offers.price, margin, slopes.own_slope,
                              [np.array([0, 2]), np.array([1, 3])], "log")
     industry = diversion_margin(shares, volume, b, mu, offers.price, margin, slopes.own_slope, [np.arange(4)], "log")

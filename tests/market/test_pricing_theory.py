@@ -305,12 +305,12 @@ def test_best_response_log_utility_solves_exact_foc(
 @pytest.mark.parametrize("beta", [0.4, 1.0])
 def test_best_response_log_utility_inelastic_demand_hits_the_price_cap(beta: float) -> None:
     """Log utility with b/mu <= 1: s(p) falls no faster than p^-(b/mu), so profit (p - c) s(p) keeps rising
-    with p and there is no interior optimum; the price is capped at cost x max_price_ratio."""
+    with p and there is no interior optimum; the price is capped at max(cost, last price) x max_price_ratio."""
     s0 = 0.3
     args = {"cost": np.array([2.0]), "price": np.array([3.0]), "demand": np.array([s0]),
             "own_slope": np.array([beta / 3.0 * s0 * (1 - s0)]), "beta": np.array([beta]), "form": "log"}
-    assert logit_best_response(**args)[0] == pytest.approx(2000.0, rel=1e-12)  # type: ignore[arg-type]
-    assert logit_best_response(max_price_ratio=50.0, **args)[0] == pytest.approx(100.0, rel=1e-12)  # type: ignore[arg-type]
+    assert logit_best_response(**args)[0] == pytest.approx(3000.0, rel=1e-12)  # type: ignore[arg-type]
+    assert logit_best_response(max_price_ratio=50.0, **args)[0] == pytest.approx(150.0, rel=1e-12)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("form", ["linear", "log"])
@@ -753,3 +753,18 @@ def test_switching_cost_is_an_incumbency_edge(make_pricing_game: Any, segment: d
     outcome = play(scenario_from_dict(data))
     np.testing.assert_allclose(outcome.price, game.bertrand_nash(), atol=THEORY_TOL)
     np.testing.assert_allclose(outcome.served, game.shares(outcome.price), rtol=1e-9)
+
+
+def test_rationing_overflow_by_hand_and_against_the_clearing() -> None:
+    """One buyer, V = 10, shares 0.5 / 0.3, outside 0.2; offer 0 has capacity 2 (demand 5, fill 0.4), offer 1
+    is open. Rationed volume r = 10 x 0.5 x 0.6 = 3 is re-offered to offer 1 and the outside option:
+    O_1 = 3 x 0.3 / (0.3 + 0.2) = 1.8, which is what one rationing round of the clearing serves it."""
+    from market.clearing import clear_logit_market
+    from market.pricing import rationing_overflow
+
+    shares, volume = np.array([[0.5, 0.3]]), np.array([10.0])
+    capacity = np.array([2.0, 100.0])
+    np.testing.assert_allclose(rationing_overflow(shares, volume, capacity), [0.0, 1.8], rtol=1e-15)
+    served = clear_logit_market(shares, np.array([0.2]), volume, capacity, np.ones(2), rounds=1).served
+    np.testing.assert_allclose(served, [2.0, 3.0 + 1.8], rtol=1e-15)
+    assert not rationing_overflow(shares, volume, np.full(2, np.inf)).any()

@@ -329,9 +329,12 @@ def test_allocate_supply_edges() -> None:
 def scarce_vendor_market(rule: str) -> dict[str, Any]:
     """Two busy specialists want more H100 than the vendor ships (40 a month). The poorer one is listed first."""
     growth = {"strategy": "utilization_target", "buy_used": False}
+    markup = {"strategy": "cost_plus", "scarcity_floor": False}  # no scarcity windfall reorders their cash
     providers = [
-        provider("poor", "specialized", [lot("H100", 200)], cash_usd=5e7, credit_limit_usd=0.0, investment=growth),
-        provider("rich", "specialized", [lot("H100", 200)], cash_usd=1e9, credit_limit_usd=1e9, investment=growth),
+        provider("poor", "specialized", [lot("H100", 200)], cash_usd=5e7, credit_limit_usd=0.0, investment=growth,
+                 pricing=markup),
+        provider("rich", "specialized", [lot("H100", 200)], cash_usd=1e9, credit_limit_usd=1e9, investment=growth,
+                 pricing=markup),
     ]
     scenario = market(providers, [{**H100, "vendor_supply_per_month": 40}], agents=30, demand=1e6, steps=1,
                       vendor_allocation=rule)
