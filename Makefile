@@ -49,7 +49,7 @@ docs: $(STAMP)
 clean:
 	rm -rf $(VENV) results .pytest_cache .ruff_cache
 
-## Calibrate the baseline against the stylized facts (20 seeds) and rewrite docs/calibration.md.
+## Calibrate: search the plausible worlds (experiments/configs/uncertainty.toml), write worlds.json and docs/calibration.md.
 calibration: $(STAMP)
 	$(BIN)/python -m experiments.calibration
 
