@@ -254,7 +254,7 @@ ROBUST_SHARE = 0.9
 
 
 def verdict_shares(verdicts: Sequence[str]) -> dict[str, float]:
-    """Shares of worlds whose verdict is supported, refuted and inconclusive (errors count as inconclusive).
+    """Shares of worlds whose verdict is supported, refuted, inconclusive, and anything else (``error``).
 
     Raises:
         ValueError: No verdicts.
@@ -262,9 +262,9 @@ def verdict_shares(verdicts: Sequence[str]) -> dict[str, float]:
     if len(verdicts) == 0:
         raise ValueError("no per-world verdicts to summarise")
     n = len(verdicts)
-    supported = sum(v == "supported" for v in verdicts) / n
-    refuted = sum(v == "refuted" for v in verdicts) / n
-    return {"supported": supported, "refuted": refuted, "inconclusive": 1.0 - supported - refuted}
+    shares = {kind: sum(v == kind for v in verdicts) / n for kind in ("supported", "refuted", "inconclusive")}
+    shares["error"] = 1.0 - sum(shares.values())
+    return shares
 
 
 def verdict_over_worlds(verdicts: Sequence[str], robust_share: float = ROBUST_SHARE) -> WorldVerdict:
