@@ -51,9 +51,9 @@ from market.config import ScenarioConfig
 from market.config.files import ConfigError, apply_settings, read_toml, validate_data
 
 WORLD_VERDICT_COLUMNS: tuple[str, ...] = (
-    "number", "thesis", "title", "statistic", "claim", "verdict", "estimate", "ci_low", "ci_high", "p05", "p95",
-    "worlds", "share_supported", "share_refuted", "share_inconclusive", "share_error", "n", "replications",
-    "box_outcome", "key_parameters",
+    "number", "thesis", "title", "statistic", "claim", "operator", "threshold", "verdict", "estimate", "ci_low",
+    "ci_high", "p05", "p95", "worlds", "share_supported", "share_refuted", "share_inconclusive", "share_error", "n",
+    "replications", "box_outcome", "key_parameters", "error", "assumptions",
 )
 BY_WORLD_COLUMNS: tuple[str, ...] = ("thesis", "world", "estimate", "ci_low", "ci_high", "n", "verdict", "error")
 BOX_COLUMNS: tuple[str, ...] = ("thesis", "outcome", "parameter", "low", "high", "restricted", "categories",
@@ -177,12 +177,16 @@ def summarise(thesis: Thesis, by_world: pd.DataFrame, x: pd.DataFrame, worlds: W
     row: dict[str, Any] = {
         "number": thesis.number, "thesis": thesis.name, "title": thesis.title,
         "statistic": thesis.statistic.description, "claim": str(thesis.claim),
+        "operator": thesis.claim.operator, "threshold": thesis.claim.threshold,
         "verdict": verdict_over_worlds(verdicts, robust_share),
         "estimate": float(finite.mean()) if len(finite) else math.nan, "ci_low": low, "ci_high": high,
         "p05": float(np.quantile(finite, 0.05)) if len(finite) else math.nan,
         "p95": float(np.quantile(finite, 0.95)) if len(finite) else math.nan,
-        "worlds": len(verdicts), **{f"share_{k}": v for k, v in shares.items()}, "n": len(finite),
-        "replications": thesis.replications, "box_outcome": "", "key_parameters": "",
+        "worlds": len(verdicts), **{f"share_{k}": v for k, v in shares.items()},
+        "n": int(by_world["n"].sum()), "replications": thesis.replications * len(verdicts),
+        "box_outcome": "", "key_parameters": "",
+        "error": "; ".join(f"{w}: {e}" for w, e in zip(by_world["world"], by_world["error"], strict=True) if e)[:500],
+        "assumptions": "; ".join(thesis.assumptions),
     }
     box = pd.DataFrame(columns=list(BOX_COLUMNS))
     if row["verdict"] != "conditional":
