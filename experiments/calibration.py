@@ -277,13 +277,14 @@ def run_calibration(spec: CalibrationSpec, uncertainty: Path, runs: Path, *, dra
     """
     from experiments.cli_sweep import progress_bar
     from experiments.sweep import run_sweep
-    from experiments.sweep_config import SweepConfig
+    from experiments.sweep_config import SweepConfig, base_scenario
     from experiments.worlds import design_sweep, load_uncertainty
 
     unc, _ = load_uncertainty(uncertainty)
     design = design_sweep(unc, draws=draws, seeds=seeds)
     baseline = SweepConfig(name="calibration_baseline", base=str((root / spec.scenario).resolve()),
                            replications=scenario_seeds or spec.seeds, root_seed=unc.design.root_seed)
+    base_scenario(baseline)  # a missing or invalid scenario is reported before anything runs
     prepare_runs(runs, resume)
     with progress_bar(f"design: {design.design.samples} draws x {design.replications} seeds") as update:
         run_sweep(design, runs / "design", workers=workers, resume=resume, progress=update)

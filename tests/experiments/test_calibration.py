@@ -248,3 +248,22 @@ source = "test"
     # a second run without --resume replaces the earlier runs and gives the same worlds
     assert main(args) == code
     assert json.loads(worlds.read_text())["worlds"] == document["worlds"]
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize(("text", "message"), [
+    ('scenario = "no/such/scenario.toml"\n[[targets]]\nname = "a"\ndescription = "d"\ntable = "model"\n'
+     'column = "hhi"\nstatistic = "initial"\ntarget = 1.0\nlow = 0.0\nhigh = 2.0\nsource = "s"\n', "scenario.toml"),
+    ('scenario = "experiments/configs/baseline.toml"\n[[targets]]\nname = "a"\ndescription = "d"\n'
+     'table = "model"\ncolumn = "hhi"\nstatistic = "median"\ntarget = 1.0\nlow = 0.0\nhigh = 2.0\nsource = "s"\n',
+     "statistic"),
+])
+def test_bad_targets_exit_2_before_anything_runs(tmp_path: Path, text: str, message: str,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    targets = tmp_path / "targets.toml"
+    targets.write_text(text)
+    out = tmp_path / "out"
+    code = main(["--targets", str(targets), "--runs", str(out / "runs"), "--out", str(out), "--worlds",
+                 str(out / "worlds.json"), "--workers", "1"])
+    assert code == 2 and message in capsys.readouterr().err
+    assert not out.exists()
