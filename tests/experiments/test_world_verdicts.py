@@ -190,3 +190,11 @@ def test_theses_in_worlds_end_to_end(tmp_path: Path) -> None:
     assert not (tmp_path / "x").exists()
     with pytest.raises(ConfigError, match="--resume"):
         run_theses_in_worlds(out, worlds=3, worlds_file=worlds, theses_dir=theses_dir, workers=1)
+
+
+@pytest.mark.bad_input
+def test_worlds_file_without_worlds_is_bad_input(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["theses", "--out", str(tmp_path / "o"), "--worlds-file",
+                                      str(tmp_path / "w.json")])
+    assert result.exit_code == 2 and "--worlds N" in result.output
+    assert not (tmp_path / "o").exists()
