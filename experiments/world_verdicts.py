@@ -13,8 +13,8 @@ refuted and inconclusive, and the verdict over worlds (:func:`analysis.statistic
 robustly supported or refuted in at least 90% of the worlds, else conditional); the estimate over worlds is the
 mean of the worlds' estimates with a bootstrap 95% interval over worlds. For a conditional thesis, PRIM
 (:func:`analysis.discovery.find_box`) finds the box of world parameters in which it is supported (or, if it is
-supported in no world, refuted), with its coverage and density, and extra-trees feature scoring
-(:func:`analysis.discovery.feature_scores`) ranks the parameters. Categorical parameters enter both as their
+supported in no world, refuted), with its coverage and density (:func:`box_density`), and extra-trees feature
+scoring (:func:`analysis.discovery.feature_scores`) ranks the parameters. Categorical parameters enter both as their
 position in the declared order (the uncertainty file orders them, e.g. merger rules from lenient to strict).
 
 Outputs in OUT: ``verdicts.md``, ``verdicts.parquet`` (one row a thesis), ``verdicts_by_world.parquet`` (one row
@@ -141,16 +141,27 @@ def encode_parameters(frame: pd.DataFrame, worlds: WorldsFile) -> pd.DataFrame:
     return out
 
 
+MIN_BOX_DENSITY = 0.8
+"""Least density of a reported box (analysis.discovery.find_box's threshold)."""
+
+
+def box_density(share: float) -> float:
+    """Density a box must reach: at least 0.8 and half-way from the share of worlds where the thesis holds to 1,
+    so that a box is always denser than the whole space (where the thesis holds in 85% of the worlds, 0.925)."""
+    return max(MIN_BOX_DENSITY, (1.0 + share) / 2.0)
+
+
 def world_box(x: pd.DataFrame, holds: np.ndarray, worlds: WorldsFile, *, seed: int = 0) -> pd.DataFrame:
     """PRIM box and feature scores of the worlds where ``holds``: one row per parameter (BOX_COLUMNS less
-    thesis and outcome). Categorical parameters get the categories inside the box.
+    thesis and outcome). The box is the one of highest coverage with density at least :func:`box_density`.
+    Categorical parameters get the categories inside the box.
 
     Raises:
         ValueError: ``holds`` is all true or all false (no box to find).
     """
     from analysis.discovery import feature_scores, find_box
 
-    box = find_box(x, holds)
+    box = find_box(x, holds, threshold=box_density(float(np.mean(holds))))
     scores = feature_scores(x, holds, seed=seed)
     categories = {p["name"]: p["values"] for p in worlds.parameters if "values" in p}
     rows = []

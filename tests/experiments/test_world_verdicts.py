@@ -198,3 +198,11 @@ def test_worlds_file_without_worlds_is_bad_input(tmp_path: Path) -> None:
                                       str(tmp_path / "w.json")])
     assert result.exit_code == 2 and "--worlds N" in result.output
     assert not (tmp_path / "o").exists()
+
+
+def test_a_box_must_be_denser_than_the_whole_space() -> None:
+    from experiments.world_verdicts import box_density
+
+    assert box_density(0.1) == pytest.approx(0.8)
+    assert box_density(0.6) == pytest.approx(0.8)
+    assert box_density(0.85) == pytest.approx(0.925)  # an unrestricted box (density 0.85) is never reported
