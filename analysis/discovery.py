@@ -128,7 +128,8 @@ def feature_scores(x: pd.DataFrame, y: np.ndarray, seed: int = 0) -> pd.Series:
         scores, _ = scoring.get_ex_feature_scores(x.astype(float).reset_index(drop=True),
                                                   np.asarray(y, dtype=int),
                                                   mode=scoring.RuleInductionType.CLASSIFICATION,
-                                                  random_state=seed)
+                                                  max_features=max(1, round(x.shape[1] / 3)),  # EMA's default,
+                                                  random_state=seed)                           # never 0
     return scores.iloc[:, 0].rename("score").sort_values(ascending=False)
 
 

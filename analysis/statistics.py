@@ -227,3 +227,59 @@ def verdict(low: float, high: float, operator: Operator, threshold: float) -> Ve
     if operator == "<":
         return "supported" if high < threshold else "refuted" if low >= threshold else "inconclusive"
     raise ValueError(f"operator must be '>' or '<', got {operator!r}")
+
+
+def catch_up_lag(leader: pd.Series, follower: pd.Series) -> float:
+    """Mean lag, in steps, of a follower behind an exponentially growing leader (e.g. open vs frontier quality).
+
+    With the leader on its fitted trend ln L_t = a + b t, a follower at F_t equals the leader of
+    ``lag_t = ln(L_t / F_t) / b`` steps earlier; the statistic is the mean of lag_t over the steps both have.
+
+    Raises:
+        StatisticError: The leader does not grow (b <= 0), or a non-positive value.
+    """
+    common = leader.dropna().index.intersection(follower.dropna().index)
+    lead, follow = leader.loc[common].astype(float), follower.loc[common].astype(float)
+    if (follow <= 0).any():
+        raise StatisticError("a catch-up lag needs positive follower values")
+    slope = log_linear_slope(lead)
+    if slope <= 0:
+        raise StatisticError(f"a catch-up lag needs a growing leader; its log-linear slope is {slope:.3g}")
+    return float(np.mean(np.log(lead.to_numpy() / follow.to_numpy())) / slope)
+
+
+WorldVerdict = Literal["robustly supported", "robustly refuted", "conditional"]
+ROBUST_SHARE = 0.9
+"""Share of plausible worlds in which a thesis must be supported (refuted) to be robustly supported (refuted)."""
+
+
+def verdict_shares(verdicts: Sequence[str]) -> dict[str, float]:
+    """Shares of worlds whose verdict is supported, refuted, inconclusive, and anything else (``error``).
+
+    Raises:
+        ValueError: No verdicts.
+    """
+    if len(verdicts) == 0:
+        raise ValueError("no per-world verdicts to summarise")
+    n = len(verdicts)
+    shares = {kind: sum(v == kind for v in verdicts) / n for kind in ("supported", "refuted", "inconclusive")}
+    shares["error"] = 1.0 - sum(shares.values())
+    return shares
+
+
+def verdict_over_worlds(verdicts: Sequence[str], robust_share: float = ROBUST_SHARE) -> WorldVerdict:
+    """A thesis's verdict over plausible worlds from its verdict in each world.
+
+    ``robustly supported`` when supported in at least ``robust_share`` of the worlds, ``robustly refuted``
+    when refuted in at least that share, ``conditional`` otherwise (it holds in some worlds and not others,
+    or the evidence is inconclusive in too many).
+    """
+    if not 0.5 < robust_share <= 1.0:
+        raise ValueError(f"robust_share must be in (0.5, 1], got {robust_share}")
+    shares = verdict_shares(verdicts)
+    tol = 1e-12  # shares are k/n: compare with a tolerance, so 18/20 counts as 0.9
+    if shares["supported"] >= robust_share - tol:
+        return "robustly supported"
+    if shares["refuted"] >= robust_share - tol:
+        return "robustly refuted"
+    return "conditional"

@@ -152,7 +152,9 @@ def summary_table(model_frame, providers_frame) -> Table:  # type: ignore[no-unt
 from experiments import cli_sweep  # noqa: E402
 
 app.command("sweep")(cli_sweep.sweep)
-app.command("theses")(cli_sweep.theses)
+from experiments import cli_theses  # noqa: E402
+
+app.command("theses")(cli_theses.theses)
 from experiments import cli_analysis  # noqa: E402
 
 app.command("analyze")(cli_analysis.analyze)

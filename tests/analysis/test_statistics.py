@@ -126,3 +126,58 @@ def test_bootstrap_ci_degenerate_and_reproducible() -> None:
 )
 def test_verdict(low: float, high: float, operator: str, threshold: float, expected: str) -> None:
     assert verdict(low, high, operator, threshold) == expected  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# catch-up lag and verdicts over plausible worlds
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_catch_up_lag_of_a_constant_lag_is_that_lag() -> None:
+    from analysis.statistics import catch_up_lag
+
+    # Leader L_t = 2 * 1.05^t; follower = the leader 7 steps earlier: lag 7 at every step (by construction).
+    t = np.arange(40, dtype=float)
+    leader = pd.Series(2.0 * 1.05 ** t, index=t.astype(int))
+    follower = pd.Series(2.0 * 1.05 ** (t - 7.0), index=t.astype(int))
+    assert catch_up_lag(leader, follower) == pytest.approx(7.0, abs=1e-9)
+
+
+def test_catch_up_lag_needs_a_growing_leader() -> None:
+    from analysis.statistics import StatisticError, catch_up_lag
+
+    flat = pd.Series(np.ones(5))
+    with pytest.raises(StatisticError, match="growing leader"):
+        catch_up_lag(flat, flat)
+
+
+@pytest.mark.parametrize(("supported", "refuted", "inconclusive", "expected"), [
+    (18, 1, 1, "robustly supported"),   # 18/20 = 90%: at the threshold
+    (17, 0, 3, "conditional"),          # 85%
+    (20, 0, 0, "robustly supported"),
+    (1, 19, 0, "robustly refuted"),     # 95% refuted
+    (0, 18, 2, "robustly refuted"),
+    (10, 10, 0, "conditional"),
+    (0, 0, 20, "conditional"),          # inconclusive everywhere is not robust either way
+])
+def test_verdict_over_worlds_uses_the_90_percent_rule(supported: int, refuted: int, inconclusive: int,
+                                                      expected: str) -> None:
+    from analysis.statistics import verdict_over_worlds, verdict_shares
+
+    verdicts = ["supported"] * supported + ["refuted"] * refuted + ["inconclusive"] * inconclusive
+    assert verdict_over_worlds(verdicts) == expected
+    shares = verdict_shares(verdicts)
+    assert shares["supported"] == pytest.approx(supported / 20)
+    assert shares["refuted"] == pytest.approx(refuted / 20)
+    assert shares["inconclusive"] == pytest.approx(inconclusive / 20)
+
+
+def test_errors_count_against_robustness() -> None:
+    from analysis.statistics import verdict_over_worlds, verdict_shares
+
+    verdicts = ["supported"] * 9 + ["error"]
+    assert verdict_shares(verdicts)["error"] == pytest.approx(0.1)
+    assert verdict_over_worlds(verdicts) == "robustly supported"  # 9/10 = 90%
+    assert verdict_over_worlds(["supported"] * 8 + ["error"] * 2) == "conditional"
+    with pytest.raises(ValueError):
+        verdict_over_worlds([])

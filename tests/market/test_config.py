@@ -22,7 +22,8 @@ from market.config.files import (
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SHIPPED_CONFIGS = sorted([*(REPO_ROOT / "experiments" / "configs").glob("*.toml"),
+SHIPPED_CONFIGS = sorted([*(p for p in (REPO_ROOT / "experiments" / "configs").glob("*.toml")
+                            if p.name != "uncertainty.toml"),  # the space of plausible worlds, not a scenario
                           *(REPO_ROOT / "experiments" / "configs" / "validation").glob("*.toml")])
 
 

@@ -1,0 +1,101 @@
+"""The ``ieco theses`` command: in one world (the baseline, as :func:`experiments.cli_sweep.theses`) or, with
+``--worlds N``, in N plausible worlds with verdicts over worlds (:mod:`experiments.world_verdicts`)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from experiments import cli_sweep
+from experiments.cli_common import EXIT_RUNS_FAILED, console, fail, whole_number
+from experiments.cli_interrupts import on_interrupt, resume_hint
+from experiments.cli_sweep import AddressOption, ResumeOption, WorkersOption, progress_bar
+from market.config.files import ConfigError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def theses(
+    out: Annotated[Path, typer.Option(help="Directory for the runs and the verdict table.")],
+    replications: Annotated[int | None, typer.Option(help="Replications per scenario (and world), 2 to 10,000 "
+                                                     "(default: each file's).", parser=whole_number(2, 10_000),
+                                                     metavar="INT")] = None,
+    worlds: Annotated[int | None, typer.Option(help="Evaluate every thesis in this many plausible worlds (the first "
+                                               "of --worlds-file) and judge it over worlds; without it, in the "
+                                               "baseline alone.", parser=whole_number(2, 10_000),
+                                               metavar="INT")] = None,
+    worlds_file: Annotated[Path | None, typer.Option(help="Plausible worlds written by `make calibration` "
+                                                     "(default: experiments/configs/worlds.json).")] = None,
+    only: Annotated[list[str] | None, typer.Option(help="Run only this thesis (repeatable).")] = None,
+    workers: WorkersOption = None,
+    address: AddressOption = None,
+    resume: ResumeOption = False,
+    theses_dir: Annotated[Path | None, typer.Option(help="Directory of thesis files (default: the shipped ones).")
+                          ] = None,
+) -> None:
+    """Test the theses: run each one's scenarios, then write a verdict table (Markdown and Parquet) to OUT.
+
+    With --worlds N every thesis is run in N plausible worlds (R replications each, the same seeds everywhere)
+    and judged over worlds: robustly supported or refuted (in at least 90% of worlds) or conditional, with the
+    PRIM box where it holds and the parameters that matter most (verdicts.md, verdicts.parquet,
+    verdicts_by_world.parquet, boxes.parquet). Every input is checked before anything runs. Exit codes: 0
+    every run finished; 2 bad input (nothing written); 3 some runs failed (rerun them with --resume).
+    """
+    if worlds is None:
+        if worlds_file is not None:
+            raise fail("--worlds-file needs --worlds N")
+        cli_sweep.theses(out, replications, only, workers, address, resume, theses_dir)
+        return
+    from analysis.results import sweep_runs
+    from experiments.world_verdicts import run_theses_in_worlds
+    from experiments.worlds import DEFAULT_WORLDS
+
+    started = time.perf_counter()
+    again = ["theses", "--out", out, "--worlds", worlds, *(["--replications", replications] if replications else []),
+             *(["--worlds-file", worlds_file] if worlds_file else []),
+             *[a for name in only or [] for a in ("--only", name)],
+             *(["--theses-dir", theses_dir] if theses_dir else []), *(["--workers", workers] if workers else []),
+             *(["--address", address] if address else [])]
+    try:
+        with on_interrupt(lambda: resume_hint(out, again)), progress_bar(f"theses in {worlds} worlds") as update:
+            table, _, _ = run_theses_in_worlds(out, worlds=worlds, worlds_file=worlds_file or DEFAULT_WORLDS,
+                                               replications=replications, only=only, theses_dir=theses_dir,
+                                               workers=workers, address=address, resume=resume, progress=update)
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    except ConnectionError as exc:
+        raise fail(f"cannot reach the Ray cluster at {address}: {exc}") from None
+    console.print(world_table(table))
+    console.print(f"verdicts: {(out / 'verdicts.md').resolve()}, verdicts.parquet, verdicts_by_world.parquet, "
+                  f"boxes.parquet  ({time.perf_counter() - started:.0f} s)")
+    failed = {name: int((sweep_runs(out / name)["status"] == "failed").sum()) for name in table["thesis"]}
+    if any(failed.values()):
+        listed = ", ".join(f"{name} ({n})" for name, n in failed.items() if n)
+        raise fail(f"runs failed in {listed}; errors under {out}/<thesis>/failed/; exit code {EXIT_RUNS_FAILED}",
+                   code=EXIT_RUNS_FAILED)
+
+
+WORLD_STYLE = {"robustly supported": "green", "robustly refuted": "red", "conditional": "yellow"}
+
+
+def world_table(table: pd.DataFrame) -> Table:
+    """The verdicts over worlds as a rich table."""
+    from experiments.verdicts import format_number
+
+    out = Table(title="Thesis verdicts over plausible worlds")
+    for name in ("#", "thesis", "estimate [95% CI over worlds]", "supported", "refuted", "verdict", "key parameters"):
+        out.add_column(name)
+    for _, row in table.iterrows():
+        style = WORLD_STYLE.get(row["verdict"], "white")
+        out.add_row(str(row["number"]), row["title"],
+                    f"{format_number(row['estimate'])} [{format_number(row['ci_low'])}, "
+                    f"{format_number(row['ci_high'])}]", f"{row['share_supported']:.0%}",
+                    f"{row['share_refuted']:.0%}", f"[{style}]{escape(row['verdict'])}[/]",
+                    escape(row["key_parameters"] or "-"))
+    return out
