@@ -7,7 +7,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from market.config import ResellerConfig
-from market.hardware import adjust_price_level, holding_months, lot_quote, par_rate
+from market.hardware import adjust_price_level, holding_months, lot_quote, months_unsold_at_scrap, par_rate
 from market.technology import GenerationTable
 
 FloatArray = NDArray[np.float64]
@@ -32,6 +32,7 @@ class HardwareReseller(mesa.Agent):
         rate: Its current price per GPU-month of remaining life, per generation, $.
         holding: Months it expects to hold a GPU bought now, per generation.
         scrap: Scrap value per GPU, per generation, $.
+        months_at_scrap: Consecutive months each generation's stock has sat at scrap without an order.
     """
 
     kind = "reseller"
@@ -50,6 +51,7 @@ class HardwareReseller(mesa.Agent):
         self.rate = np.zeros(n_generations)
         self.holding = np.zeros(n_generations)
         self.scrap = np.zeros(n_generations)
+        self.months_at_scrap = np.zeros(n_generations, dtype=np.int64)
         self._adjusted_at: int | None = None
 
     def record_orders(self, orders: FloatArray) -> None:
@@ -92,3 +94,13 @@ class HardwareReseller(mesa.Agent):
         """Most GPUs of each generation it will hold: ``max(T * order_rate, u)``, its target months of
         inventory at the smoothed order rate, or ``reference_units`` to open a market nobody has ordered from."""
         return np.maximum(self.config.target_inventory_months * self.order_rate, self.config.reference_units)
+
+    def stock_to_write_off(self, inventory: FloatArray, quote: FloatArray) -> list[int]:
+        """Generations whose stock it writes off this month: quoted at scrap with no order for
+        ``write_off_months`` months in a row (``market.hardware.months_unsold_at_scrap``). Call once a month."""
+        self.months_at_scrap = months_unsold_at_scrap(self.months_at_scrap, inventory=inventory,
+                                                      quote=np.nan_to_num(quote, nan=np.inf), scrap=self.scrap,
+                                                      orders=self.last_orders)
+        due = self.months_at_scrap >= self.config.write_off_months
+        self.months_at_scrap[due] = 0
+        return [int(g) for g in np.nonzero(due)[0]]

@@ -273,7 +273,8 @@ def run_calibration(spec: CalibrationSpec, uncertainty: Path, runs: Path, *, dra
     Returns:
         ``design`` (the uncertainty spec), ``sweep`` (the design's SweepConfig), ``draws`` (one row per draw:
         parameters, outcomes, within_* and accepted), ``baseline`` (one row per baseline seed), ``series``
-        (baseline series by target) and ``events`` (the baseline's events).
+        (baseline series by target), ``events`` (the baseline's events) and ``binding`` (the markdown table of
+        which mechanisms bind in the baseline, ``experiments.binding``).
     """
     from experiments.cli_sweep import progress_bar
     from experiments.sweep import run_sweep
@@ -297,8 +298,12 @@ def run_calibration(spec: CalibrationSpec, uncertainty: Path, runs: Path, *, dra
     draws_table = accept(params.merge(outcomes, on="point", how="left"), spec.targets)
     base_values, series = measure_store(runs / "baseline", spec.targets, keep_series=True)
     events = load_sweep(runs / "baseline", "events", columns=["run_id", "seed", "event"])
+    from experiments.binding import binding_report
+    from market.config.files import load_scenario
+
+    binding = binding_report(load_scenario(root / spec.scenario))
     return {"design": unc, "sweep": design, "draws": draws_table, "baseline": base_values, "series": series,
-            "events": events}
+            "events": events, "binding": binding}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

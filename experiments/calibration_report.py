@@ -103,6 +103,11 @@ def render_markdown(spec: CalibrationSpec, result: dict[str, Any], figures: dict
               "| event | total | seeds with at least one | mean per run |", "|---|---|---|---|"]
     lines += [f"| {r['event']} | {r['total']} | {r['seeds_with_one']} | {r['mean_per_run']:.2f} |"
               for _, r in counts.iterrows()]
+    if result.get("binding"):
+        lines += ["", "## Which mechanisms bind in the baseline", "",
+                  "Measured by `python -m experiments.binding` on the audit seeds `derive_seeds(2025, 5)`: a mechanism",
+                  "that never binds is kept (it binds in other scenarios) but does not shape the baseline's results.",
+                  "", result["binding"].rstrip("\n")]
     lines += ["", "## Figures (the baseline's own runs)", ""]
     for t in spec.targets:
         if t.name in figures:

@@ -368,6 +368,19 @@ def lot_bid(rate: FloatArray, life_left: FloatArray, holding: FloatArray, margin
     return (1.0 - margin) * rate * np.maximum(life_left - holding, 0.0)
 
 
+def months_unsold_at_scrap(months: IntArray, *, inventory: FloatArray, quote: FloatArray, scrap: FloatArray,
+                           orders: FloatArray) -> IntArray:
+    """Consecutive months each generation's stock has sat quoted at its scrap value without an order.
+
+    ``m' = m + 1`` where ``inventory > 0``, ``quote <= scrap`` and nobody ordered last month; ``m' = 0``
+    otherwise. A reseller writes the stock off when ``m'`` reaches its ``write_off_months``: the quote can fall
+    no further, so stock nobody takes at scrap has no buyer at any price and the book clears by disposal.
+    """
+    stuck = (np.asarray(inventory) > 0) & (np.asarray(quote) <= np.asarray(scrap) * (1.0 + 1e-9)) & (
+        np.asarray(orders) <= 0)
+    return np.where(stuck, np.asarray(months) + 1, 0).astype(np.int64)
+
+
 def best_quotes(quotes: FloatArray) -> FloatArray:
     """Lowest quote per generation over resellers (rows), NaN where no reseller quotes it."""
     if quotes.size == 0:

@@ -205,6 +205,13 @@ class InferenceMarket(mesa.Model):
         self.fleet = self._fleet_economics()
         self.fleet_stale = False
         self.secondary_quotes = self._reseller_quotes()
+        held = self.ledger.units_by_holder_generation(len(self.holders))
+        write_offs = [trading.write_off(seller=r.holder_id, generation=g) for i, r in enumerate(self.resellers)
+                      for g in r.stock_to_write_off(held[r.holder_id], self.secondary_quotes[i])]
+        if write_offs:  # stock nobody takes at scrap is disposed of; the books are requoted at this month's level
+            self.apply_trades(write_offs)
+            self.refresh_fleet()
+            self.secondary_quotes = self._reseller_quotes()
 
     def grow_demand(self) -> None:
         """Base token demand at the reference price grows at each segment's rate."""
@@ -328,6 +335,8 @@ class InferenceMarket(mesa.Model):
             used_price=used_price, used_available=stock, used_life_left=used_life,
             power_price=self.power_price)] if view is not None]
         if not orders:
+            for r in self.resellers:
+                r.record_orders(np.zeros(len(self.generations)))
             return
         oldest_first = [int(g) for g in np.argsort(self.generations.release_step, kind="stable")]
         self.apply_trades(trading.divestment_sales(

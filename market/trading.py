@@ -233,6 +233,12 @@ def sale(desk: ResellerDesk, *, seller: int, generation: int, units: int | None,
                     built_before=built_before, lot_price=desk.bid_price(best, generation), unsold_to=unsold)
 
 
+def write_off(*, seller: int, generation: int) -> GpuTrade:
+    """A holder's whole stock of a generation to the scrap heap (no money changes hands)."""
+    return GpuTrade(seller=seller, buyer=SCRAPPED, generation=generation, units=None, price_per_gpu=0.0,
+                    kind=EventKind.GPU_SCRAPPED)
+
+
 def divestment_sales(desk: ResellerDesk, held: IntArray, sellers: Sequence[tuple[int, IntArray, FloatArray]],
                      oldest_first: Sequence[int]) -> list[GpuTrade]:
     """Providers sell GPUs they no longer need, oldest generation first, in each region.

@@ -640,6 +640,10 @@ class ResellerConfig(_Section):
     order_smoothing: Fraction = Field(
         0.5, description="Weight of past months in the smoothed order rate that sets the expected holding time."
     )
+    write_off_months: int = Field(
+        6, ge=1, le=1200, description="Months a generation's stock may sit quoted at its scrap value without a "
+        "single order before the reseller writes it off (dismantled: recycling proceeds cover dismantling costs)."
+    )
 
 
 # --------------------------------------------------------------------------------------------------------

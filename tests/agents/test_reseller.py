@@ -82,3 +82,30 @@ def test_orders_smooth_and_set_holding_time_and_stock_limit() -> None:
     r.quote(GENERATIONS, 0, np.array([500.0, 0.0]), power_price=0.1)
     np.testing.assert_allclose(r.holding, [5.0, 0.0])
     np.testing.assert_allclose(r.stock_limit(), [600.0, 100.0])
+
+
+def test_stock_quoted_at_scrap_without_orders_is_written_off_after_write_off_months() -> None:
+    """G0 stock of 300 with 2 months of life left is quoted at its $300 scrap value (33.56 x 2 = 67 < 300).
+    With write_off_months = 3 and no order it is written off in the third month, and the count restarts; G1
+    (40 months left, quoted far above scrap) is never written off. An order at scrap restarts the count."""
+    inventory, life = np.array([300.0, 50.0]), np.array([2.0, 40.0])
+    r = reseller(write_off_months=3)
+    got = [r.stock_to_write_off(inventory, r.quote(GENERATIONS, s, inventory, life, power_price=0.1))
+           for s in range(5)]
+    assert got == [[], [], [0], [], []]
+    np.testing.assert_array_equal(r.months_at_scrap, [2, 0])
+    r.record_orders(np.array([5.0, 0.0]))  # a buyer takes 5 GPUs at scrap
+    assert r.stock_to_write_off(inventory, r.quote(GENERATIONS, 5, inventory, life, power_price=0.1)) == []
+    np.testing.assert_array_equal(r.months_at_scrap, [0, 0])
+
+
+def test_months_unsold_at_scrap_by_hand() -> None:
+    from market.hardware import months_unsold_at_scrap
+
+    months = months_unsold_at_scrap(np.array([0, 2, 5, 1]), inventory=np.array([10.0, 10.0, 0.0, 10.0]),
+                                    quote=np.array([300.0, 300.0, 300.0, 301.0]),
+                                    scrap=np.array([300.0, 300.0, 300.0, 300.0]),
+                                    orders=np.array([0.0, 0.0, 0.0, 0.0]))
+    np.testing.assert_array_equal(months, [1, 3, 0, 0])  # no stock or above scrap: reset
+    assert months_unsold_at_scrap(np.array([4]), inventory=np.array([10.0]), quote=np.array([300.0]),
+                                  scrap=np.array([300.0]), orders=np.array([1.0]))[0] == 0
