@@ -40,6 +40,9 @@ class InvestmentView:
             (this month last).
         running_cost_per_gpu_month: Power + opex of one GPU of each generation per month, $ (None: not known,
             the used/new choice compares capital costs only).
+        price: Its price per region this month, $/Mtok (None: not known, no profitability test).
+        cost_of_capital_per_year: Its cost of capital, per year (capital is charged as an annuity over a GPU's
+            life at this rate).
     """
 
     step: int
@@ -60,6 +63,8 @@ class InvestmentView:
     monthly_operating_cost: float
     market_demand_history: FloatArray = field(default_factory=lambda: np.zeros(0))
     running_cost_per_gpu_month: FloatArray | None = None
+    price: FloatArray | None = None
+    cost_of_capital_per_year: float = 0.0
 
 
 @dataclass
@@ -78,29 +83,43 @@ class FleetOrder:
         return cls(buy_new=z.copy(), buy_used=z.copy(), sell=z.copy())
 
 
+def capital_recovery_factor(rate_per_year: float, months: FloatArray | float) -> FloatArray:
+    """Monthly payment that repays $1 of capital over ``months`` at ``rate_per_year`` (an annuity):
+    ``a = r / (1 - (1 + r)^-L)`` with the monthly rate ``r = (1 + rate)^(1/12) - 1``; ``1 / L`` when ``r = 0``."""
+    life = np.maximum(np.asarray(months, dtype=np.float64), 1.0)
+    r = (1.0 + rate_per_year) ** (1.0 / 12.0) - 1.0
+    if r <= 0.0:
+        return np.asarray(1.0 / life, dtype=np.float64)
+    return np.asarray(r / -np.expm1(-life * np.log1p(r)), dtype=np.float64)
+
+
 def used_cost_per_mtok(view: InvestmentView) -> FloatArray:
     """Cost per Mtok of a used GPU of each generation over its remaining life, $/Mtok (inf: none on sale).
 
-    ``cost_g = (used_price_g / max(L_g, 1) + running_g) / tokens_per_gpu_g`` with ``L_g`` the months of life left
-    of the lots on sale and ``running_g`` the power + opex of one GPU-month (0 when not known).
+    ``cost_g = (used_price_g * a(L_g) + running_g) / tokens_per_gpu_g`` with ``L_g`` the months of life left
+    of the lots on sale, ``a`` the capital recovery factor at the view's cost of capital
+    (:func:`capital_recovery_factor`, ``1 / L`` at a zero rate) and ``running_g`` the power + opex of one
+    GPU-month (0 when not known).
     """
     running = np.zeros_like(view.tokens_per_gpu) if view.running_cost_per_gpu_month is None \
         else view.running_cost_per_gpu_month
     life = np.maximum(np.nan_to_num(view.used_life_left, nan=1.0), 1.0)
     on_sale = (view.used_available > 0) & ~np.isnan(view.used_price) & (view.tokens_per_gpu > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        cost = (view.used_price / life + running) / view.tokens_per_gpu
+        cost = (view.used_price * capital_recovery_factor(view.cost_of_capital_per_year, life) + running) \
+            / view.tokens_per_gpu
     return np.where(on_sale, cost, np.inf)
 
 
 def new_cost_per_mtok(view: InvestmentView) -> float:
     """Cost per Mtok of a new GPU over its lifetime, $/Mtok (inf: none on sale):
-    ``(new_price / lifetime + running_new) / new_tokens_per_gpu``."""
+    ``(new_price * a(lifetime) + running_new) / new_tokens_per_gpu`` (``a`` as in :func:`used_cost_per_mtok`)."""
     g = view.new_generation
     if g < 0 or view.new_tokens_per_gpu <= 0 or view.new_lifetime <= 0:
         return float("inf")
     running = 0.0 if view.running_cost_per_gpu_month is None else float(view.running_cost_per_gpu_month[g])
-    return float((view.new_price / view.new_lifetime + running) / view.new_tokens_per_gpu)
+    capital = view.new_price * float(capital_recovery_factor(view.cost_of_capital_per_year, view.new_lifetime))
+    return float((capital + running) / view.new_tokens_per_gpu)
 
 
 def cheapest_used_generation(view: InvestmentView) -> int:
@@ -181,7 +200,9 @@ class UtilizationTargetStrategy(InvestmentStrategy):
     :func:`forecast_growth_per_year`. A positive gap is filled with the
     cheaper of new and used GPUs per Mtok over their remaining life (capital per month of life left plus
     power and opex, :func:`used_cost_per_mtok`, :func:`new_cost_per_mtok`), limited by ``max_growth_per_month`` and by
-    cash + credit above a reserve of ``cash_reserve_months`` of operating cost. Below
+    cash + credit above a reserve of ``cash_reserve_months`` of operating cost. Capacity is added only in regions
+    where it pays (:func:`capacity_pays`): fixed costs are covered through the investment decision, not the
+    price rule. Below
     ``divest_below_utilization`` the provider sells GPUs to bring utilization back to the target, at most
     ``max_divest_per_month`` of its GPUs in a region per month.
     """
@@ -208,6 +229,10 @@ class UtilizationTargetStrategy(InvestmentStrategy):
             used_ok = p.buy_used and used >= 0
             new_cost = new_cost_per_mtok(view) if new_ok else np.inf
             used_cost = float(used_cost_per_mtok(view)[used]) if used_ok else np.inf
+            need = np.where(capacity_pays(view.price, min(used_cost, new_cost), p.target_utilization,
+                                          p.min_price_to_cost), need, 0.0)
+            if need.sum() <= 0:
+                return self._divest(view, order, desired)
             if used_cost < new_cost:
                 units = np.floor(need / view.tokens_per_gpu[used])
                 units = _fit(units, float(view.used_available[used]), budget / view.used_price[used])
@@ -216,13 +241,28 @@ class UtilizationTargetStrategy(InvestmentStrategy):
             elif np.isfinite(new_cost):
                 units = np.floor(need / view.new_tokens_per_gpu)
                 order.buy_new = _fit(units, np.inf, budget / view.new_price)
+        return self._divest(view, order, desired)
 
+    def _divest(self, view: InvestmentView, order: FleetOrder, desired: FloatArray) -> FleetOrder:
+        """Sell GPUs where utilization is below ``divest_below_utilization``, down to the desired capacity."""
+        p = self.params
         utilization = np.where(view.capacity > 0, view.demand / np.maximum(view.capacity, 1e-300), 1.0)
         excess = np.where(utilization < p.divest_below_utilization, view.capacity - desired, 0.0)
         per_gpu = np.maximum(view.tokens_per_installed_gpu, 1e-300)
         cap = np.floor(view.installed_gpus * p.max_divest_per_month)
         order.sell = np.minimum(np.where(excess > 0, np.floor(excess / per_gpu), 0.0), cap)
         return order
+
+
+def capacity_pays(price: FloatArray | None, cost_per_mtok: float, target_utilization: float,
+                  min_price_to_cost: float) -> NDArray[np.bool_]:
+    """Where new capacity pays for itself: ``price * u* >= m * cost`` per region, with ``cost`` the full cost per
+    Mtok of the GPUs it would buy at full use (capital annuity, power, opex), ``u*`` the target utilization (the
+    share of that capacity it expects to sell) and ``m`` = ``min_price_to_cost``. All True without a price or
+    with ``m = 0``; all False when no GPU is on sale (``cost = inf``)."""
+    if price is None or min_price_to_cost <= 0.0:
+        return np.array(True)
+    return np.asarray(price, dtype=np.float64) * target_utilization >= min_price_to_cost * cost_per_mtok
 
 
 def _fit(units: FloatArray, available: float, affordable: float) -> FloatArray:

@@ -231,6 +231,7 @@ class Provider(mesa.Agent):
             installed_gpus=gpus, cash=self.cash, credit_limit=self.credit_limit,
             monthly_operating_cost=self.monthly_operating_cost,
             market_demand_history=np.array(self.market_demand_history),
+            price=self.price.copy(), cost_of_capital_per_year=self.cost_of_capital_per_year,
         )
 
     # -- decisions -----------------------------------------------------------------------------------------

@@ -503,6 +503,11 @@ class UtilizationTargetInvestment(_Section):
     cash_reserve_months: NonNegFloat = Field(
         3.0, description="Months of operating cost kept in reserve before buying GPUs."
     )
+    min_price_to_cost: NonNegFloat = Field(
+        1.0, description="Adds capacity in a region only while price x target_utilization covers this multiple of "
+        "the full cost per Mtok of the GPUs it would buy (capital as an annuity at the cost of capital over their "
+        "life, power, opex); 0 switches the test off."
+    )
     buy_new: bool = Field(True, description="Whether the provider buys new GPUs from the vendor.")
     buy_used: bool = Field(True, description="Whether the provider buys used GPUs from resellers.")
     demand_growth_expectation_per_year: NonNegFloat = Field(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import fields
 from types import SimpleNamespace
 from typing import Any
@@ -43,6 +44,8 @@ BASE_VIEW: dict[str, Any] = {
     "monthly_operating_cost": 0.0,
     "market_demand_history": np.zeros(0),
     "running_cost_per_gpu_month": None,
+    "price": None,
+    "cost_of_capital_per_year": 0.0,
 }
 
 TARGET = UtilizationTargetInvestment(target_utilization=0.75, max_growth_per_month=0.15, cash_reserve_months=3.0,
@@ -204,3 +207,28 @@ def test_registry() -> None:
     message = excinfo.value.args[0]
     assert "unknown investment strategy 'grow_fast'" in message
     assert "none" in message and "utilization_target" in message
+
+
+def test_capital_recovery_factor_is_the_annuity_payment() -> None:
+    """$1 over 12 months at 12.6825% a year (exactly 1% a month): 0.01 / (1 - 1.01^-12) = 0.0888488 (annuity
+    tables); at a zero rate straight line, 1/60."""
+    from agents.investment import capital_recovery_factor
+
+    assert float(capital_recovery_factor(1.01 ** 12 - 1.0, 12)) == pytest.approx(0.0888487887, rel=1e-9)
+    assert float(capital_recovery_factor(0.0, 60)) == pytest.approx(1 / 60, rel=1e-15)
+
+
+def test_new_capacity_is_bought_only_where_the_price_covers_its_full_cost() -> None:
+    """New GPU: $30,000 over 60 months at 0% = $500 a month for 100 Mtok a month: $5/Mtok at full use. At the
+    target utilization 0.75 a price of 5 / 0.75 = 6.67 $/Mtok covers it. Region 0 priced at 7 buys, region 1 at
+    6 does not (same gap everywhere: no used GPUs on sale)."""
+    base = view(used_available=np.array([0, 0, 0]), capacity=np.array([1000.0, 1000.0]),
+                demand=np.array([900.0, 900.0]), price=np.array([7.0, 6.0]))
+    order = UtilizationTargetStrategy(TARGET).decide(base)
+    assert order.buy_new[0] > 0 and order.buy_new[1] == 0
+    off = UtilizationTargetInvestment(target_utilization=0.75, max_growth_per_month=0.15, cash_reserve_months=3.0,
+                                      divest_below_utilization=0.4, max_divest_per_month=0.05, min_price_to_cost=0.0)
+    assert UtilizationTargetStrategy(off).decide(base).buy_new[1] > 0  # the test switched off
+    # with a 10% cost of capital the annuity is 0.02104 a month: 631.1 / 100 / 0.75 = 8.41 $/Mtok needed
+    dear = UtilizationTargetStrategy(TARGET).decide(dataclasses.replace(base, cost_of_capital_per_year=0.10))
+    np.testing.assert_array_equal(dear.buy_new, [0.0, 0.0])
