@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -144,7 +144,6 @@ def theses(
     Every thesis file, its scenarios and its statistic are checked before anything runs. Exit codes: 0 every
     run finished; 2 bad input (nothing written); 3 some runs failed (rerun them with --resume).
     """
-    from analysis.results import sweep_runs
     from experiments.verdicts import run_theses
 
     started = time.perf_counter()
@@ -163,7 +162,14 @@ def theses(
     console.print(verdict_table(table))
     console.print(f"verdicts: {(out / 'verdicts.md').resolve()} and verdicts.parquet  "
                   f"({time.perf_counter() - started:.0f} s)")
-    failed = {name: int((sweep_runs(out / name)["status"] == "failed").sum()) for name in table["thesis"]}
+    fail_on_failed_thesis_runs(out, table["thesis"])
+
+
+def fail_on_failed_thesis_runs(out: Path, theses: Iterable[str]) -> None:
+    """Exit with ``EXIT_RUNS_FAILED``, naming the theses, when any of their runs under ``out`` failed."""
+    from analysis.results import sweep_runs
+
+    failed = {name: int((sweep_runs(out / name)["status"] == "failed").sum()) for name in theses}
     if any(failed.values()):
         listed = ", ".join(f"{name} ({n})" for name, n in failed.items() if n)
         raise fail(f"runs failed in {listed}; errors under {out}/<thesis>/failed/; exit code {EXIT_RUNS_FAILED}",

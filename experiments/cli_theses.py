@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from experiments import cli_sweep
-from experiments.cli_common import EXIT_RUNS_FAILED, console, fail, whole_number
+from experiments.cli_common import console, fail, whole_number
 from experiments.cli_interrupts import on_interrupt, resume_hint
 from experiments.cli_sweep import AddressOption, ResumeOption, WorkersOption, progress_bar
 from market.config.files import ConfigError
@@ -52,7 +52,6 @@ def theses(
             raise fail("--worlds-file needs --worlds N")
         cli_sweep.theses(out, replications, only, workers, address, resume, theses_dir)
         return
-    from analysis.results import sweep_runs
     from experiments.world_verdicts import run_theses_in_worlds
     from experiments.worlds import DEFAULT_WORLDS
 
@@ -74,11 +73,7 @@ def theses(
     console.print(world_table(table))
     console.print(f"verdicts: {(out / 'verdicts.md').resolve()}, verdicts.parquet, verdicts_by_world.parquet, "
                   f"boxes.parquet  ({time.perf_counter() - started:.0f} s)")
-    failed = {name: int((sweep_runs(out / name)["status"] == "failed").sum()) for name in table["thesis"]}
-    if any(failed.values()):
-        listed = ", ".join(f"{name} ({n})" for name, n in failed.items() if n)
-        raise fail(f"runs failed in {listed}; errors under {out}/<thesis>/failed/; exit code {EXIT_RUNS_FAILED}",
-                   code=EXIT_RUNS_FAILED)
+    cli_sweep.fail_on_failed_thesis_runs(out, table["thesis"])
 
 
 WORLD_STYLE = {"robustly supported": "green", "robustly refuted": "red", "conditional": "yellow"}
