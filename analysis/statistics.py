@@ -4,7 +4,7 @@ A *run statistic* turns one run's table into one number. Tables are first reduce
 the named column(s) summed over the rows of each step that pass ``where`` (one row per step in the model
 table; several in the provider or enterprise tables), optionally divided by the sum of ``per`` columns::
 
-    x_t = sum_{rows at t, where} column / sum_{rows at t, where} per
+    x_t = sum_{rows at t, where} column / sum_{rows at t, per_where} per       (per_where = where by default)
 
 Statistics of that series (``STATISTICS``, chosen by name):
 
@@ -13,6 +13,11 @@ Statistics of that series (``STATISTICS``, chosen by name):
 * ``yearly_growth``: exp(k * b) - 1 (the same fit; 1.0 is a doubling a year).
 * ``change``: mean of the last ``window`` steps minus mean of the first ``window`` steps.
 * ``final``: mean of the last ``window`` steps; ``mean``: mean over all steps.
+* ``count`` (:data:`ROW_STATISTICS`, on the rows rather than the series): the number of rows passing ``where``
+  whose ``column`` is not null, e.g. the acquisition events of a run.
+
+``burn_in = B`` drops the steps before step B (the start-up transient, docs/ODD.md section 5) before any
+statistic: ``change`` then compares the first ``window`` steps after burn-in with the last ``window``.
 
 ``transform = "log"`` applies ln to x_t before ``change``, ``final`` or ``mean`` (a difference of logs is a
 log ratio). Across replications the estimate is the mean, with a bootstrap confidence interval
@@ -44,6 +49,7 @@ def step_series(
     per: str | Sequence[str] | None = None,
     where: Mapping[str, Any] | None = None,
     transform: Literal["log"] | None = None,
+    per_where: Mapping[str, Any] | None = None,
 ) -> pd.Series:
     """One run's quantity by step: summed ``column`` (over rows passing ``where``), divided by summed ``per``.
 
@@ -53,27 +59,27 @@ def step_series(
         per: Column or columns whose sum divides (a share or an average), or None.
         where: Keep rows whose columns equal these values (a list value means any of them).
         transform: ``"log"`` takes the natural logarithm of the result.
+        per_where: Filter of the rows whose ``per`` is summed, if not ``where`` (``{}``: every row), so a
+            share of a subset in the whole is ``column`` over ``where`` divided by ``per`` over ``per_where``.
 
     Raises:
         StatisticError: A named column is missing, no row passes ``where``, or a log of a non-positive value.
     """
     columns = [column] if isinstance(column, str) else list(column)
     per_columns = [] if per is None else [per] if isinstance(per, str) else list(per)
-    needed = ["step", *columns, *per_columns, *(where or {})]
+    needed = ["step", *columns, *per_columns, *(where or {}), *(per_where or {})]
     missing = [c for c in dict.fromkeys(needed) if c not in run.columns]
     if missing:
         have = ", ".join(map(str, run.columns))
         raise StatisticError(f"no column(s) {', '.join(missing)} in the table (have: {have})")
-    rows = run
-    for key, value in (where or {}).items():
-        allowed = value if isinstance(value, list | tuple) else [value]
-        rows = rows[rows[key].isin(allowed)]
+    rows = _filtered(run, where)
     if rows.empty:
         raise StatisticError(f"no rows where {dict(where or {})}")
     grouped = rows.groupby("step", sort=True)
     series = grouped[columns].sum().sum(axis=1)
     if per_columns:
-        denominator = grouped[per_columns].sum().sum(axis=1)
+        per_rows = grouped if per_where is None else _filtered(run, per_where).groupby("step", sort=True)
+        denominator = per_rows[per_columns].sum().sum(axis=1).reindex(series.index)
         series = series / denominator.where(denominator != 0)
     series = series.astype(float)
     if transform == "log":
@@ -81,6 +87,14 @@ def step_series(
             raise StatisticError(f"log of a non-positive value of {columns} at step {int(series.idxmin())}")
         series = np.log(series)
     return series
+
+
+def _filtered(run: pd.DataFrame, where: Mapping[str, Any] | None) -> pd.DataFrame:
+    """Rows whose columns equal the values of ``where`` (a list value means any of them)."""
+    rows = run
+    for key, value in (where or {}).items():
+        rows = rows[rows[key].isin(value if isinstance(value, list | tuple) else [value])]
+    return rows
 
 
 def log_linear_slope(series: pd.Series) -> float:
@@ -141,6 +155,44 @@ STATISTICS: dict[str, Callable[..., float]] = {
 """Statistics of a run's series, by the name a thesis file uses."""
 
 
+def after_burn_in(series: pd.Series, burn_in: int = 0) -> pd.Series:
+    """The steps of ``series`` from step ``burn_in`` on (the index is the step; step 0 is the start).
+
+    Raises:
+        StatisticError: A negative burn-in, or no step left after it.
+    """
+    if burn_in < 0:
+        raise StatisticError(f"burn_in = {burn_in} must be at least 0")
+    kept = series[series.index >= burn_in]
+    if kept.empty:
+        raise StatisticError(f"burn_in = {burn_in} leaves no step (the last step is {series.index.max()})")
+    return kept
+
+
+def count_rows(
+    run: pd.DataFrame, column: str | Sequence[str], *, where: Mapping[str, Any] | None = None, burn_in: int = 0
+) -> float:
+    """Number of rows from step ``burn_in`` on that pass ``where`` and whose ``column`` is not null.
+
+    No matching row counts 0 (a run without acquisitions has 0 acquisitions).
+
+    Raises:
+        StatisticError: A named column is missing, or a negative burn-in.
+    """
+    columns = [column] if isinstance(column, str) else list(column)
+    missing = [c for c in dict.fromkeys(["step", *columns, *(where or {})]) if c not in run.columns]
+    if missing:
+        raise StatisticError(f"no column(s) {', '.join(missing)} in the table")
+    if burn_in < 0:
+        raise StatisticError(f"burn_in = {burn_in} must be at least 0")
+    rows = _filtered(run[run["step"] >= burn_in], where)
+    return float(rows[columns].notna().all(axis=1).sum())
+
+
+ROW_STATISTICS: dict[str, Callable[..., float]] = {"count": count_rows}
+"""Statistics of a run's rows rather than of its step series, by name."""
+
+
 def run_statistic(
     run: pd.DataFrame,
     name: str,
@@ -149,16 +201,25 @@ def run_statistic(
     per: str | Sequence[str] | None = None,
     where: Mapping[str, Any] | None = None,
     transform: Literal["log"] | None = None,
+    per_where: Mapping[str, Any] | None = None,
+    burn_in: int = 0,
     **params: Any,
 ) -> float:
-    """Statistic ``name`` of one run: :func:`step_series` then ``STATISTICS[name](series, **params)``.
+    """Statistic ``name`` of one run: :func:`step_series` from step ``burn_in`` on, then
+    ``STATISTICS[name](series, **params)``; or ``ROW_STATISTICS[name]`` of the run's rows.
 
     Raises:
         StatisticError: Unknown statistic, bad parameters, or data it cannot be computed from.
     """
+    if name in ROW_STATISTICS:
+        if per is not None or transform is not None or per_where is not None or params:
+            raise StatisticError(f"statistic '{name}' takes column, where and burn_in only")
+        return ROW_STATISTICS[name](run, column, where=where, burn_in=burn_in)
     if name not in STATISTICS:
-        raise StatisticError(f"unknown statistic '{name}' (choose from {', '.join(sorted(STATISTICS))})")
-    series = step_series(run, column, per=per, where=where, transform=transform)
+        known = ", ".join(sorted([*STATISTICS, *ROW_STATISTICS]))
+        raise StatisticError(f"unknown statistic '{name}' (choose from {known})")
+    series = after_burn_in(step_series(run, column, per=per, where=where, transform=transform, per_where=per_where),
+                           burn_in)
     try:
         return STATISTICS[name](series, **params)
     except TypeError as exc:

@@ -21,7 +21,15 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from analysis.results import load_sweep, sweep_dataset
-from analysis.statistics import STATISTICS, StatisticError, bootstrap_ci, paired_difference, per_run, verdict
+from analysis.statistics import (
+    ROW_STATISTICS,
+    STATISTICS,
+    StatisticError,
+    bootstrap_ci,
+    paired_difference,
+    per_run,
+    verdict,
+)
 from market.config import ScenarioConfig
 from market.config.files import ConfigError, apply_settings, read_toml, validate_data
 
@@ -45,15 +53,21 @@ class ThesisScenario(_Spec):
 class StatisticSpec(_Spec):
     """The statistic: which table and columns, which function, of which scenario(s)."""
 
-    name: str = Field(..., description="Statistic name (yearly_decline, yearly_growth, change, final, mean).")
+    name: str = Field(..., description="Statistic name (yearly_decline, yearly_growth, change, final, mean, count).")
     description: str = Field(..., description="What the number is, in words (shown in the verdict table).")
     table: str = Field("model", description="Table the columns come from.")
     column: str | list[str] = Field(..., description="Column(s) summed per step.")
     per: str | list[str] | None = Field(None, description="Column(s) whose per-step sum divides (a share).")
     where: dict[str, Any] | None = Field(None, description="Keep only rows with these column values.")
+    per_where: dict[str, Any] | None = Field(
+        None, description="Rows whose 'per' is summed, if not 'where' ({} = all rows): a subset's share of the whole."
+    )
     transform: Literal["log"] | None = Field(None, description="'log': take logarithms first.")
     window: int | None = Field(None, ge=1, le=100_000, description="change/final: steps averaged at each end.")
     steps_per_year: float | None = Field(None, gt=0, description="yearly_decline/yearly_growth: steps in a year.")
+    burn_in: int | None = Field(
+        None, ge=0, le=100_000, description="Steps dropped at the start (the start-up transient) before the statistic."
+    )
     scenario: str | None = Field(None, description="The scenario the statistic is computed in.")
     compare: list[str] | None = Field(
         None, min_length=2, max_length=2, description="[a, b]: the estimate is statistic(a) - statistic(b)."
@@ -62,31 +76,40 @@ class StatisticSpec(_Spec):
     @field_validator("name")
     @classmethod
     def _known(cls, name: str) -> str:
-        if name not in STATISTICS:
-            raise ValueError(f"unknown statistic '{name}' (choose from {', '.join(sorted(STATISTICS))})")
+        if name not in STATISTICS and name not in ROW_STATISTICS:
+            known = ", ".join(sorted([*STATISTICS, *ROW_STATISTICS]))
+            raise ValueError(f"unknown statistic '{name}' (choose from {known})")
         return name
 
     @model_validator(mode="after")
     def _one_target(self) -> StatisticSpec:
         if (self.scenario is None) == (self.compare is None):
             raise ValueError("statistic needs exactly one of 'scenario' or 'compare'")
+        if self.name in ROW_STATISTICS and (self.per, self.per_where, self.transform, self.window,
+                                            self.steps_per_year) != (None,) * 5:
+            raise ValueError(f"statistic '{self.name}' counts rows: it takes column, where and burn_in only")
         return self
 
     def params(self) -> dict[str, Any]:
         """Keyword arguments of :func:`analysis.statistics.run_statistic`."""
         out: dict[str, Any] = {"column": self.column, "per": self.per, "where": self.where,
                                "transform": self.transform}
+        if self.per_where is not None:
+            out["per_where"] = self.per_where
         if self.window is not None:
             out["window"] = self.window
         if self.steps_per_year is not None:
             out["steps_per_year"] = self.steps_per_year
+        if self.burn_in is not None:
+            out["burn_in"] = self.burn_in
         return out
 
     def columns(self) -> list[str]:
         """Columns the statistic reads (plus the run identifiers)."""
         named = [self.column] if isinstance(self.column, str) else list(self.column)
         per = [] if self.per is None else [self.per] if isinstance(self.per, str) else list(self.per)
-        return list(dict.fromkeys(["run_id", "replication", "step", *named, *per, *(self.where or {})]))
+        return list(dict.fromkeys(["run_id", "replication", "step", *named, *per, *(self.where or {}),
+                                   *(self.per_where or {})]))
 
 
 class Claim(_Spec):
@@ -94,6 +117,9 @@ class Claim(_Spec):
 
     operator: Literal[">", "<"] = Field(..., description="'>' or '<'.")
     threshold: float = Field(..., description="The value the statistic is claimed to exceed or stay below.")
+    minimum_effect: str | None = Field(
+        None, min_length=1, description="Why the threshold is the smallest effect that matters economically."
+    )
 
     def __str__(self) -> str:
         return f"{self.operator} {self.threshold:g}"
@@ -108,6 +134,13 @@ class Thesis(_Spec):
     source_claim: str = Field(..., description="What the sources claim.")
     test: str = Field(..., description="How the experiment tests it.")
     assumptions: list[str] = Field(..., min_length=1, description="What the verdict rests on.")
+    mechanism: str | None = Field(None, min_length=1, description="The mechanism the thesis attributes the effect to.")
+    counterfactual: str | None = Field(
+        None, min_length=1, description="The same world without the mechanism, as the compared scenario realises it."
+    )
+    conditions: list[str] | None = Field(
+        None, min_length=1, description="Parameter values or rules the verdict is conditional on (declared)."
+    )
     replications: int = Field(10, ge=2, le=10_000, description="Runs per scenario.")
     root_seed: int = Field(
         0, ge=0, le=2**63 - 1, description="Root of the replication seeds (shared by all scenarios)."

@@ -181,3 +181,49 @@ def test_errors_count_against_robustness() -> None:
     assert verdict_over_worlds(["supported"] * 8 + ["error"] * 2) == "conditional"
     with pytest.raises(ValueError):
         verdict_over_worlds([])
+
+
+def test_burn_in_drops_the_start_up_steps_before_the_statistic() -> None:
+    # x = 100 at steps 0-1 (a transient), then 1, 2, 3, 4 at steps 2-5. Without burn-in, change(window 2) is
+    # mean(3, 4) - mean(100, 100) = -96.5; with burn_in = 2 the first window is steps 2-3: 3.5 - 1.5 = 2.
+    run = pd.DataFrame({"step": range(6), "x": [100.0, 100.0, 1.0, 2.0, 3.0, 4.0]})
+    assert run_statistic(run, "change", column="x", window=2) == pytest.approx(-96.5)
+    assert run_statistic(run, "change", column="x", window=2, burn_in=2) == pytest.approx(2.0)
+    # mean over steps 2-5 = 10 / 4.
+    assert run_statistic(run, "mean", column="x", burn_in=2) == pytest.approx(2.5)
+    # The log-linear fit on steps 2-5 of an exact doubling a step: growth per step exp(b) - 1 = 1.
+    doubling = pd.DataFrame({"step": range(6), "x": [50.0, 50.0, 1.0, 2.0, 4.0, 8.0]})
+    assert run_statistic(doubling, "yearly_growth", column="x", burn_in=2, steps_per_year=1) == pytest.approx(1.0)
+    with pytest.raises(StatisticError, match="burn_in = 6 leaves no step"):
+        run_statistic(run, "final", column="x", burn_in=6)
+    with pytest.raises(StatisticError, match="burn_in = -1"):
+        run_statistic(run, "final", column="x", burn_in=-1)
+
+
+def test_count_counts_matching_rows_after_burn_in_and_zero_when_none() -> None:
+    events = pd.DataFrame({
+        "step": [1, 3, 4, 4, 5],
+        "event": ["acquisition", "acquisition", "exit", "acquisition", "acquisition"],
+        "counterparty": ["specialist_1", "swarm_open", None, "challenger", "specialist_2"],
+    })
+    specialists = ["specialist_1", "specialist_2", "challenger"]
+    # Acquisitions of specialists: steps 1, 4, 5 (3 rows); after burn-in 2: steps 4 and 5 (2 rows).
+    where = {"event": "acquisition", "counterparty": specialists}
+    assert run_statistic(events, "count", column="event", where=where) == 3.0
+    assert run_statistic(events, "count", column="event", where=where, burn_in=2) == 2.0
+    assert run_statistic(events, "count", column="event", where={"event": "merger_blocked"}) == 0.0
+    with pytest.raises(StatisticError, match="takes column, where and burn_in only"):
+        run_statistic(events, "count", column="event", window=2)
+
+
+def test_per_where_divides_a_subset_by_the_whole() -> None:
+    # Revenue share of specialists: step 0: 30 / (30 + 70) = 0.3; step 1: (20 + 40) / (20 + 50 + 40) = 6/11.
+    run = pd.DataFrame({
+        "step": [0, 0, 1, 1, 1],
+        "kind": ["specialized", "hyperscaler", "specialized", "hyperscaler", "specialized"],
+        "revenue": [30.0, 70.0, 20.0, 50.0, 40.0],
+    })
+    share = step_series(run, "revenue", per="revenue", where={"kind": "specialized"}, per_where={})
+    assert share.tolist() == pytest.approx([0.3, 6 / 11])
+    # Without per_where the denominator is filtered by where too: a share of 1.
+    assert step_series(run, "revenue", per="revenue", where={"kind": "specialized"}).tolist() == [1.0, 1.0]

@@ -83,15 +83,51 @@ MISSING_COLUMN = SINGLE.replace('name = "spend_growth"', 'name = "needs_column"'
     'column = "total_spend"', 'column = "cumulative_mergers_of_equals"').replace("number = 1", "number = 3")
 
 
-def test_the_ten_shipped_theses_load() -> None:
+def test_the_shipped_theses_load_and_name_mechanism_counterfactual_conditions() -> None:
     files = discover_theses()
     theses = [load_thesis(f) for f in files]
-    assert sorted(t.number for t, _ in theses) == list(range(1, 11))
+    assert sorted(t.number for t, _ in theses) == list(range(1, 16))
     for (thesis, documents), path in zip(theses, files, strict=True):
         assert thesis.name == path.stem
         assert thesis.assumptions and thesis.source_claim and thesis.test
         assert set(documents) == set(thesis.scenarios)
         assert thesis.replications >= 10
+        assert thesis.mechanism and thesis.counterfactual and thesis.conditions, thesis.name
+        assert thesis.claim.minimum_effect, f"{thesis.name}: no justified minimum effect"
+        assert thesis.statistic.burn_in == 12, f"{thesis.name}: the statistic must drop the start-up transient"
+    by_name = {t.name: t for t, _ in theses}
+    # Every claim is an effect size, not a sign; every thesis but the trend claims compares two scenarios.
+    assert all(t.claim.threshold != 0 for t in by_name.values())
+    trends = {"commoditization", "commoditization_margins", "jevons"}
+    assert {n for n, t in by_name.items() if t.statistic.compare is None} == trends
+    # Consolidation: predation in one scenario only; the merger rule is a declared condition, and it is the rule
+    # both scenarios run under.
+    for part in ("consolidation", "consolidation_markets", "consolidation_acquisitions", "consolidation_exits"):
+        thesis, documents = next((t, d) for t, d in theses if t.name == part)
+        assert thesis.scenarios["predation"].settings["providers.cloud_a.pricing"]["strategy"] == "predatory"
+        assert "providers.cloud_a.pricing" not in thesis.scenarios["no_predation"].settings
+        assert any('corporate.antitrust.policy = "hhi_2023"' in c for c in thesis.conditions or [])
+        assert all(d["corporate"]["antitrust"]["policy"] == "hhi_2023" for d in documents.values())
+
+
+def test_row_statistics_take_no_series_parameters() -> None:
+    base = {"name": "x", "number": 1, "title": "t", "source_claim": "s", "test": "t", "assumptions": ["a"],
+            "scenarios": {"one": {}}, "claim": {"operator": ">", "threshold": 0}}
+    with pytest.raises(ConfigError, match="counts rows"):
+        validate_data({**base, "statistic": {"name": "count", "description": "d", "column": "event",
+                                             "window": 3, "scenario": "one"}}, Thesis)
+    with pytest.raises(ConfigError, match="burn_in"):
+        validate_data({**base, "statistic": {"name": "final", "description": "d", "column": "hhi",
+                                             "burn_in": -1, "scenario": "one"}}, Thesis)
+
+
+def test_burn_in_reaches_the_estimate() -> None:
+    # Replication 0: x = 9, 9, 1, 3; 1: 9, 9, 2, 6. final over the last 2 steps after a burn-in of 2: 2 and 4.
+    # change (window 1) after burn-in 2: 3 - 1 = 2 and 6 - 2 = 4; without burn-in: 3 - 9 = -6 and 6 - 9 = -3.
+    frames = {"a": synthetic({0: [9, 9, 1, 3], 1: [9, 9, 2, 6]})}
+    single = {"column": "x", "scenario": "a"}
+    assert estimate(thesis_with({"name": "change", "window": 1, "burn_in": 2, **single}), frames)["estimate"] == 3.0
+    assert estimate(thesis_with({"name": "change", "window": 1, **single}), frames)["estimate"] == -4.5
 
 
 def test_thesis_schema_errors_are_readable() -> None:
