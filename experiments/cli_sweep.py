@@ -127,44 +127,6 @@ def runs_summary(runs: pd.DataFrame, wall_time_s: float, out: Path) -> str:
     return "\n".join(lines)
 
 
-def theses(
-    out: Annotated[Path, typer.Option(help="Directory for the runs and the verdict table.")],
-    replications: Annotated[int | None, typer.Option(help="Replications per scenario, 2 to 10,000 (default: each "
-                                                     "file's).", parser=whole_number(2, 10_000),
-                                                     metavar="INT")] = None,
-    only: Annotated[list[str] | None, typer.Option(help="Run only this thesis (repeatable).")] = None,
-    workers: WorkersOption = None,
-    address: AddressOption = None,
-    resume: ResumeOption = False,
-    theses_dir: Annotated[Path | None, typer.Option(help="Directory of thesis files (default: the shipped ones).")
-                          ] = None,
-) -> None:
-    """Test the theses: run each one's scenarios, then write a verdict table (Markdown and Parquet) to OUT.
-
-    Every thesis file, its scenarios and its statistic are checked before anything runs. Exit codes: 0 every
-    run finished; 2 bad input (nothing written); 3 some runs failed (rerun them with --resume).
-    """
-    from experiments.verdicts import run_theses
-
-    started = time.perf_counter()
-    again = ["theses", "--out", out, *(["--replications", replications] if replications else []),
-             *[a for name in only or [] for a in ("--only", name)],
-             *(["--theses-dir", theses_dir] if theses_dir else []), *(["--workers", workers] if workers else []),
-             *(["--address", address] if address else [])]
-    try:
-        with on_interrupt(lambda: resume_hint(out, again)), progress_bar("theses") as update:
-            table = run_theses(out, replications=replications, only=only, theses_dir=theses_dir, workers=workers,
-                               address=address, resume=resume, progress=update)
-    except ConfigError as exc:
-        raise fail(str(exc)) from None
-    except ConnectionError as exc:
-        raise fail(f"cannot reach the Ray cluster at {address}: {exc}") from None
-    console.print(verdict_table(table))
-    console.print(f"verdicts: {(out / 'verdicts.md').resolve()} and verdicts.parquet  "
-                  f"({time.perf_counter() - started:.0f} s)")
-    fail_on_failed_thesis_runs(out, table["thesis"])
-
-
 def fail_on_failed_thesis_runs(out: Path, theses: Iterable[str]) -> None:
     """Exit with ``EXIT_RUNS_FAILED``, naming the theses, when any of their runs under ``out`` failed."""
     from analysis.results import sweep_runs

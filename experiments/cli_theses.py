@@ -1,4 +1,4 @@
-"""The ``ieco theses`` command: in one world (the baseline, as :func:`experiments.cli_sweep.theses`) or, with
+"""The ``ieco theses`` command: in one world (the baseline, :func:`experiments.verdicts.run_theses`) or, with
 ``--worlds N``, in N plausible worlds with verdicts over worlds (:mod:`experiments.world_verdicts`)."""
 
 from __future__ import annotations
@@ -47,34 +47,43 @@ def theses(
     verdicts_by_world.parquet, boxes.parquet). Every input is checked before anything runs. Exit codes: 0
     every run finished; 2 bad input (nothing written); 3 some runs failed (rerun them with --resume).
     """
-    if worlds is None:
-        if worlds_file is not None:
-            raise fail("--worlds-file needs --worlds N")
-        cli_sweep.theses(out, replications, only, workers, address, resume, theses_dir)
-        return
+    if worlds is None and worlds_file is not None:
+        raise fail("--worlds-file needs --worlds N")
+    from experiments.verdicts import run_theses
     from experiments.world_verdicts import run_theses_in_worlds
     from experiments.worlds import DEFAULT_WORLDS
 
     started = time.perf_counter()
-    again = ["theses", "--out", out, "--worlds", worlds, *(["--replications", replications] if replications else []),
+    again = ["theses", "--out", out, *(["--worlds", worlds] if worlds else []),
+             *(["--replications", replications] if replications else []),
              *(["--worlds-file", worlds_file] if worlds_file else []),
              *[a for name in only or [] for a in ("--only", name)],
              *(["--theses-dir", theses_dir] if theses_dir else []), *(["--workers", workers] if workers else []),
              *(["--address", address] if address else [])]
+    label = "theses" if worlds is None else f"theses in {worlds} worlds"
     try:
-        with on_interrupt(lambda: resume_hint(out, again)), progress_bar(f"theses in {worlds} worlds") as update:
-            table, _, _ = run_theses_in_worlds(out, worlds=worlds, worlds_file=worlds_file or DEFAULT_WORLDS,
-                                               replications=replications, only=only, theses_dir=theses_dir,
-                                               workers=workers, address=address, resume=resume, progress=update)
+        with on_interrupt(lambda: resume_hint(out, again)), progress_bar(label) as update:
+            if worlds is None:
+                table = run_theses(out, replications=replications, only=only, theses_dir=theses_dir,
+                                   workers=workers, address=address, resume=resume, progress=update)
+            else:
+                table, _, _ = run_theses_in_worlds(
+                    out, worlds=worlds, worlds_file=worlds_file or DEFAULT_WORLDS, replications=replications,
+                    only=only, theses_dir=theses_dir, workers=workers, address=address, resume=resume,
+                    progress=update)
     except ConfigError as exc:
         raise fail(str(exc)) from None
     except ConnectionError as exc:
         raise fail(f"cannot reach the Ray cluster at {address}: {exc}") from None
-    console.print(world_table(table))
-    console.print(f"verdicts: {(out / 'verdicts.md').resolve()}, verdicts.parquet, verdicts_by_world.parquet, "
-                  f"boxes.parquet  ({time.perf_counter() - started:.0f} s)")
+    seconds = f"({time.perf_counter() - started:.0f} s)"
+    if worlds is None:
+        console.print(cli_sweep.verdict_table(table))
+        console.print(f"verdicts: {(out / 'verdicts.md').resolve()} and verdicts.parquet  {seconds}")
+    else:
+        console.print(world_table(table))
+        console.print(f"verdicts: {(out / 'verdicts.md').resolve()}, verdicts.parquet, verdicts_by_world.parquet, "
+                      f"boxes.parquet  {seconds}")
     cli_sweep.fail_on_failed_thesis_runs(out, table["thesis"])
-
 
 WORLD_STYLE = {"robustly supported": "green", "robustly refuted": "red", "conditional": "yellow"}
 
