@@ -127,6 +127,8 @@ def consumer_surplus(
     base_volume: FloatArray,
     reference_price: FloatArray,
     elasticity: FloatArray,
+    served_by_class: FloatArray | None = None,
+    class_outside_share: FloatArray | None = None,
 ) -> FloatArray:
     """Consumer surplus per enterprise after rationing, with the volume response, $.
 
@@ -135,12 +137,22 @@ def consumer_surplus(
     the tokens ``S_e`` the buyer is actually served, plus the volume-response surplus ``W_e``
     (:func:`volume_response_surplus`) at the realized price ``P_e`` (spend over tokens served after rationing),
     pro rata to the share of its volume ``V_e`` the market serves (rationed and outside tokens earn neither).
+
+    With task classes (``served_by_class`` ``S_ek`` and ``class_outside_share`` ``s0_ek = S0_e / den_ek``, E x K)
+    each class is a logit choice of its own among its eligible offers, and the choice surplus sums the per-class
+    log-sums weighted by the class volume served: ``sum_k S_ek mu ln(1 / s0_ek) / lambda_e``.
     """
-    per_token = logit_consumer_surplus(np.ones_like(served), outside_share, mu, price_sensitivity, effective_price,
-                                       form)
+    if served_by_class is None or class_outside_share is None:
+        per_token = logit_consumer_surplus(np.ones_like(served), outside_share, mu, price_sensitivity,
+                                           effective_price, form)
+        choice = served * per_token
+    else:
+        per_class = logit_consumer_surplus(np.ones_like(served_by_class), class_outside_share, mu,
+                                           price_sensitivity[:, None], effective_price[:, None], form)
+        choice = (served_by_class * per_class).sum(axis=1)
     response = volume_response_surplus(base_volume, effective_price, reference_price, elasticity)
     served_fraction = np.where(volume > 0, served / np.where(volume > 0, volume, 1.0), 0.0)
-    return served * per_token + served_fraction * response
+    return choice + served_fraction * response
 
 
 def revenue_by_buyer_region(allocation: FloatArray, region_slices: list[slice], price: FloatArray) -> FloatArray:

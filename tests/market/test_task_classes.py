@@ -176,8 +176,8 @@ def test_group_rows_are_slices_for_contiguous_groups_and_indices_otherwise() -> 
 def test_bad_classes_and_pools_name_the_field() -> None:
     shares, outside = np.array([[0.5, 0.3]]), np.array([0.2])
     bad_mix = TaskClasses(group=np.array([0]), mix=np.array([[0.5, 0.4]]), eligible=np.ones((1, 2, 2), dtype=bool))
-    with pytest.raises(ValueError, match="classes.mix"):
+    with pytest.raises(ValueError, match=r"classes\.mix"):
         clear_logit_market(shares, outside, np.ones(1), np.ones(2), np.ones(2), classes=bad_mix)
     bad_pool = CapacityPools(pool=np.array([0, 3]), weight=np.ones(2), capacity=np.ones(2))
-    with pytest.raises(ValueError, match="pools.pool"):
+    with pytest.raises(ValueError, match=r"pools\.pool"):
         clear_logit_market(shares, outside, np.ones(1), None, np.ones(2), pools=bad_pool)
