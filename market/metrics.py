@@ -167,3 +167,30 @@ def by_holder(values: FloatArray, offer_holder: IntArray, n_holders: int) -> Flo
     out = np.zeros((n_holders, *values.shape[:-1]))
     np.add.at(out, offer_holder, np.moveaxis(values, -1, 0))
     return np.moveaxis(out, 0, -1)
+
+
+def models_used(allocation: FloatArray, model: IntArray, threshold: float) -> IntArray:
+    """Number of models each enterprise uses: models (ids per offer column) that serve at least ``threshold`` of
+    its tokens, ``#{m : sum_{o of m} A[e,o] >= threshold * sum_o A[e,o] > 0}`` (E)."""
+    ids, column_model = np.unique(np.asarray(model), return_inverse=True)
+    tokens = allocation @ (column_model[:, None] == np.arange(len(ids))[None, :]).astype(np.float64)  # E x M
+    served = allocation.sum(axis=1)
+    used = (tokens >= threshold * served[:, None]) & (tokens > 0.0)
+    return np.asarray(used.sum(axis=1), dtype=np.int64)
+
+
+def multihoming_shares(allocation: FloatArray, model: IntArray, family: IntArray, weight: FloatArray,
+                       threshold: float) -> tuple[float, float]:
+    """Firm-weighted shares of buying enterprises (served > 0) that use 5+ models and 3+ model families.
+
+    A model is an offer's (provider, tier), a family its provider; one is used when it serves at least
+    ``threshold`` of the enterprise's tokens (:func:`models_used`). The stylized fact they compare with: 37% of
+    enterprises use 5+ models, 81% use 3+ model families. NaN when nobody buys.
+    """
+    buying = allocation.sum(axis=1) > 0
+    firms = float(weight[buying].sum())
+    if firms <= 0:
+        return float("nan"), float("nan")
+    five_models = models_used(allocation, model, threshold) >= 5
+    three_families = models_used(allocation, family, threshold) >= 3
+    return (float(weight[buying & five_models].sum()) / firms, float(weight[buying & three_families].sum()) / firms)
