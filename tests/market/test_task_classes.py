@@ -143,6 +143,8 @@ def pooled_class_markets(draw: st.DrawFn) -> dict[str, object]:
         weight=draw(hnp.arrays(np.float64, n_off, elements=st.floats(0.1, 2.0))),
         capacity=draw(hnp.arrays(np.float64, n_pools, elements=st.one_of(st.just(math.inf), st.floats(0.0, 60.0)))))
     m["elasticity"] = draw(hnp.arrays(np.float64, len(m["volume"]), elements=st.floats(0.0, 2.0)))  # type: ignore
+    if draw(st.booleans()):
+        m["classes"] = None  # pools alone
     return m
 
 
@@ -164,6 +166,9 @@ def test_identities_hold_with_classes_and_pools(m: dict[str, object]) -> None:
     np.testing.assert_allclose(c.allocation.sum(axis=0), c.served, rtol=1e-9, atol=1e-9 * total)
     assert c.served_by_class is not None
     np.testing.assert_allclose(c.served_by_class.sum(axis=1), c.served_by_enterprise, rtol=1e-9, atol=1e-9 * total)
+    assert c.effective_price is not None and c.volume is not None
+    served = c.served_by_enterprise > 0
+    np.testing.assert_allclose(c.effective_price[served], c.spend[served] / c.served_by_enterprise[served], rtol=1e-9)
 
 
 def test_group_rows_are_slices_for_contiguous_groups_and_indices_otherwise() -> None:
