@@ -216,12 +216,12 @@ def clear_with_volume_response(
     if tolerance <= 0:
         raise ValueError(f"tolerance must be positive, got {tolerance}")
     elasticity = np.asarray(elasticity, dtype=np.float64)
+    ration = _rationer(shares, outside_share, capacity, price, rounds, classes, pools)  # checks the inputs
     if classes is None:
         inside = shares.sum(axis=1)
         posted = np.where(inside > 1e-12, (shares @ price) / np.maximum(inside, 1e-300), reference_price)
     else:
         posted = class_posted_price(shares, outside_share, price, classes, reference_price)
-    ration = _rationer(shares, outside_share, capacity, price, rounds, classes, pools)
     volume = np.asarray(effective_volume(base_volume, posted, reference_price, elasticity), dtype=np.float64)
     eps_max = float(elasticity.max(initial=0.0))
     last_volume, last_step, damping = volume, np.zeros(len(volume)), np.ones(len(volume))
