@@ -14,18 +14,31 @@ Volume responds to the price buyers pay after rationing: :func:`clear_with_volum
 and rationing to the fixed point ``V_e = V0_e (P_e(V) / p_ref_e)^(-eps_e)``, ``P_e`` the realized price (spend
 over tokens served), so a price nobody can get at volume does not raise anyone's volume.
 
-Identities the result satisfies (tested): ``served <= capacity``; ``sum(spend) == sum(revenue)``;
-``served_by_enterprise + unmet == inside_demand``.
+With task classes and capacity pools (``classes``, ``pools``; :mod:`market.task_classes`), each enterprise
+splits its volume over task classes, ``V[e,k] = V_e mix[g_e,k]``, each class chooses by the logit restricted to
+its eligible offers and the outside option, ``s[e,k,o] = S[e,o] A[g_e,k,o] / (sum_o' S[e,o'] A[g_e,k,o'] +
+S0[e])``, and pools of offers are rationed together: ``f_p = min(1, C_p / sum_{o in p} w_o D_o)``, ``w_o`` the
+capacity units a Mtok of offer ``o`` uses. Re-offered volume stays within its class. The volume fixed point stays
+per enterprise (``P_e`` its spend over tokens served, summed over classes).
+
+Identities the result satisfies (tested): ``served <= capacity`` (per pool, in capacity units:
+``sum_{o in p} w_o served_o <= C_p``); ``sum(spend) == sum(revenue)``; ``served_by_enterprise + unmet ==
+inside_demand``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
 from market.demand import effective_volume
+from market.task_classes import CapacityPools, ClassRationing, TaskClasses, class_posted_price, ration_by_class
+
+__all__ = ["CapacityPools", "Clearing", "TaskClasses", "clear_logit_market", "clear_with_volume_response",
+           "logit_shares"]
 
 FloatArray = NDArray[np.float64]
 
@@ -49,6 +62,7 @@ class Clearing:
             tokens served (its share-weighted posted price when served nothing). None when not recorded.
         fixed_point_iterations: Clearings computed to find the volume fixed point (0: volume given).
         fixed_point_gap: Largest ``|ln T(V) - ln V|`` left at the returned volume (0 when converged exactly).
+        served_by_class: Tokens served per enterprise and task class, Mtok (E x K); None without task classes.
     """
 
     shares: FloatArray
@@ -64,6 +78,7 @@ class Clearing:
     effective_price: FloatArray | None = None
     fixed_point_iterations: int = 0
     fixed_point_gap: float = 0.0
+    served_by_class: FloatArray | None = None
 
     @classmethod
     def empty(cls, n_enterprises: int) -> Clearing:
@@ -113,9 +128,12 @@ def clear_logit_market(
     shares: FloatArray,
     outside_share: FloatArray,
     volume: FloatArray,
-    capacity: FloatArray,
+    capacity: FloatArray | None,
     price: FloatArray,
     rounds: int = 3,
+    *,
+    classes: TaskClasses | None = None,
+    pools: CapacityPools | None = None,
 ) -> Clearing:
     """Allocate each enterprise's volume across offers by logit shares, rationing offers at capacity.
 
@@ -123,16 +141,19 @@ def clear_logit_market(
         shares: Logit probabilities from :func:`logit_shares` (E x O).
         outside_share: Outside-option probabilities (E).
         volume: Token volume each enterprise considers buying, Mtok (E).
-        capacity: Tokens each offer can serve this step, Mtok (O); ``inf`` for unlimited.
+        capacity: Tokens each offer can serve this step, Mtok (O); ``inf`` for unlimited. Ignored (may be None)
+            when ``pools`` is given.
         price: Price of each offer, $/Mtok (O).
         rounds: Re-offer rounds for rationed demand.
+        classes: Task classes (None: one class, every offer eligible).
+        pools: Capacity pools (None: one pool per offer holding ``capacity``).
 
     Returns:
         The :class:`Clearing` (``volume`` as given, ``fixed_point_iterations`` 0).
     """
-    capacity, volume = _checked(capacity, volume, rounds)
-    rationing = _ration(shares, outside_share, volume, capacity, price, rounds)
-    return _result(shares, outside_share, volume, rationing, price, fallback_price=np.nan, iterations=0, gap=0.0)
+    ration = _rationer(shares, outside_share, capacity, price, rounds, classes, pools)
+    volume = np.asarray(volume, dtype=np.float64)
+    return _result(shares, outside_share, volume, ration(volume), price, fallback_price=np.nan, iterations=0, gap=0.0)
 
 
 def clear_with_volume_response(
@@ -141,11 +162,14 @@ def clear_with_volume_response(
     base_volume: FloatArray,
     reference_price: FloatArray,
     elasticity: FloatArray,
-    capacity: FloatArray,
+    capacity: FloatArray | None,
     price: FloatArray,
     rounds: int = 3,
     tolerance: float = 1e-3,
     max_iterations: int = 20,
+    *,
+    classes: TaskClasses | None = None,
+    pools: CapacityPools | None = None,
 ) -> Clearing:
     """Clear the market with each buyer's volume chosen at the price it actually pays after rationing.
 
@@ -174,11 +198,14 @@ def clear_with_volume_response(
         base_volume: ``V0_e``, Mtok at the reference price (E).
         reference_price: ``p_ref_e``, $/Mtok (E).
         elasticity: ``eps_e`` >= 0 (E).
-        capacity: Tokens each offer can serve, Mtok (O); ``inf`` for unlimited.
+        capacity: Tokens each offer can serve, Mtok (O); ``inf`` for unlimited (ignored when ``pools`` is given).
         price: Posted price of each offer, $/Mtok (O).
         rounds: Re-offer rounds for rationed demand.
         tolerance: Convergence criterion on the largest absolute log gap.
         max_iterations: Most clearings computed (>= 1).
+        classes: Task classes (None: one class); the posted price is then the class-weighted one,
+            ``sum_{k,o} V_ek s_eko p_o / sum_{k,o} V_ek s_eko``.
+        pools: Capacity pools (None: one pool per offer).
 
     Returns:
         The :class:`Clearing` at the fixed point; ``volume`` is the clearing volume and ``effective_price`` the
@@ -189,15 +216,18 @@ def clear_with_volume_response(
     if tolerance <= 0:
         raise ValueError(f"tolerance must be positive, got {tolerance}")
     elasticity = np.asarray(elasticity, dtype=np.float64)
-    inside = shares.sum(axis=1)
-    posted = np.where(inside > 1e-12, (shares @ price) / np.maximum(inside, 1e-300), reference_price)
-    volume = effective_volume(base_volume, posted, reference_price, elasticity)
-    capacity, volume = _checked(capacity, volume, rounds)
+    ration = _rationer(shares, outside_share, capacity, price, rounds, classes, pools)  # checks the inputs
+    if classes is None:
+        inside = shares.sum(axis=1)
+        posted = np.where(inside > 1e-12, (shares @ price) / np.maximum(inside, 1e-300), reference_price)
+    else:
+        posted = class_posted_price(shares, outside_share, price, classes, reference_price)
+    volume = np.asarray(effective_volume(base_volume, posted, reference_price, elasticity), dtype=np.float64)
     eps_max = float(elasticity.max(initial=0.0))
     last_volume, last_step, damping = volume, np.zeros(len(volume)), np.ones(len(volume))
     gap, best = 0.0, None
     for iteration in range(1, max_iterations + 1):
-        r = _ration(shares, outside_share, volume, capacity, price, rounds)
+        r = ration(volume)
         if r.rationed_none:
             gap = 0.0
             break
@@ -226,13 +256,27 @@ def clear_with_volume_response(
     return _result(shares, outside_share, volume, r, price, fallback_price=posted, iterations=iteration, gap=gap)
 
 
-def _checked(capacity: FloatArray, volume: FloatArray, rounds: int) -> tuple[FloatArray, FloatArray]:
+def _rationer(shares: FloatArray, outside_share: FloatArray, capacity: FloatArray | None, price: FloatArray,
+              rounds: int, classes: TaskClasses | None,
+              pools: CapacityPools | None) -> Callable[[FloatArray], _Rationing | ClassRationing]:
+    """The rationing of this market as a function of volume, after checking its inputs: the single-class path
+    of :func:`_ration` without classes and pools, :func:`market.task_classes.ration_by_class` otherwise."""
     if rounds < 0:
         raise ValueError(f"rounds must be >= 0, got {rounds}")
-    capacity = np.asarray(capacity, dtype=np.float64)
-    if np.any(capacity < 0):
-        raise ValueError("capacity must be non-negative")
-    return capacity, np.asarray(volume, dtype=np.float64)
+    n_ent, n_offers = shares.shape
+    if pools is None:
+        if capacity is None:
+            raise ValueError("capacity is needed when no pools are given")
+        capacity = np.asarray(capacity, dtype=np.float64)
+        if np.any(capacity < 0):
+            raise ValueError("capacity must be non-negative")
+        if classes is None:
+            cap = capacity
+            return lambda volume: _ration(shares, outside_share, volume, cap, price, rounds)
+        pools = CapacityPools.per_offer(capacity)
+    checked_pools = pools.checked(n_offers)
+    checked = (classes or TaskClasses.single(n_ent, n_offers)).checked(n_ent, n_offers)
+    return lambda volume: ration_by_class(shares, outside_share, volume, price, rounds, checked, checked_pools)
 
 
 @dataclass(frozen=True)
@@ -252,6 +296,13 @@ class _Rationing:
     row_factor: FloatArray
     col_factor: FloatArray
     rationed_none: bool
+    served_by_class: None = None
+
+    def allocation(self, shares: FloatArray) -> FloatArray:
+        """Tokens served per enterprise and offer (E x O), built once from the factors."""
+        allocation = self.row_factor @ self.col_factor
+        allocation *= shares
+        return allocation
 
 
 def _ration(shares: FloatArray, outside_share: FloatArray, volume: FloatArray, capacity: FloatArray,
@@ -294,12 +345,11 @@ def _ration(shares: FloatArray, outside_share: FloatArray, volume: FloatArray, c
                       rationed_none=rationed_none)
 
 
-def _result(shares: FloatArray, outside_share: FloatArray, volume: FloatArray, r: _Rationing, price: FloatArray, *,
-            fallback_price: FloatArray | float, iterations: int, gap: float) -> Clearing:
+def _result(shares: FloatArray, outside_share: FloatArray, volume: FloatArray, r: _Rationing | ClassRationing,
+            price: FloatArray, *, fallback_price: FloatArray | float, iterations: int, gap: float) -> Clearing:
     """Build the allocation once from the factors and package the :class:`Clearing` (``fallback_price``: the
     effective price of buyers served nothing)."""
-    allocation = r.row_factor @ r.col_factor
-    allocation *= shares
+    allocation = r.allocation(shares)
     served_by_enterprise = allocation.sum(axis=1)
     spend = allocation @ price
     unmet = r.inside - served_by_enterprise
@@ -309,7 +359,7 @@ def _result(shares: FloatArray, outside_share: FloatArray, volume: FloatArray, r
     return Clearing(shares=shares, outside_share=outside_share, allocation=allocation, offer_demand=r.offer_demand,
                     served=r.served_by_offer, revenue=r.served_by_offer * price, spend=spend, inside_demand=r.inside,
                     unmet=unmet, volume=volume, effective_price=effective, fixed_point_iterations=iterations,
-                    fixed_point_gap=gap)
+                    fixed_point_gap=gap, served_by_class=r.served_by_class)
 
 
 def _fill_ratio(demand: FloatArray, capacity: FloatArray) -> FloatArray:

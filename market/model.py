@@ -24,7 +24,7 @@ from agents.enterprise import Enterprise, EnterprisePopulation
 from agents.provider import Provider
 from agents.reseller import HardwareReseller
 from agents.roster import Roster
-from market import concentration, corporate, demand, trading
+from market import concentration, corporate, demand, routing, trading
 from market import technology as tech
 from market.accounts import Settlement, settle_month
 from market.clearing import Clearing, clear_with_volume_response, logit_shares
@@ -39,6 +39,7 @@ from market.networks import market_networks
 from market.observation import MarketObservation, observe_market
 from market.offers import OfferBook
 from market.recording import Population, Recorder, StepOutcome
+from market.task_classes import TaskClasses, class_outside_shares, class_posted_price
 from market.technology import GenerationTable
 
 FloatArray = NDArray[np.float64]
@@ -101,13 +102,14 @@ class InferenceMarket(mesa.Model):
                 self.roster.new_reseller(self, rcfg, rcfg.name if rcfg.count == 1 else f"{rcfg.name}_{k + 1}",
                                          len(self.generations))
         self.population = EnterprisePopulation(config.segments, config.regions, self.rng)
+        self.task_table = routing.task_table(config.segments)
         self.recorder = Recorder(Population(
             segment=self.population.segment, region=self.population.region, weight=self.population.weight,
             region_names=tuple(self.region_names), segment_names=tuple(s.name for s in config.segments),
             per_agent=config.simulation.enterprise_output == "agent",
             segment_quality_weight=np.array([s.quality_weight for s in config.segments]),
             segment_price_sensitivity=np.array([s.price_sensitivity for s in config.segments]),
-            utility_form=self.form))
+            utility_form=self.form, multihoming_threshold=config.simulation.multihoming_threshold))
         if any(s.initial_contract_share > 0 for s in config.segments):  # contracts in proportion to capacity
             base = fleet_economics(self.ledger, self.generations, self.roster.holder_technology(),
                                    self.regions.base_power_price)
@@ -255,11 +257,15 @@ class InferenceMarket(mesa.Model):
         changed."""
         pop = self.population
         shares, outside = self._choice_shares(offers, None)
-        effective = np.where(outside < 1.0 - 1e-12, (shares @ offers.price) / np.maximum(1.0 - outside, 1e-300),
-                             pop.reference_price)
+        classes = self._task_classes(offers)
+        if classes is None:
+            effective = np.where(outside < 1.0 - 1e-12, (shares @ offers.price) / np.maximum(1.0 - outside, 1e-300),
+                                 pop.reference_price)
+        else:
+            effective = class_posted_price(shares, outside, offers.price, classes, pop.reference_price)
         volume = demand.effective_volume(self.base_volume, effective, pop.reference_price, pop.elasticity)
         return observe_market(offers, shares, volume, pop.price_sensitivity, self.mu, self.form,
-                              self._observed_terms(offers))
+                              self._observed_terms(offers), classes=classes, outside_share=outside)
 
     def _choice_shares(self, offers: OfferBook, shocks: FloatArray | None) -> tuple[FloatArray, FloatArray]:
         """Logit shares of every enterprise over ``offers`` and the outside option, each enterprise with its own
@@ -272,6 +278,18 @@ class InferenceMarket(mesa.Model):
         utility = pop.utilities(offers, penalty, self.form, shocks, self.frontier)
         return logit_shares(utility, self._outside_utility(), self.mu)
 
+    def _task_classes(self, offers: OfferBook) -> TaskClasses | None:
+        """The buyers' task classes over ``offers`` (``market.routing``); None when no segment declares tasks.
+
+        Offers carry no serving latency in this engine and the network latency between regions enters the
+        utilities as the regions' latency penalty, so the total latency of every offer is 0 ms here: latency
+        tolerances exclude no offer, quality floors do."""
+        if not self.task_table.declared:
+            return None
+        pop = self.population
+        return routing.build_task_classes(self.task_table, pop.segment, pop.region, self.n_regions, offers.quality,
+                                          self.frontier, np.zeros((self.n_regions, len(offers))))
+
     def _observed_terms(self, offers: OfferBook) -> set[str]:
         """The costly observation terms the pricing strategies of ``offers``' holders ask for."""
         return set().union(*(self.roster.provider(int(h)).pricing.observes for h in np.unique(offers.holder)))
@@ -283,17 +301,20 @@ class InferenceMarket(mesa.Model):
         offers, pop, sim = self.offers, self.population, self.config.simulation
         sd = self.config.logit.offer_shock_sd
         shares, outside = self._choice_shares(offers, self.shock_rng.normal(0.0, sd, len(offers)) if sd > 0 else None)
+        classes = self._task_classes(offers)
         c = self.clearing = clear_with_volume_response(
             shares, outside, self.base_volume, pop.reference_price, pop.elasticity, offers.capacity, offers.price,
-            sim.rationing_rounds, sim.volume_tolerance, sim.volume_max_iterations)
+            sim.rationing_rounds, sim.volume_tolerance, sim.volume_max_iterations, classes=classes)
         self.volume = c.volume if c.volume is not None else np.zeros(pop.size)
         effective = c.effective_price if c.effective_price is not None else pop.reference_price
         self.consumer_surplus = consumer_surplus(
             served=c.served_by_enterprise, volume=self.volume, outside_share=outside, mu=self.mu,
             price_sensitivity=pop.price_sensitivity, effective_price=effective, form=self.form,
-            base_volume=self.base_volume, reference_price=pop.reference_price, elasticity=pop.elasticity)
+            base_volume=self.base_volume, reference_price=pop.reference_price, elasticity=pop.elasticity,
+            served_by_class=c.served_by_class,
+            class_outside_share=None if classes is None else class_outside_shares(shares, outside, classes))
         self.observation = observe_market(offers, shares, self.volume, pop.price_sensitivity, self.mu, self.form,
-                                          self._observed_terms(offers))
+                                          self._observed_terms(offers), classes=classes, outside_share=outside)
         self.revenue_by_region = revenue_by_buyer_region(c.allocation, pop.region_slices, offers.price)
         pop.record_main_providers(c.allocation, offers.holder, offers.region)
 

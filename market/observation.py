@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from market.offers import OfferBook, region_prices, rival_prices
 from market.pricing import demand_slopes, diversion_margin, rationing_overflow
+from market.task_classes import CapacityPools, TaskClasses
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -59,7 +61,8 @@ class MarketObservation:
 
 
 def observe_market(offers: OfferBook, shares: FloatArray, volume: FloatArray, price_sensitivity: FloatArray, mu: float,
-                   form: str, observes: Collection[str]) -> MarketObservation:
+                   form: str, observes: Collection[str], *, classes: TaskClasses | None = None,
+                   pools: CapacityPools | None = None, outside_share: FloatArray | None = None) -> MarketObservation:
     """Demand slopes, diversion terms and rival prices at this clearing's prices.
 
     Args:
@@ -70,9 +73,13 @@ def observe_market(offers: OfferBook, shares: FloatArray, volume: FloatArray, pr
         mu: Logit scale.
         form: Utility form.
         observes: Which costly terms to compute (``recapture_owner``, ``recapture_industry``); others are 0.
+        classes: Task classes of the clearing (None: one class); demand and slopes sum over (enterprise, class).
+        pools: Capacity pools (None: one per offer, ``offers.capacity``).
+        outside_share: ``S0`` of the choice (E), for the class shares (default ``1 - sum_o S``).
     """
-    slopes = demand_slopes(shares, volume, price_sensitivity, mu, offers.price, form)
-    overflow = rationing_overflow(shares, volume, offers.capacity)
+    terms: dict[str, Any] = {"classes": classes, "outside_share": outside_share}
+    slopes = demand_slopes(shares, volume, price_sensitivity, mu, offers.price, form, **terms)
+    overflow = rationing_overflow(shares, volume, offers.capacity, pools=pools, **terms)
     with np.errstate(divide="ignore", invalid="ignore"):
         scale = np.where(slopes.demand > 0, 1.0 + overflow / slopes.demand, 1.0)
     margin = offers.price - offers.variable_cost  # recaptured margin over the marginal cost the books use
@@ -81,10 +88,10 @@ def observe_market(offers: OfferBook, shares: FloatArray, volume: FloatArray, pr
     if "recapture_owner" in observes:
         groups = [np.nonzero(offers.owner == o)[0] for o in np.unique(offers.owner)]
         owner_recapture = diversion_margin(shares, volume, price_sensitivity, mu, offers.price, margin,
-                                           slopes.own_slope, [g for g in groups if len(g) > 1], form)
+                                           slopes.own_slope, [g for g in groups if len(g) > 1], form, **terms)
     if "recapture_industry" in observes:
         industry_recapture = diversion_margin(shares, volume, price_sensitivity, mu, offers.price, margin,
-                                              slopes.own_slope, [np.arange(len(offers))], form)
+                                              slopes.own_slope, [np.arange(len(offers))], form, **terms)
     return MarketObservation(
         holder=offers.holder.copy(), region=offers.region.copy(), demand=slopes.demand * scale,
         own_slope=slopes.own_slope * scale,

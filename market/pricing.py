@@ -9,7 +9,14 @@ the own-price slope of offer ``i``'s demand and the cross slopes are (volume hel
     dD_i/dp_i = -g'(p_i) * sum_e V_e (b_e / mu) s_ei (1 - s_ei)
     dD_j/dp_i = +g'(p_i) * sum_e V_e (b_e / mu) s_ei s_ej        (j != i)
 
-where ``g'(p)`` is 1 for linear utility and ``1/p`` for log utility.
+where ``g'(p)`` is 1 for linear utility and ``1/p`` for log utility. With task classes
+(``market.task_classes``: class volume ``V_ek``, class shares ``s_eko = S_eo A_gko / den_ek``) the sums run over
+(enterprise, class) pairs, in factored form (no E x K x O array)::
+
+    dD_i/dp_i = -g'(p_i) * sum_{e,k} V_ek (b_e / mu) s_eki (1 - s_eki)
+              = -g'(p_i) * sum_{e,k} (b_e / mu) [ (V_ek / den_ek) S_ei - (V_ek / den_ek^2) S_ei^2 ] A_gki
+    dD_j/dp_i = +g'(p_i) * sum_{e,k} V_ek (b_e / mu) s_eki s_ekj
+              = +g'(p_i) * sum_e (b_e / mu) S_ei S_ej sum_k (V_ek / den_ek^2) A_gki A_gkj
 
 **Best response.** Offer ``i`` maximizes ``(p_i - c_i) D_i(p_i) + sum_{j in G, j != i} (p_j - c_j) D_j(p_i)``
 over its own price, where ``G`` holds the offers of the same ultimate owner (or all offers for joint-profit
@@ -34,6 +41,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from market.demand import price_term_derivative, utility_transform
+from market.task_classes import CapacityPools, ClassAlgebra, TaskClasses, over
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -55,20 +63,41 @@ class DemandSlopes:
 
 
 def demand_slopes(
-    shares: FloatArray, volume: FloatArray, price_sensitivity: FloatArray, mu: float, price: FloatArray, form: str
+    shares: FloatArray, volume: FloatArray, price_sensitivity: FloatArray, mu: float, price: FloatArray, form: str,
+    *, classes: TaskClasses | None = None, outside_share: FloatArray | None = None,
 ) -> DemandSlopes:
-    """Own-price slopes of every offer's logit demand (see the module docstring)."""
-    weight = volume * price_sensitivity / mu
-    demand = volume @ shares
-    weighted = weight @ shares
-    weighted_sq = weight @ (shares * shares)
+    """Own-price slopes of every offer's logit demand (see the module docstring; ``classes``: task classes,
+    ``outside_share``: ``S0``, default ``1 - sum_o S``)."""
+    if classes is None:
+        weight = volume * price_sensitivity / mu
+        demand = volume @ shares
+        weighted = weight @ shares
+        weighted_sq = weight @ (shares * shares)
+    else:
+        algebra, per_class = _class_terms(shares, volume, classes, outside_share)
+        den = per_class[1]
+        beta_e = (price_sensitivity / mu)[:, None]
+        demand = algebra.column_sums(shares, per_class[0])
+        weighted = algebra.column_sums(shares, beta_e * per_class[0])
+        weighted_sq = algebra.column_sums(shares * shares, beta_e * over(per_class[0], den))
     own_slope = price_term_derivative(price, form) * np.maximum(weighted - weighted_sq, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         beta = np.where(demand > 0.0, weighted / demand, 0.0)
     return DemandSlopes(demand=demand, own_slope=own_slope, beta=beta)
 
 
-def rationing_overflow(shares: FloatArray, volume: FloatArray, capacity: FloatArray) -> FloatArray:
+def _class_terms(shares: FloatArray, volume: FloatArray, classes: TaskClasses,
+                 outside_share: FloatArray | None) -> tuple[ClassAlgebra, tuple[FloatArray, FloatArray]]:
+    """The classes' algebra and ``(V_ek / den_ek, den_ek)`` (E x K each)."""
+    algebra = ClassAlgebra.of(classes)
+    outside = np.clip(1.0 - shares.sum(axis=1), 0.0, 1.0) if outside_share is None else outside_share
+    den = algebra.denominators(shares, outside)
+    return algebra, (over(algebra.class_volume(volume), den), den)
+
+
+def rationing_overflow(shares: FloatArray, volume: FloatArray, capacity: FloatArray, *,
+                       classes: TaskClasses | None = None, pools: CapacityPools | None = None,
+                       outside_share: FloatArray | None = None) -> FloatArray:
     """Demand each offer with spare capacity receives from buyers rationed at full offers, Mtok (O).
 
     One re-offer round of the market's rationing (``market.clearing.clear_logit_market``), without capping by
@@ -79,7 +108,15 @@ def rationing_overflow(shares: FloatArray, volume: FloatArray, capacity: FloatAr
         O_i = sum_e r_e s_ei / (sum_{k open} s_ek + s_e0)        (open offers; 0 for full ones)
 
     An offer's residual demand is ``D_i + O_i``: the buyers a full rival cannot serve are demand it faces.
+
+    With task classes and pools the same round runs per (enterprise, class) within the class's eligible offers,
+    and the fill is the pool's, ``f_p = min(1, C_p / sum_{o in p} w_o D_o)`` (``capacity`` is then ignored)::
+
+        O_i = sum_{e,k} r_ek S_ei A_gki / (sum_{o open} S_eo A_gko + S0_e)          (open offers)
+        r_ek = (V_ek / den_ek) sum_o S_eo A_gko (1 - f_o)
     """
+    if classes is not None or pools is not None:
+        return _class_overflow(shares, volume, capacity, classes, pools, outside_share)
     demand = volume @ shares
     with np.errstate(divide="ignore", invalid="ignore"):
         fill = np.where(demand > capacity, capacity / demand, 1.0)
@@ -94,6 +131,22 @@ def rationing_overflow(shares: FloatArray, volume: FloatArray, capacity: FloatAr
     return np.where(open_, weight @ shares, 0.0)
 
 
+def _class_overflow(shares: FloatArray, volume: FloatArray, capacity: FloatArray, classes: TaskClasses | None,
+                    pools: CapacityPools | None, outside_share: FloatArray | None) -> FloatArray:
+    """:func:`rationing_overflow` with task classes and capacity pools."""
+    n_ent, n_offers = shares.shape
+    pools = CapacityPools.per_offer(capacity) if pools is None else pools
+    algebra, (scale, _) = _class_terms(shares, volume, classes or TaskClasses.single(n_ent, n_offers), outside_share)
+    outside = np.clip(1.0 - shares.sum(axis=1), 0.0, 1.0) if outside_share is None else outside_share
+    fill = pools.fill(algebra.column_sums(shares, scale), pools.capacity)[0][pools.pool]
+    open_ = fill == 1.0
+    if open_.all():
+        return np.zeros(n_offers)
+    stats = algebra.row_sums(shares, np.column_stack([1.0 - fill, open_]))
+    weight = over(scale * stats[:, :, 0], stats[:, :, 1] + outside[:, None])
+    return np.where(open_, algebra.column_sums(shares, weight), 0.0)
+
+
 def diversion_margin(
     shares: FloatArray,
     volume: FloatArray,
@@ -104,6 +157,9 @@ def diversion_margin(
     own_slope: FloatArray,
     groups: list[IntArray],
     form: str,
+    *,
+    classes: TaskClasses | None = None,
+    outside_share: FloatArray | None = None,
 ) -> FloatArray:
     """``sum_{j in G, j != i} m_j * DR_ij`` for each offer ``i``: the margin its partners recapture.
 
@@ -117,6 +173,8 @@ def diversion_margin(
         own_slope: ``-dD_i/dp_i`` (O) from :func:`demand_slopes`.
         groups: Index arrays of offers priced jointly (same owner); singletons may be omitted.
         form: Utility form.
+        classes: Task classes (cross terms summed over (enterprise, class) pairs, module docstring).
+        outside_share: ``S0`` for the class shares (default ``1 - sum_o S``).
 
     Returns:
         Recaptured partner margin per offer (O); zero for offers priced alone.
@@ -124,11 +182,22 @@ def diversion_margin(
     out = np.zeros(shares.shape[1])
     weight = volume * price_sensitivity / mu
     gprime = price_term_derivative(price, form)
+    if classes is not None:
+        algebra, (scale, den) = _class_terms(shares, volume, classes, outside_share)
+        class_weight = (price_sensitivity / mu)[:, None] * over(scale, den)  # (b_e / mu) V_ek / den_ek^2
     for idx in groups:
         if len(idx) < 2:
             continue
         block = shares[:, idx]
-        cross = (block * weight[:, None]).T @ block  # sum_e w_e s_ei s_ej
+        if classes is None:
+            cross = (block * weight[:, None]).T @ block  # sum_e w_e s_ei s_ej
+        else:
+            cross = np.zeros((len(idx), len(idx)))
+            for g, rows in algebra.blocks:
+                for k in range(classes.n_classes):
+                    eligible = algebra.eligible[g, k, idx]
+                    part = block[rows] * eligible[None, :]
+                    cross += (part * class_weight[rows, k][:, None]).T @ part
         np.fill_diagonal(cross, 0.0)
         slope_ij = cross * gprime[idx][:, None]  # dD_j/dp_i, rows i
         with np.errstate(divide="ignore", invalid="ignore"):

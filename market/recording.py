@@ -41,6 +41,10 @@ MODEL_COLUMNS: tuple[str, ...] = (
 )
 """Model-level columns present in every run (``hhi_<region>`` columns follow them)."""
 
+MULTIHOMING_COLUMNS: tuple[str, ...] = ("multihoming_5plus_models", "multihoming_3plus_families")
+"""Model-level columns after the price-index columns: firm-weighted shares of buying enterprises using 5+ models
+and 3+ model families (``market.metrics.multihoming_shares``)."""
+
 
 @dataclass(frozen=True)
 class ProviderSnapshot:
@@ -69,6 +73,7 @@ class Population:
     segment_quality_weight: FloatArray | None = None
     segment_price_sensitivity: FloatArray | None = None
     utility_form: str = "log"
+    multihoming_threshold: float = 0.02
 
 
 @dataclass(frozen=True)
@@ -142,6 +147,7 @@ class Recorder:
         markets = market_hhi(outcome, self.population)
         row = model_row(outcome, self.population.region_names, markets)
         row.update(chained_index_row(self.price_index, outcome, self.population))
+        row.update(multihoming_row(outcome, self.population))
         self.model_rows.append(row)
         self.provider_parts.append(provider_rows(outcome))
         self.enterprise_parts.append(enterprise_rows(outcome, self.population, markets[0]))
@@ -151,7 +157,8 @@ class Recorder:
     @property
     def columns(self) -> tuple[str, ...]:
         """Columns of the model table."""
-        return (*MODEL_COLUMNS, *[f"hhi_{r}" for r in self.population.region_names], *self.price_index.columns)
+        return (*MODEL_COLUMNS, *[f"hhi_{r}" for r in self.population.region_names], *self.price_index.columns,
+                *MULTIHOMING_COLUMNS)
 
     @property
     def last_model_row(self) -> dict[str, Any]:
@@ -240,6 +247,17 @@ def model_row(o: StepOutcome, region_names: tuple[str, ...],
     for r, region in enumerate(region_names):
         row[f"hhi_{region}"] = metrics.hhi(o.revenue_by_buyer_region[r], offers.owner)
     return {k: row[k] for k in (*MODEL_COLUMNS, *[f"hhi_{r}" for r in region_names])}
+
+
+def multihoming_row(o: StepOutcome, pop: Population) -> dict[str, float]:
+    """The :data:`MULTIHOMING_COLUMNS`: a model is an offer's (provider, tier) where offers carry a tier, else
+    its provider; a family is its provider."""
+    offers = o.offers
+    tier = getattr(offers, "tier", None)
+    model = offers.holder if tier is None else offers.holder * (int(np.max(tier, initial=0)) + 1) + tier
+    five, three = metrics.multihoming_shares(o.clearing.allocation, model, offers.holder, pop.weight,
+                                             pop.multihoming_threshold)
+    return dict(zip(MULTIHOMING_COLUMNS, (five, three), strict=True))
 
 
 def utilization_of(served: FloatArray, capacity: FloatArray, mask: NDArray[np.bool_]) -> float:

@@ -116,6 +116,13 @@ class SimulationConfig(_Section):
     volume_max_iterations: int = Field(
         20, ge=1, le=1000, description="Most clearings computed to find the volume fixed point under rationing."
     )
+    multihoming_threshold: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
+        0.02,
+        description=(
+            "Share of an enterprise's tokens a model (or model family) must serve to count as one it uses, for the "
+            "multihoming_* columns of the model table."
+        ),
+    )
     save_networks: bool = Field(
         False, description="Write the final contract, ownership and GPU-flow networks as node/edge Parquet tables."
     )
@@ -279,6 +286,19 @@ class RegionConfig(_Section):
 # --------------------------------------------------------------------------------------------------------
 
 
+class TaskConfig(_Section):
+    """A task class of a segment's volume (``[[segments.tasks]]``): its share, quality floor and latency tolerance."""
+
+    name: str = Field(..., min_length=1, description="Task name, e.g. 'hard' (unique within the segment).")
+    share: Fraction = Field(..., description="Share of the segment's tokens in this task (shares sum to 1).")
+    min_quality: Fraction = Field(
+        0.0, description="Quality an offer must reach to serve the task, as a fraction of the frontier quality."
+    )
+    latency_tolerance_ms: PosFloat | None = Field(
+        None, description="Offers slower than this (network + serving latency, ms) cannot serve the task; omit: none."
+    )
+
+
 class SegmentConfig(_Section):
     """A demand segment: a population of weighted representative enterprise agents."""
 
@@ -350,6 +370,27 @@ class SegmentConfig(_Section):
     initial_tenure_months_max: int = Field(
         24, ge=0, le=MAX_MONTHS, description="Tenure of initial contracts is drawn uniformly from 0 to this, months."
     )
+    routing_sophistication: Fraction = Field(
+        0.0,
+        description=(
+            "Share of the segment's volume routed task by task (each task to the offers that meet it); the rest "
+            "goes as one bundle to offers that meet every task (0: everything to one tier, 1: per-task routing)."
+        ),
+    )
+    tasks: list[TaskConfig] = Field(
+        default_factory=list,
+        description="Task mix of the segment's volume ([[segments.tasks]]); none: one task with no floor or tolerance.",
+    )
+
+    @model_validator(mode="after")
+    def _check_tasks(self) -> SegmentConfig:
+        names = [t.name for t in self.tasks]
+        if len(set(names)) != len(names):
+            raise ValueError(f"tasks.name must be unique within segment '{self.name}', got {names}")
+        total = math.fsum(t.share for t in self.tasks)
+        if self.tasks and abs(total - 1.0) > 1e-9:
+            raise ValueError(f"tasks.share of segment '{self.name}' must sum to 1, got {total:.12g}")
+        return self
 
     @model_validator(mode="after")
     def _check_quality_floor_spread(self) -> SegmentConfig:

@@ -25,6 +25,7 @@ from market.fleet import FleetEconomics
 from market.offers import OfferBook
 from market.recording import (
     MODEL_COLUMNS,
+    MULTIHOMING_COLUMNS,
     TABLES,
     Population,
     ProviderSnapshot,
@@ -220,7 +221,7 @@ def test_recorder_frames_hold_every_table() -> None:
     frames = recorder.frames()
     assert tuple(frames) == TABLES
     assert list(frames["model"].columns) == list(recorder.columns) == [
-        *MODEL_COLUMNS, "hhi_na", "hhi_eu", *recorder.price_index.columns]
+        *MODEL_COLUMNS, "hhi_na", "hhi_eu", *recorder.price_index.columns, *MULTIHOMING_COLUMNS]
     assert list(frames["model"]["step"]) == [0, 1]
     assert recorder.last_model_row["step"] == 1
     assert (len(frames["providers"]), len(frames["enterprises"]), len(frames["gpu_market"])) == (4, 4, 4)
