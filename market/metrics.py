@@ -169,28 +169,53 @@ def by_holder(values: FloatArray, offer_holder: IntArray, n_holders: int) -> Flo
     return np.moveaxis(out, 0, -1)
 
 
-def models_used(allocation: FloatArray, model: IntArray, threshold: float) -> IntArray:
-    """Number of models each enterprise uses: models (ids per offer column) that serve at least ``threshold`` of
-    its tokens, ``#{m : sum_{o of m} A[e,o] >= threshold * sum_o A[e,o] > 0}`` (E)."""
+def use_probabilities(allocation: FloatArray, model: IntArray, workloads: float) -> FloatArray:
+    """Probability that a firm of each enterprise agent uses each model this month (E x M, models in
+    ``np.unique(model)`` order).
+
+    A firm runs a Poisson number of workloads with mean ``workloads`` (``n``); each is placed whole on one model,
+    drawn with the agent's token shares ``a[e,m] = sum_{o of m} A[e,o] / sum_o A[e,o]`` (its logit choice
+    probabilities after rationing). By Poisson thinning, the workloads on model ``m`` are Poisson(``n a[e,m]``)
+    and independent across models, so ``P(m used) = 1 - exp(-n a[e,m])`` exactly. Zero for agents served nothing.
+    """
     ids, column_model = np.unique(np.asarray(model), return_inverse=True)
     tokens = allocation @ (column_model[:, None] == np.arange(len(ids))[None, :]).astype(np.float64)  # E x M
-    served = allocation.sum(axis=1)
-    used = (tokens >= threshold * served[:, None]) & (tokens > 0.0)
-    return np.asarray(used.sum(axis=1), dtype=np.int64)
+    served = tokens.sum(axis=1, keepdims=True)
+    share = np.divide(tokens, served, out=np.zeros_like(tokens), where=served > 0)
+    return -np.expm1(-workloads * share)
+
+
+def probability_at_least(used: FloatArray, k: int) -> FloatArray:
+    """``P(N_e >= k)`` for ``N_e`` the number of independent events of probabilities ``used[e, :]`` (a
+    Poisson-binomial count), by the recursion over events ``P_j(c) = P_{j-1}(c) (1 - p_j) + P_{j-1}(c-1) p_j``,
+    with the counts ``c >= k`` kept in one cell (E)."""
+    if k <= 0:
+        return np.ones(used.shape[0])
+    dist = np.zeros((used.shape[0], k + 1))
+    dist[:, 0] = 1.0
+    for p in used.T:
+        moved = dist * p[:, None]
+        dist = dist * (1.0 - p)[:, None]
+        dist[:, 1:] += moved[:, :-1]
+        dist[:, k] += moved[:, k]
+    return dist[:, k]
 
 
 def multihoming_shares(allocation: FloatArray, model: IntArray, family: IntArray, weight: FloatArray,
-                       threshold: float) -> tuple[float, float]:
-    """Firm-weighted shares of buying enterprises (served > 0) that use 5+ models and 3+ model families.
+                       workloads: float) -> tuple[float, float]:
+    """Firm-weighted shares of buying firms (their agent served > 0) that use 5+ models and 3+ model families.
 
-    A model is an offer's (provider, tier), a family its provider; one is used when it serves at least
-    ``threshold`` of the enterprise's tokens (:func:`models_used`). The stylized fact they compare with: 37% of
-    enterprises use 5+ models, 81% use 3+ model families. NaN when nobody buys.
+    A model is an offer's (provider, tier), a family the provider that serves it; a firm uses the models its
+    Poisson(``workloads``) workloads land on (:func:`use_probabilities`), so the share is the firm-weighted mean
+    of ``P(N >= 5)`` over models and ``P(N >= 3)`` over families (:func:`probability_at_least`). The stylized
+    facts they compare with: 37% of enterprises use 5+ models, 81% use 3+ model families. NaN when nobody buys.
     """
     buying = allocation.sum(axis=1) > 0
     firms = float(weight[buying].sum())
     if firms <= 0:
         return float("nan"), float("nan")
-    five_models = models_used(allocation, model, threshold) >= 5
-    three_families = models_used(allocation, family, threshold) >= 3
-    return (float(weight[buying & five_models].sum()) / firms, float(weight[buying & three_families].sum()) / firms)
+    rows = allocation[buying]
+    five = probability_at_least(use_probabilities(rows, model, workloads), 5)
+    three = probability_at_least(use_probabilities(rows, family, workloads), 3)
+    w = weight[buying]
+    return float(w @ five) / firms, float(w @ three) / firms

@@ -73,7 +73,7 @@ class Population:
     segment_quality_weight: FloatArray | None = None
     segment_price_sensitivity: FloatArray | None = None
     utility_form: str = "log"
-    multihoming_threshold: float = 0.02
+    workloads_per_firm: float = 8.0
 
 
 @dataclass(frozen=True)
@@ -256,7 +256,7 @@ def multihoming_row(o: StepOutcome, pop: Population) -> dict[str, float]:
     tier = getattr(offers, "tier", None)
     model = offers.holder if tier is None else offers.holder * (int(np.max(tier, initial=0)) + 1) + tier
     five, three = metrics.multihoming_shares(o.clearing.allocation, model, offers.holder, pop.weight,
-                                             pop.multihoming_threshold)
+                                             pop.workloads_per_firm)
     return dict(zip(MULTIHOMING_COLUMNS, (five, three), strict=True))
 
 

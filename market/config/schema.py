@@ -116,11 +116,11 @@ class SimulationConfig(_Section):
     volume_max_iterations: int = Field(
         20, ge=1, le=1000, description="Most clearings computed to find the volume fixed point under rationing."
     )
-    multihoming_threshold: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
-        0.02,
+    workloads_per_firm: Annotated[float, Field(gt=0.0, le=10_000.0)] = Field(
+        8.0,
         description=(
-            "Share of an enterprise's tokens a model (or model family) must serve to count as one it uses, for the "
-            "multihoming_* columns of the model table."
+            "Mean number of workloads (applications) a firm runs a month, each placed whole on one model drawn "
+            "with its agent's token shares; sets how many models a firm uses in the multihoming_* columns."
         ),
     )
     save_networks: bool = Field(
