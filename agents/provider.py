@@ -196,7 +196,8 @@ class Provider(mesa.Agent):
             demand=seen(obs.demand if obs else None), own_slope=seen(obs.own_slope if obs else None),
             beta=seen(obs.beta if obs else None), recapture_owner=seen(obs.recapture_owner if obs else None),
             recapture_industry=seen(obs.recapture_industry if obs else None), rival_price=rival,
-            capacity=fleet.capacity[self.holder_id, regions] / weight, last_profit=self.last_profit, cash=self.cash,
+            capacity=self.slot_capacity(fleet.capacity[self.holder_id, regions], seen(obs.demand if obs else None)),
+            last_profit=self.last_profit, cash=self.cash,
             credit_limit=self.credit_limit, utility_form=utility_form,
             observed=obs is not None and len(obs.holder) > 0,
             region=tuple(str(names[r]) for r in regions) if names is not None else (),
@@ -246,6 +247,18 @@ class Provider(mesa.Agent):
             market_demand_history=np.array(self.market_demand_history),
             price=self.price_per_capacity_unit(), cost_of_capital_per_year=self.cost_of_capital_per_year,
         )
+
+    def slot_capacity(self, pool_capacity: FloatArray, demand: FloatArray) -> FloatArray:
+        """Tier Mtok each slot can serve: its region's capacity (capacity units, per slot) shared among the
+        region's tiers in proportion to last month's demand in capacity units, ``C_r * w_s D_s / sum_k w_k D_k``
+        (evenly where they had none), over the tier's weight ``w_s``. With one tier, the region's capacity."""
+        if len(self.tiers) == 1:
+            return pool_capacity / self.slot_weight
+        n = len(self.tiers)
+        units = (self.slot_weight * demand).reshape(len(self.regions), n)
+        total = units.sum(axis=1, keepdims=True)
+        share = np.where(total > 0, units / np.where(total > 0, total, 1.0), 1.0 / n).ravel()
+        return np.asarray(pool_capacity * share / self.slot_weight, dtype=np.float64)
 
     def price_per_capacity_unit(self) -> FloatArray:
         """Its price per region in $ per capacity unit: its slots' prices over their tiers' weights, averaged

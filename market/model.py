@@ -111,7 +111,7 @@ class InferenceMarket(mesa.Model):
             per_agent=config.simulation.enterprise_output == "agent",
             segment_quality_weight=np.array([s.quality_weight for s in config.segments]),
             segment_price_sensitivity=np.array([s.price_sensitivity for s in config.segments]),
-            utility_form=self.form))
+            utility_form=self.form, tier_names=self.tiers.names if self.tiers.declared else ()))
         if any(s.initial_contract_share > 0 for s in config.segments):  # contracts in proportion to capacity
             base = fleet_economics(self.ledger, self.generations, self.roster.holder_technology(),
                                    self.regions.base_power_price)
