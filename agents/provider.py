@@ -210,7 +210,8 @@ class Provider(mesa.Agent):
         """Its view for fleet planning (None when its capacity is fixed or there is no GPU to buy).
 
         Demand per region is the larger of its own unconstrained demand and what it served (overflow from
-        full rivals included), in capacity units (tier Mtok times the tier's weight, summed over its tiers). ``used_price``, ``used_life_left`` and ``used_available`` are, per generation, the
+        full rivals included), in capacity units (tier Mtok times the tier's weight, summed over its tiers).
+        ``used_price``, ``used_life_left`` and ``used_available`` are, per generation, the
         price and mean months of life left of the cheapest reseller's lots and the resellers' stock (without
         ``used_life_left``, a GPU built at its generation's release). With ``power_price`` (per region) it also
         sees each generation's running cost per GPU-month: power at its PUE and mean regional price, plus opex.

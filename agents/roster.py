@@ -247,7 +247,8 @@ class Roster:
             owner=np.array([p.owner_id for p, _, _, _ in rows], dtype=np.int64),
             quality=column([quality[p.holder_id] * float(p.tier_table.quality_factor[t]) for p, _, _, t in rows]),
             price=column([p.price[j] for p, j, _, _ in rows]),
-            unit_cost=column([fleet.unit_cost[p.holder_id, r] * w for (p, _, r, _), w in zip(rows, weight, strict=True)]),
+            unit_cost=column([fleet.unit_cost[p.holder_id, r] * w
+                              for (p, _, r, _), w in zip(rows, weight, strict=True)]),
             capacity=column([fleet.capacity[p.holder_id, r] for p, _, r, _ in rows]),
             variable_cost=column([fleet.variable_cost[p.holder_id, r] * w
                                   for (p, _, r, _), w in zip(rows, weight, strict=True)]),

@@ -100,9 +100,10 @@ class OfferBook:
     def empty(cls) -> OfferBook:
         """No offers (before the first step)."""
         ints, floats = np.zeros(0, dtype=np.int64), np.zeros(0)
-        return cls(holder=ints, region=ints.copy(), kind=ints.copy(), owner=ints.copy(),
-                   **{name: floats.copy() for name in ("quality", "price", "unit_cost", "capacity", "variable_cost",
-                                                       "privacy_risk", "lock_in", "unverified", "reliability")})
+        return cls(holder=ints, region=ints.copy(), kind=ints.copy(), owner=ints.copy(), quality=floats.copy(),
+                   price=floats.copy(), unit_cost=floats.copy(), capacity=floats.copy(), variable_cost=floats.copy(),
+                   privacy_risk=floats.copy(), lock_in=floats.copy(), unverified=floats.copy(),
+                   reliability=floats.copy())
 
 
 def incumbent_offer_index(offer_holder: IntArray, offer_region: IntArray, incumbent_provider: IntArray,
