@@ -163,7 +163,7 @@ class Recorder:
     def columns(self) -> tuple[str, ...]:
         """Columns of the model table."""
         return (*MODEL_COLUMNS, *[f"hhi_{r}" for r in self.population.region_names], *self.price_index.columns,
-                *tier_columns(self.population.tier_names))
+                *tiers.tier_columns(self.population.tier_names))
 
     @property
     def last_model_row(self) -> dict[str, Any]:
@@ -281,26 +281,14 @@ def offer_keys(offers: OfferBook, pop: Population) -> IntArray:
     return (offers.holder * len(pop.region_names) + offers.region) * n_tiers + offers.tier
 
 
-def tier_columns(tier_names: tuple[str, ...]) -> tuple[str, ...]:
-    """Model-table columns of declared tiers (none without)."""
-    if not tier_names:
-        return ()
-    return (*[f"{m}_{t}" for t in tier_names for m in ("tokens", "spend", "price_index")], "latency_premium")
-
-
 def tier_row(index: TierPriceIndex, o: StepOutcome, pop: Population) -> dict[str, float]:
     """Tokens served (Mtok), spend ($) and chained price index per tier, and the latency premium
-    (``market.tiers.latency_premium``)."""
-    offers, c, n = o.offers, o.clearing, len(pop.tier_names)
-    tokens = tiers.totals_by_tier(offers.tier, c.served, n)
-    spend = tiers.totals_by_tier(offers.tier, c.revenue, n)
+    (``market.tiers``)."""
+    offers, c = o.offers, o.clearing
     levels = index.update(offer_keys(offers, pop), offers.tier, offers.price, c.served)
-    row: dict[str, float] = {}
-    for t, name in enumerate(pop.tier_names):
-        row[f"tokens_{name}"], row[f"spend_{name}"] = float(tokens[t]), float(spend[t])
-        row[f"price_index_{name}"] = levels[f"price_index_{name}"]
-    row["latency_premium"] = tiers.latency_premium(offers.tier, offers.price, offers.latency_ms, c.served, n)
-    return row
+    row = {**tiers.tier_measures(pop.tier_names, offers.tier, offers.price, offers.latency_ms, c.served,
+                                 c.revenue), **levels}
+    return {k: row[k] for k in tiers.tier_columns(pop.tier_names)}
 
 
 def offer_rows(o: StepOutcome, pop: Population) -> dict[str, NDArray[Any]]:

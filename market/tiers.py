@@ -120,3 +120,21 @@ def latency_premium(tier: IntArray, price: FloatArray, latency_ms: FloatArray, s
     if not premiums:
         return float("nan")
     return float(np.average(premiums, weights=weights))
+
+
+def tier_columns(tier_names: tuple[str, ...]) -> tuple[str, ...]:
+    """Model-table columns of declared tiers (none without)."""
+    if not tier_names:
+        return ()
+    return (*[f"{m}_{t}" for t in tier_names for m in ("tokens", "spend", "price_index")], "latency_premium")
+
+
+def tier_measures(tier_names: tuple[str, ...], tier: IntArray, price: FloatArray, latency_ms: FloatArray,
+                  served: FloatArray, revenue: FloatArray) -> dict[str, float]:
+    """``tokens_<tier>`` (Mtok), ``spend_<tier>`` ($) and ``latency_premium`` of a month's offers."""
+    n = len(tier_names)
+    tokens, spend = totals_by_tier(tier, served, n), totals_by_tier(tier, revenue, n)
+    row = {f"tokens_{name}": float(tokens[t]) for t, name in enumerate(tier_names)}
+    row.update({f"spend_{name}": float(spend[t]) for t, name in enumerate(tier_names)})
+    row["latency_premium"] = latency_premium(tier, price, latency_ms, served, n)
+    return row
