@@ -108,10 +108,10 @@ class OfferBook:
 
 def incumbent_offer_index(offer_holder: IntArray, offer_region: IntArray, incumbent_provider: IntArray,
                           incumbent_region: IntArray, n_regions: int) -> IntArray:
-    """Index in the offer list of each enterprise's main provider's offer in the same region, or -1 (none, or
-    that provider posts no offer there this step)."""
+    """Index in the offer list of each enterprise's main provider's offer in the same region (its first, when it
+    posts several tiers there), or -1 (none, or that provider posts no offer there this step)."""
     key = offer_holder * n_regions + offer_region
-    order = np.argsort(key)
+    order = np.argsort(key, kind="stable")
     sorted_keys = key[order]
     want = incumbent_provider * n_regions + incumbent_region
     pos = np.clip(np.searchsorted(sorted_keys, want), 0, max(len(key) - 1, 0))

@@ -93,3 +93,14 @@ def test_the_example_records_tier_columns(example_model: InferenceMarket) -> Non
     last = offers[offers["step"] == 3]
     np.testing.assert_allclose(last["served"].sum(), model.loc[3, "tokens_served"], rtol=1e-12)
     assert set(last["tier"]) == {"frontier", "mid", "small"}
+
+
+def test_no_switching_cost_on_the_main_providers_other_tiers() -> None:
+    """Offers 0-2 are one pool (a provider's three tiers in a region), offer 3 another. Buyer 0's main offer is
+    0: the switching cost (0.5) charged on offers 1 and 2 is added back, not on 3; buyer 1 has no main provider;
+    buyer 2's main offer is 3, the last: nothing to add back."""
+    from agents.enterprise import waive_switching_cost_within_pool
+
+    utility = np.zeros((3, 4))
+    waive_switching_cost_within_pool(utility, np.array([0, -1, 3]), np.array([0, 0, 0, 1]), np.array([0.5, 0.7, 0.9]))
+    np.testing.assert_array_equal(utility, [[0.0, 0.5, 0.5, 0.0], [0.0] * 4, [0.0] * 4])
