@@ -104,3 +104,21 @@ def test_no_switching_cost_on_the_main_providers_other_tiers() -> None:
     utility = np.zeros((3, 4))
     waive_switching_cost_within_pool(utility, np.array([0, -1, 3]), np.array([0, 0, 0, 1]), np.array([0.5, 0.7, 0.9]))
     np.testing.assert_array_equal(utility, [[0.0, 0.5, 0.5, 0.0], [0.0] * 4, [0.0] * 4])
+
+
+def test_investment_reads_demand_in_capacity_units(example_model: InferenceMarket) -> None:
+    """A provider's demand per region is sum over its tiers of w_t max(D_o, served_o) (capacity units)."""
+    m = example_model
+    offers, c = m.offers, m.clearing
+    p = next(p for p in m.providers if p.active and p.config.capacity_mtok_per_month is None
+             and (offers.holder == p.holder_id).any())
+    n_gen = len(m.generations)
+    view = p.investment_view(step=m.step_index, fleet=m.fleet, offers=offers, clearing=c, generations=m.generations,
+                             algorithmic_efficiency=m.algorithmic_efficiency, used_price=np.full(n_gen, np.nan),
+                             used_available=np.zeros(n_gen, dtype=np.int64))
+    assert view is not None
+    for j, r in enumerate(p.regions):
+        mine = (offers.holder == p.holder_id) & (offers.region == r)
+        expected = float((np.maximum(c.offer_demand[mine], c.served[mine]) * offers.capacity_weight[mine]).sum())
+        assert view.demand[j] == pytest.approx(expected, rel=1e-12)
+    assert np.any(offers.capacity_weight[offers.holder == p.holder_id] < 1.0)
