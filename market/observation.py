@@ -56,9 +56,9 @@ class MarketObservation:
     def price_in_region(self, region: int, tier: int = 0) -> float:
         """The demand-weighted mean price of the region's offers of ``tier`` (NaN where it had none): what an
         entrant there faces."""
-        if tier and not 0 <= region < self.n_regions:
+        if (tier or self.n_regions) and not 0 <= region < self.n_regions:  # no offer there (ids would collide)
             return float("nan")
-        market = region + tier * self.n_regions if tier else region
+        market = region + tier * self.n_regions
         return float(self.region_price[market]) if 0 <= market < len(self.region_price) else float("nan")
 
     def index_of(self, holder: int, region: int, tier: int = 0) -> int:

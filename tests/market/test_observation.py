@@ -113,3 +113,4 @@ def test_rivals_are_other_owners_offers_of_the_same_region_and_tier() -> None:
     assert obs.index_of(1, 0, 1) == 3 and obs.index_of(2, 1, 0) == -1
     np.testing.assert_allclose([obs.price_in_region(0, 1), obs.price_in_region(0, 0)],
                                [10.0 / 3.0, (1 * 3.0 + 3 * 5.0) / 4.0], rtol=1e-12)
+    assert np.isnan(obs.price_in_region(2, 0))  # no offer in region 2 (market id 2 is region 0's tier 1)
