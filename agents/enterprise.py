@@ -163,7 +163,7 @@ class EnterprisePopulation:
         are excluded."""
         incumbent = incumbent_offer_index(offers.holder, offers.region, self.incumbent_provider,
                                           self.incumbent_region, self.n_regions)
-        return choice_utilities(
+        utility = choice_utilities(
             quality_weight=self.quality_weight, price_sensitivity=self.price_sensitivity,
             privacy_sensitivity=self.privacy_sensitivity, lockin_aversion=self.lockin_aversion,
             trust_weight=self.trust_weight, reliability_weight=self.reliability_weight,
@@ -174,6 +174,9 @@ class EnterprisePopulation:
             quality_floor=None if frontier_quality is None else self.quality_floor,
             frontier_quality=1.0 if frontier_quality is None else frontier_quality,
         )
+        if offers.n_pools < len(offers):  # tiers: no switching cost on the main provider's other tiers there
+            waive_switching_cost_within_pool(utility, incumbent, offers.pool, self.current_switching_cost())
+        return utility
 
     def outside_utilities(self, *, not_buying_value: float, self_host_cost_by_region: FloatArray | None,
                           self_host_quality: float, self_host_penalty: float, mu: float, form: str,
@@ -230,3 +233,20 @@ class Enterprise(mesa.Agent):
             if isinstance(value, np.ndarray) and value.shape[:1] == (population.size,):
                 return value[self.index].item()
         raise AttributeError(name)
+
+
+def waive_switching_cost_within_pool(utility: FloatArray, incumbent: IntArray, pool: IntArray,
+                                     switching_cost: FloatArray) -> None:
+    """Add back, in place, the switching cost on the offers that share a pool (provider and region) with each
+    buyer's main offer ``incumbent`` (-1: none); a pool's offers are contiguous in the offer book."""
+    n_offers = len(pool)
+    rows = np.nonzero(incumbent >= 0)[0]
+    first = incumbent[rows]
+    for shift in range(1, n_offers):
+        idx = first + shift
+        inside = idx < n_offers
+        same = np.zeros(len(rows), dtype=bool)
+        same[inside] = pool[idx[inside]] == pool[first[inside]]
+        if not same.any():
+            break
+        utility[rows[same], idx[same]] += switching_cost[rows[same]]

@@ -22,6 +22,7 @@ from market.fleet import FleetEconomics
 from market.observation import MarketObservation
 from market.offers import OfferBook
 from market.technology import GenerationTable, power_cost_per_gpu_month, tokens_per_gpu_month
+from market.tiers import TierTable
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -35,8 +36,11 @@ class Provider(mesa.Agent):
     Attributes:
         name: Provider name.
         holder_id: Its id in the GPU ledger and in provider-level arrays.
-        regions: Region ids it serves (one offer per region).
-        price: Current price per region, $/Mtok.
+        regions: Region ids it serves.
+        tiers: Tier ids it serves.
+        slot_region, slot_tier, slot_weight: Its offer slots, one per (region, tier), region by region: the
+            region, the tier and the tier's capacity units per Mtok.
+        price: Current price per slot, $/Mtok.
         cash: Cash, $ (negative means borrowing, down to ``-credit_limit``).
         owner_id: Holder id of its ultimate owner (itself unless acquired).
         active: False once it has exited.
@@ -46,12 +50,17 @@ class Provider(mesa.Agent):
 
     def __init__(self, model: mesa.Model, *, name: str, holder_id: int, config: ProviderConfig,
                  regions: Sequence[int], acquisitions: AcquisitionConfig | None = None,
-                 pricing_rng: np.random.Generator | None = None) -> None:
+                 pricing_rng: np.random.Generator | None = None, tiers: TierTable | None = None) -> None:
         super().__init__(model)
         self.name = name
         self.holder_id = holder_id
         self.config = config
         self.regions = np.asarray(regions, dtype=np.int64)
+        self.tier_table = TierTable.implicit() if tiers is None else tiers
+        self.tiers = self.tier_table.ids(config.tiers)
+        self.slot_region = np.repeat(self.regions, len(self.tiers))
+        self.slot_tier = np.tile(self.tiers, len(self.regions))
+        self.slot_weight = self.tier_table.capacity_weight[self.slot_tier]
         self.quality_mode = config.quality
         self.quality_factor = config.quality_factor
         self.serving_efficiency = config.serving_efficiency
@@ -71,7 +80,7 @@ class Provider(mesa.Agent):
         self.pricing = make_pricing_strategy(config.pricing, rng=pricing_rng)
         self.investment = make_investment_strategy(config.investment)
         self.acquisition: AcquisitionStrategy = make_acquisition_strategy(acquisitions or AcquisitionConfig())
-        self.price = np.full(len(self.regions), np.nan if config.initial_price_usd_per_mtok is None
+        self.price = np.full(len(self.slot_region), np.nan if config.initial_price_usd_per_mtok is None
                              else config.initial_price_usd_per_mtok)
         self.last_profit = 0.0
         self.monthly_operating_cost = 0.0
@@ -137,7 +146,7 @@ class Provider(mesa.Agent):
         return self.base_privacy_risk + self.config.flywheel_privacy_cost * self.flywheel_gain
 
     def quality(self, frontier: float, open_weight: float) -> float:
-        """Capability index of what it serves this step (flywheel gain included)."""
+        """Capability index of what it serves this step (flywheel gain included), before tier factors."""
         if self.quality_mode == "frontier":
             base = frontier
         elif self.quality_mode == "open":
@@ -159,17 +168,19 @@ class Provider(mesa.Agent):
     # -- what it knows -------------------------------------------------------------------------------------
     def pricing_view(self, step: int, fleet: FleetEconomics, observation: MarketObservation | None,
                      utility_form: str) -> PricingView:
-        """Its view for pricing: its costs and capacity per region, and last month's observation of its offers
-        (zeros for offers it did not post, whose rival price is the region's mean price: the market it
-        enters). Regions where it has no GPUs yet are costed at its cheapest region."""
-        regions = self.regions
-        unit_cost = fleet.unit_cost[self.holder_id, regions]
-        marginal_cost = fleet.variable_cost[self.holder_id, regions]
+        """Its view for pricing, one entry per offer slot (region, tier): its costs per Mtok of the tier (the
+        fleet's per capacity unit times the tier's weight), the tier Mtok its region's capacity could serve, and
+        last month's observation of its offers (zeros for offers it did not post, whose rival price is the
+        region and tier's mean price: the market it enters). Regions where it has no GPUs yet are costed at its
+        cheapest region."""
+        regions, tiers, weight = self.slot_region, self.slot_tier, self.slot_weight
+        unit_cost = fleet.unit_cost[self.holder_id, regions] * weight
+        marginal_cost = fleet.variable_cost[self.holder_id, regions] * weight
         finite = np.isfinite(unit_cost)
         if not finite.all():
             unit_cost = np.where(finite, unit_cost, unit_cost[finite].min())
-        idx = ([observation.index_of(self.holder_id, int(r)) for r in regions] if observation is not None
-               else [-1] * len(regions))
+        idx = ([observation.index_of(self.holder_id, int(r), int(t)) for r, t in zip(regions, tiers, strict=True)]
+               if observation is not None else [-1] * len(regions))
 
         def seen(values: FloatArray | None, missing: float = 0.0) -> FloatArray:
             return np.array([values[i] if values is not None and i >= 0 else missing for i in idx], dtype=np.float64)
@@ -177,14 +188,16 @@ class Provider(mesa.Agent):
         obs = observation
         rival = seen(obs.rival_price if obs else None, np.nan)
         if obs is not None:
-            rival = np.where(np.asarray(idx) < 0, [obs.price_in_region(int(r)) for r in regions], rival)
+            rival = np.where(np.asarray(idx) < 0, [obs.price_in_region(int(r), int(t))
+                                                   for r, t in zip(regions, tiers, strict=True)], rival)
         names = getattr(self.model, "region_names", None)
         return PricingView(
             step=step, unit_cost=unit_cost, marginal_cost=marginal_cost, last_price=self.price.copy(),
             demand=seen(obs.demand if obs else None), own_slope=seen(obs.own_slope if obs else None),
             beta=seen(obs.beta if obs else None), recapture_owner=seen(obs.recapture_owner if obs else None),
             recapture_industry=seen(obs.recapture_industry if obs else None), rival_price=rival,
-            capacity=fleet.capacity[self.holder_id, regions], last_profit=self.last_profit, cash=self.cash,
+            capacity=self.slot_capacity(fleet.capacity[self.holder_id, regions], seen(obs.demand if obs else None)),
+            last_profit=self.last_profit, cash=self.cash,
             credit_limit=self.credit_limit, utility_form=utility_form,
             observed=obs is not None and len(obs.holder) > 0,
             region=tuple(str(names[r]) for r in regions) if names is not None else (),
@@ -197,7 +210,8 @@ class Provider(mesa.Agent):
         """Its view for fleet planning (None when its capacity is fixed or there is no GPU to buy).
 
         Demand per region is the larger of its own unconstrained demand and what it served (overflow from
-        full rivals included). ``used_price``, ``used_life_left`` and ``used_available`` are, per generation, the
+        full rivals included), in capacity units (tier Mtok times the tier's weight, summed over its tiers).
+        ``used_price``, ``used_life_left`` and ``used_available`` are, per generation, the
         price and mean months of life left of the cheapest reseller's lots and the resellers' stock (without
         ``used_life_left``, a GPU built at its generation's release). With ``power_price`` (per region) it also
         sees each generation's running cost per GPU-month: power at its PUE and mean regional price, plus opex.
@@ -210,7 +224,8 @@ class Provider(mesa.Agent):
         regions = self.regions
         demand = np.zeros(len(regions))
         for o in np.nonzero(offers.holder == self.holder_id)[0]:
-            demand[np.nonzero(regions == offers.region[o])[0]] += max(clearing.offer_demand[o], clearing.served[o])
+            demand[np.nonzero(regions == offers.region[o])[0]] += (
+                max(clearing.offer_demand[o], clearing.served[o]) * offers.capacity_weight[o])
         tokens = tokens_per_gpu_month(gens.throughput_tokens_per_s,
                                       self.serving_efficiency * self.capacity_factor * algorithmic_efficiency)
         new_id = gens.newest(step)
@@ -231,8 +246,28 @@ class Provider(mesa.Agent):
             installed_gpus=gpus, cash=self.cash, credit_limit=self.credit_limit,
             monthly_operating_cost=self.monthly_operating_cost,
             market_demand_history=np.array(self.market_demand_history),
-            price=self.price.copy(), cost_of_capital_per_year=self.cost_of_capital_per_year,
+            price=self.price_per_capacity_unit(), cost_of_capital_per_year=self.cost_of_capital_per_year,
         )
+
+    def slot_capacity(self, pool_capacity: FloatArray, demand: FloatArray) -> FloatArray:
+        """Tier Mtok each slot can serve: its region's capacity (capacity units, per slot) shared among the
+        region's tiers in proportion to last month's demand in capacity units, ``C_r * w_s D_s / sum_k w_k D_k``
+        (evenly where they had none), over the tier's weight ``w_s``. With one tier, the region's capacity."""
+        if len(self.tiers) == 1:
+            return pool_capacity / self.slot_weight
+        n = len(self.tiers)
+        units = (self.slot_weight * demand).reshape(len(self.regions), n)
+        total = units.sum(axis=1, keepdims=True)
+        share = np.where(total > 0, units / np.where(total > 0, total, 1.0), 1.0 / n).ravel()
+        return np.asarray(pool_capacity * share / self.slot_weight, dtype=np.float64)
+
+    def price_per_capacity_unit(self) -> FloatArray:
+        """Its price per region in $ per capacity unit: its slots' prices over their tiers' weights, averaged
+        over the region's tiers (its price per region when it serves one tier)."""
+        if len(self.tiers) == 1:
+            return self.price.copy()
+        per_unit = (self.price / self.slot_weight).reshape(len(self.regions), len(self.tiers))
+        return np.asarray(per_unit.mean(axis=1), dtype=np.float64)
 
     # -- decisions -----------------------------------------------------------------------------------------
     def post_prices(self, view: PricingView) -> FloatArray:
@@ -245,8 +280,9 @@ class Provider(mesa.Agent):
         return prices
 
     def offering(self, fleet: FleetEconomics) -> NDArray[np.bool_] | None:
-        """The regions where it can offer (capacity > 0), or None when inactive or without capacity anywhere."""
-        capacity = fleet.capacity[self.holder_id, self.regions]
+        """The slots (region, tier) where it can offer (capacity > 0 in the region), or None when inactive or
+        without capacity anywhere."""
+        capacity = fleet.capacity[self.holder_id, self.slot_region]
         return capacity > 0 if self.active and np.any(capacity > 0) else None
 
     def price_offers(self, step: int, fleet: FleetEconomics, observation: MarketObservation | None,

@@ -25,6 +25,7 @@ from market.hardware import GpuLedger
 from market.offers import OfferBook
 from market.recording import ProviderSnapshot
 from market.technology import GenerationTable
+from market.tiers import TierTable
 from market.trading import NewOrder, ResellerDesk, UsedOrder
 
 FloatArray = NDArray[np.float64]
@@ -56,15 +57,17 @@ class Roster:
         self.holders.append(holder)
 
     def new_provider(self, model: mesa.Model, cfg: ProviderConfig, name: str, region_names: Sequence[str],
-                     acquisitions: AcquisitionConfig, pricing_seed: np.random.SeedSequence) -> Provider:
+                     acquisitions: AcquisitionConfig, pricing_seed: np.random.SeedSequence,
+                     tiers: TierTable | None = None) -> Provider:
         """Create and register a provider of ``cfg.kind`` (at set-up or on entry). It serves the regions it
-        lists, or else those where its fleet is; a pricing strategy that draws random numbers gets the
-        generator of child ``holder_id`` of ``pricing_seed``."""
+        lists, or else those where its fleet is, and the tiers of ``tiers`` it lists (default: all); a pricing
+        strategy that draws random numbers gets the generator of child ``holder_id`` of ``pricing_seed``."""
         regions = [region_names.index(r) for r in cfg.regions] or sorted(
             {region_names.index(lot.region) for lot in cfg.fleet})
         child = np.random.SeedSequence(pricing_seed.entropy, spawn_key=(*pricing_seed.spawn_key, self.next_id))
         provider = PROVIDER_KINDS[cfg.kind](model, name=name, holder_id=self.next_id, config=cfg, regions=regions,
-                                            acquisitions=acquisitions, pricing_rng=np.random.default_rng(child))
+                                            acquisitions=acquisitions, pricing_rng=np.random.default_rng(child),
+                                            tiers=tiers)
         self.add(provider)
         return provider
 
@@ -213,29 +216,48 @@ class Roster:
 
     # -- the agents' offers and views ------------------------------------------------------------------------
     def offer_book(self, posting: Sequence[tuple[Provider, BoolArray]], fleet: FleetEconomics, frontier: float,
-                   open_weight: float) -> OfferBook:
-        """The offers of providers that posted prices: one per region where ``posting``'s mask is True."""
-        rows = [(p, j, int(r)) for p, served in posting for j, r in enumerate(p.regions) if served[j]]
+                   open_weight: float, pool_utilization: FloatArray | None = None) -> OfferBook:
+        """The offers of providers that posted prices: one per slot (region, tier) where ``posting``'s mask is
+        True. A tier's quality is the provider's times the tier's quality factor, its unit and variable cost
+        the fleet's per capacity unit times the tier's weight; its serving latency is the tier's at its pool's
+        utilization last month (``pool_utilization``, holder x region; none: zero load)."""
+        rows = [(p, j, int(p.slot_region[j]), int(p.slot_tier[j])) for p, served in posting
+                for j in range(len(p.slot_region)) if served[j]]
         kinds = {name: i for i, name in enumerate(PROVIDER_KIND_NAMES)}
         quality = {p.holder_id: p.quality(frontier, open_weight) for p, _ in posting}
+        pools: dict[tuple[int, int], int] = {}
+        pool = [pools.setdefault((p.holder_id, r), len(pools)) for p, _, r, _ in rows]
+        weight = [float(p.slot_weight[j]) for p, j, _, _ in rows]
 
         def column(values: list[float]) -> FloatArray:
             return np.array(values, dtype=np.float64)
 
+        def load(h: int, r: int) -> float:
+            known = pool_utilization is not None and h < pool_utilization.shape[0]
+            return float(pool_utilization[h, r]) if known else 0.0  # type: ignore[index]
+
+        tier = np.array([t for _, _, _, t in rows], dtype=np.int64)
+        latency = np.zeros(len(rows))
+        for p, _ in posting[:1]:  # every provider of a market shares the scenario's tier table
+            latency = p.tier_table.latency_ms(tier, column([load(q.holder_id, r) for q, _, r, _ in rows]))
         return OfferBook(
-            holder=np.array([p.holder_id for p, _, _ in rows], dtype=np.int64),
-            region=np.array([r for _, _, r in rows], dtype=np.int64),
-            kind=np.array([kinds[p.kind] for p, _, _ in rows], dtype=np.int64),
-            owner=np.array([p.owner_id for p, _, _ in rows], dtype=np.int64),
-            quality=column([quality[p.holder_id] for p, _, _ in rows]),
-            price=column([p.price[j] for p, j, _ in rows]),
-            unit_cost=column([fleet.unit_cost[p.holder_id, r] for p, _, r in rows]),
-            capacity=column([fleet.capacity[p.holder_id, r] for p, _, r in rows]),
-            variable_cost=column([fleet.variable_cost[p.holder_id, r] for p, _, r in rows]),
-            privacy_risk=column([p.privacy_risk for p, _, _ in rows]),
-            lock_in=column([p.lock_in for p, _, _ in rows]),
-            unverified=column([p.unverified_fraction for p, _, _ in rows]),
-            reliability=column([p.reliability for p, _, _ in rows]),
+            holder=np.array([p.holder_id for p, _, _, _ in rows], dtype=np.int64),
+            region=np.array([r for _, _, r, _ in rows], dtype=np.int64),
+            kind=np.array([kinds[p.kind] for p, _, _, _ in rows], dtype=np.int64),
+            owner=np.array([p.owner_id for p, _, _, _ in rows], dtype=np.int64),
+            quality=column([quality[p.holder_id] * float(p.tier_table.quality_factor[t]) for p, _, _, t in rows]),
+            price=column([p.price[j] for p, j, _, _ in rows]),
+            unit_cost=column([fleet.unit_cost[p.holder_id, r] * w
+                              for (p, _, r, _), w in zip(rows, weight, strict=True)]),
+            capacity=column([fleet.capacity[p.holder_id, r] for p, _, r, _ in rows]),
+            variable_cost=column([fleet.variable_cost[p.holder_id, r] * w
+                                  for (p, _, r, _), w in zip(rows, weight, strict=True)]),
+            privacy_risk=column([p.privacy_risk for p, _, _, _ in rows]),
+            lock_in=column([p.lock_in for p, _, _, _ in rows]),
+            unverified=column([p.unverified_fraction for p, _, _, _ in rows]),
+            reliability=column([p.reliability for p, _, _, _ in rows]),
+            tier=tier, pool=np.array(pool, dtype=np.int64), capacity_weight=column(weight), latency_ms=latency,
+            via=np.full(len(rows), -1, dtype=np.int64),
         )
 
     def reseller_quotes(self, generations: GenerationTable, step: int, held: IntArray,

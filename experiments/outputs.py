@@ -37,7 +37,7 @@ RESULTS_DIR = Path("results")
 """Where runs without ``--out`` go (relative to the working directory)."""
 
 RUN_FILES = frozenset({"model.parquet", "providers.parquet", "enterprises.parquet", "gpu_market.parquet",
-                       "events.parquet", "manifest.json", "networks", "figures"})
+                       "events.parquet", "offers.parquet", "manifest.json", "networks", "figures"})
 """Everything a run directory of ours may hold (tables, manifest, networks/, figures/)."""
 
 

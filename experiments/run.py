@@ -36,6 +36,7 @@ class RunResult:
         enterprises: Enterprise outcomes by (step, region, segment), or per agent on request.
         gpu_market: One row per step and GPU generation (secondary price, units by holder type).
         events: Entries, exits, acquisitions, GPU sales and the like.
+        offers: One row per step and offer (provider, region, tier): price, serving latency, tokens served.
         manifest: Config, seed, versions, git commit, wall time.
         networks: Final networks as node/edge tables (``contracts_nodes``, ``contracts_edges``, ...), when
             ``simulation.save_networks`` is on; written under ``networks/``.
@@ -46,6 +47,7 @@ class RunResult:
     enterprises: pd.DataFrame
     gpu_market: pd.DataFrame
     events: pd.DataFrame
+    offers: pd.DataFrame = field(default_factory=pd.DataFrame)
     manifest: dict[str, Any] = field(default_factory=dict)
     networks: dict[str, pd.DataFrame] = field(default_factory=dict)
 

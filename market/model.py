@@ -27,12 +27,13 @@ from agents.roster import Roster
 from market import concentration, corporate, demand, routing, trading
 from market import technology as tech
 from market.accounts import Settlement, settle_month
-from market.clearing import Clearing, clear_with_volume_response, logit_shares
+from market.clearing import CapacityPools, Clearing, clear_with_volume_response, logit_shares
 from market.config import PROVIDER_KIND_NAMES, EntrantConfig, ProviderConfig, ScenarioConfig
 from market.config.files import load_scenario, scenario_with_settings
 from market.events import Event, EventKind, EventLog
 from market.fleet import FleetEconomics, fleet_economics, grid_load_mw, installed_kw
 from market.hardware import SCRAPPED, GpuLedger, best_quotes
+from market.latency import latency_disutility, network_latency_ms, pool_utilization
 from market.mesa_support import market_datacollector, model_seed
 from market.metrics import by_holder, consumer_surplus, revenue_by_buyer_region
 from market.networks import market_networks
@@ -41,6 +42,7 @@ from market.offers import OfferBook
 from market.recording import Population, Recorder, StepOutcome
 from market.task_classes import TaskClasses, class_outside_shares, class_posted_price
 from market.technology import GenerationTable
+from market.tiers import TierTable
 
 FloatArray = NDArray[np.float64]
 
@@ -87,6 +89,8 @@ class InferenceMarket(mesa.Model):
         self.reference_quality = config.technology.frontier_quality_start
         ref = config.technology.reference_generation
         self.reference_generation = self.generations.index(ref) if ref else (0 if len(self.generations) else -1)
+        self.tiers = TierTable.from_config(config)
+        self.pool_utilization = np.zeros((0, self.n_regions))  # last month's, per (holder, region)
         self.roster = Roster()
         for cfg in config.providers:  # initial fleets at their book value by age (GpuLedger.add_initial)
             for k in range(cfg.count):
@@ -109,7 +113,8 @@ class InferenceMarket(mesa.Model):
             per_agent=config.simulation.enterprise_output == "agent",
             segment_quality_weight=np.array([s.quality_weight for s in config.segments]),
             segment_price_sensitivity=np.array([s.price_sensitivity for s in config.segments]),
-            utility_form=self.form, workloads_per_firm=config.simulation.workloads_per_firm))
+            utility_form=self.form, workloads_per_firm=config.simulation.workloads_per_firm,
+            tier_names=self.tiers.names if self.tiers.declared else ()))
         if any(s.initial_contract_share > 0 for s in config.segments):  # contracts in proportion to capacity
             base = fleet_economics(self.ledger, self.generations, self.roster.holder_technology(),
                                    self.regions.base_power_price)
@@ -168,7 +173,7 @@ class InferenceMarket(mesa.Model):
 
     def _new_provider(self, cfg: ProviderConfig, name: str) -> Provider:
         return self.roster.new_provider(self, cfg, name, self.region_names, self.config.corporate.acquisitions,
-                                        self.pricing_seq)
+                                        self.pricing_seq, self.tiers)
 
     # -- the step --------------------------------------------------------------------------------------------
     def step(self) -> None:
@@ -227,7 +232,8 @@ class InferenceMarket(mesa.Model):
                    for regions in [p.price_offers(self.step_index, self.fleet,
                                                   trial if p.holder_id in opening else self.observation, self.form)]
                    if regions is not None]
-        self.offers = self.roster.offer_book(posting, self.fleet, self.frontier, self.open_weight)
+        self.offers = self.roster.offer_book(posting, self.fleet, self.frontier, self.open_weight,
+                                             self.pool_utilization)
 
     def open_offers(self) -> tuple[set[int], MarketObservation | None]:
         """Opening prices of offers never priced (every offer at step 0 without configured prices, entrants'
@@ -245,10 +251,12 @@ class InferenceMarket(mesa.Model):
         for p, _ in opening:  # first guess: the region's price, or 1.3 x unit cost
             p.open_prices(p.pricing_view(t, self.fleet, self.observation, self.form))
         for _ in range(OPENING_ROUNDS):
-            trial = self._trial_observation(self.roster.offer_book(live, self.fleet, self.frontier, self.open_weight))
+            trial = self._trial_observation(self.roster.offer_book(live, self.fleet, self.frontier, self.open_weight,
+                                                                   self.pool_utilization))
             if max(p.open_prices(p.pricing_view(t, self.fleet, trial, self.form), 0.5, m) for p, m in opening) < 1e-8:
                 break
-        trial = self._trial_observation(self.roster.offer_book(live, self.fleet, self.frontier, self.open_weight))
+        trial = self._trial_observation(self.roster.offer_book(live, self.fleet, self.frontier, self.open_weight,
+                                                               self.pool_utilization))
         return {p.holder_id for p, _ in opening}, trial
 
     def _trial_observation(self, offers: OfferBook) -> MarketObservation:
@@ -265,7 +273,8 @@ class InferenceMarket(mesa.Model):
             effective = class_posted_price(shares, outside, offers.price, classes, pop.reference_price)
         volume = demand.effective_volume(self.base_volume, effective, pop.reference_price, pop.elasticity)
         return observe_market(offers, shares, volume, pop.price_sensitivity, self.mu, self.form,
-                              self._observed_terms(offers), classes=classes, outside_share=outside)
+                              self._observed_terms(offers), classes=classes, outside_share=outside,
+                              pools=self._pools(offers))
 
     def _choice_shares(self, offers: OfferBook, shocks: FloatArray | None) -> tuple[FloatArray, FloatArray]:
         """Logit shares of every enterprise over ``offers`` and the outside option, each enterprise with its own
@@ -275,20 +284,35 @@ class InferenceMarket(mesa.Model):
             n_segments=pop.n_segments, region_latency_penalty=self.regions.latency_penalty,
             segment_quality_floor=np.zeros(pop.n_segments), frontier_quality=self.frontier,
             offer_region=offers.region, offer_quality=offers.quality)  # floors are per enterprise
+        weight = np.array([s.latency_weight_per_s for s in self.config.segments])
+        if weight.any() and offers.latency_ms.any():  # serving latency costs utility (market.latency)
+            penalty = (penalty.reshape(pop.n_segments, -1, len(offers))
+                       - latency_disutility(weight, offers.latency_ms)[:, None, :]).reshape(penalty.shape)
         utility = pop.utilities(offers, penalty, self.form, shocks, self.frontier)
         return logit_shares(utility, self._outside_utility(), self.mu)
 
     def _task_classes(self, offers: OfferBook) -> TaskClasses | None:
         """The buyers' task classes over ``offers`` (``market.routing``); None when no segment declares tasks.
 
-        Offers carry no serving latency in this engine and the network latency between regions enters the
-        utilities as the regions' latency penalty, so the total latency of every offer is 0 ms here: latency
-        tolerances exclude no offer, quality floors do."""
+        An offer's total latency for a buyer region is the network latency between the regions
+        (``market.latency.network_latency_ms``) plus the offer's serving latency; the network part enters the
+        utilities as the regions' latency penalty, and both parts count against a task's latency tolerance."""
         if not self.task_table.declared:
             return None
-        pop = self.population
+        pop, regions = self.population, self.config.regions
+        network = network_latency_ms(np.arange(self.n_regions), offers.region,
+                                     np.array([r.local_latency_ms for r in regions]),
+                                     np.array([r.remote_latency_ms for r in regions]))
         return routing.build_task_classes(self.task_table, pop.segment, pop.region, self.n_regions, offers.quality,
-                                          self.frontier, np.zeros((self.n_regions, len(offers))))
+                                          self.frontier, network + offers.latency_ms[None, :])
+
+    @staticmethod
+    def _pools(offers: OfferBook) -> CapacityPools | None:
+        """Capacity pools of ``offers`` (a provider's tiers in a region share its GPUs); None when every offer is
+        its own pool of weight 1, where the clearing rations offers."""
+        if len(np.unique(offers.pool)) == len(offers) and np.all(offers.capacity_weight == 1.0):
+            return None
+        return CapacityPools(offers.pool, offers.capacity_weight, offers.pool_capacity())
 
     def _observed_terms(self, offers: OfferBook) -> set[str]:
         """The costly observation terms the pricing strategies of ``offers``' holders ask for."""
@@ -301,10 +325,10 @@ class InferenceMarket(mesa.Model):
         offers, pop, sim = self.offers, self.population, self.config.simulation
         sd = self.config.logit.offer_shock_sd
         shares, outside = self._choice_shares(offers, self.shock_rng.normal(0.0, sd, len(offers)) if sd > 0 else None)
-        classes = self._task_classes(offers)
+        classes, pools = self._task_classes(offers), self._pools(offers)
         c = self.clearing = clear_with_volume_response(
             shares, outside, self.base_volume, pop.reference_price, pop.elasticity, offers.capacity, offers.price,
-            sim.rationing_rounds, sim.volume_tolerance, sim.volume_max_iterations, classes=classes)
+            sim.rationing_rounds, sim.volume_tolerance, sim.volume_max_iterations, classes=classes, pools=pools)
         self.volume = c.volume if c.volume is not None else np.zeros(pop.size)
         effective = c.effective_price if c.effective_price is not None else pop.reference_price
         self.consumer_surplus = consumer_surplus(
@@ -314,9 +338,11 @@ class InferenceMarket(mesa.Model):
             served_by_class=c.served_by_class,
             class_outside_share=None if classes is None else class_outside_shares(shares, outside, classes))
         self.observation = observe_market(offers, shares, self.volume, pop.price_sensitivity, self.mu, self.form,
-                                          self._observed_terms(offers), classes=classes, outside_share=outside)
+                                          self._observed_terms(offers), classes=classes, outside_share=outside,
+                                          pools=pools)
         self.revenue_by_region = revenue_by_buyer_region(c.allocation, pop.region_slices, offers.price)
         pop.record_main_providers(c.allocation, offers.holder, offers.region)
+        self.pool_utilization = self._pool_utilization()
 
     def settle(self) -> None:
         """Revenue, costs, interest and cash of every provider (equations in ``market.accounts``)."""
@@ -408,6 +434,16 @@ class InferenceMarket(mesa.Model):
             not_buying_value=cfg.value, self_host_cost_by_region=self.self_host_cost_by_region if cfg.self_hosting
             else None, self_host_quality=self.open_weight * cfg.self_host_quality_factor,
             self_host_penalty=cfg.self_host_penalty, mu=self.mu, form=self.form, frontier_quality=self.frontier)
+
+    def _pool_utilization(self) -> FloatArray:
+        """Utilization per (holder, region) this month: capacity units served over capacity (``market.latency``),
+        what next month's serving latency reads."""
+        offers, out = self.offers, np.zeros((len(self.holders), self.n_regions))
+        if len(offers):
+            first = np.unique(offers.pool, return_index=True)[1]
+            load = pool_utilization(self.clearing.served, offers.capacity_weight, offers.pool, offers.pool_capacity())
+            out[offers.holder[first], offers.region[first]] = load
+        return out
 
     def _reseller_quotes(self) -> FloatArray:
         n = len(self.holders)

@@ -37,7 +37,10 @@ class MarketObservation:
         recapture_owner: Margin recaptured by offers of the same owner per unit of diverted demand, $/Mtok.
         recapture_industry: Same over every offer (the joint-profit benchmark), $/Mtok.
         rival_price: Demand-weighted mean price of other owners' offers in the region, $/Mtok (NaN: none).
-        region_price: Demand-weighted mean price of every offer per region id, $/Mtok (NaN: no offer there).
+        region_price: Demand-weighted mean price of every offer per market id ``tier * n_regions + region``,
+            $/Mtok (NaN: no offer there); with one tier, per region id.
+        tier: The offer's tier (rivals are other owners' offers of the same region and tier).
+        n_regions: Regions the market ids of ``region_price`` count.
     """
 
     holder: IntArray
@@ -49,14 +52,23 @@ class MarketObservation:
     recapture_industry: FloatArray
     rival_price: FloatArray
     region_price: FloatArray = field(default_factory=lambda: np.zeros(0))
+    tier: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    n_regions: int = 0
 
-    def price_in_region(self, region: int) -> float:
-        """The region's demand-weighted mean price (NaN where it had no offer): what an entrant there faces."""
-        return float(self.region_price[region]) if 0 <= region < len(self.region_price) else float("nan")
+    def price_in_region(self, region: int, tier: int = 0) -> float:
+        """The demand-weighted mean price of the region's offers of ``tier`` (NaN where it had none): what an
+        entrant there faces."""
+        if (tier or self.n_regions) and not 0 <= region < self.n_regions:  # no offer there (ids would collide)
+            return float("nan")
+        market = region + tier * self.n_regions
+        return float(self.region_price[market]) if 0 <= market < len(self.region_price) else float("nan")
 
-    def index_of(self, holder: int, region: int) -> int:
-        """Position of the offer of ``holder`` in ``region``, or -1 when it posted none."""
-        hits = np.nonzero((self.holder == holder) & (self.region == region))[0]
+    def index_of(self, holder: int, region: int, tier: int = 0) -> int:
+        """Position of the offer of ``holder`` in ``region`` and ``tier``, or -1 when it posted none."""
+        mask = (self.holder == holder) & (self.region == region)
+        if len(self.tier) == len(self.holder):
+            mask &= self.tier == tier
+        hits = np.nonzero(mask)[0]
         return int(hits[0]) if hits.size else -1
 
 
@@ -92,10 +104,13 @@ def observe_market(offers: OfferBook, shares: FloatArray, volume: FloatArray, pr
     if "recapture_industry" in observes:
         industry_recapture = diversion_margin(shares, volume, price_sensitivity, mu, offers.price, margin,
                                               slopes.own_slope, [np.arange(len(offers))], form, **terms)
+    n_regions = int(offers.region.max()) + 1 if len(offers) else 0
+    market = offers.region + n_regions * offers.tier  # the region's offers of one tier compete
     return MarketObservation(
         holder=offers.holder.copy(), region=offers.region.copy(), demand=slopes.demand * scale,
         own_slope=slopes.own_slope * scale,
         beta=slopes.beta, recapture_owner=owner_recapture, recapture_industry=industry_recapture,
-        rival_price=rival_prices(offers.price, slopes.demand, offers.owner, offers.region),
-        region_price=region_prices(offers.price, slopes.demand, offers.region),
+        rival_price=rival_prices(offers.price, slopes.demand, offers.owner, market),
+        region_price=region_prices(offers.price, slopes.demand, market),
+        tier=offers.tier.copy(), n_regions=n_regions,
     )

@@ -137,3 +137,38 @@ class ChainedPriceIndex:
         self._levels = self._levels * np.exp(logs)
         self._last = (key.copy(), price.copy(), quality.copy(), tokens_by_segment.copy(), spend_per_token)
         return {**dict(zip(self.columns, self._levels.tolist(), strict=False)), **change}
+
+
+@dataclass
+class TierPriceIndex:
+    """Chained Tornqvist price index of each model tier: offers of a tier matched month to month by their key,
+    ``I_t = I_{t-1} exp(ln T_t)`` over the tier's matched offers (:func:`tornqvist_log_relative` with tokens
+    served as quantities; 1 in the first month; carried forward when nothing is matched).
+
+    Args:
+        tier_names: Names of the tiers (column suffixes ``price_index_<tier>``).
+    """
+
+    tier_names: tuple[str, ...]
+    _last: tuple[IntArray, IntArray, FloatArray, FloatArray] | None = field(default=None, init=False)
+    _levels: FloatArray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._levels = np.ones(len(self.tier_names))
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Model-table columns written by :meth:`update`."""
+        return tuple(f"price_index_{t}" for t in self.tier_names)
+
+    def update(self, key: IntArray, tier: IntArray, price: FloatArray, tokens: FloatArray) -> dict[str, float]:
+        """Chain one month: offers' stable keys, tiers, prices ($/Mtok) and tokens served (Mtok)."""
+        if self._last is not None:
+            key0, tier0, price0, tokens0 = self._last
+            for t in range(len(self.tier_names)):
+                a, b = tier0 == t, tier == t
+                _, i0, i1 = np.intersect1d(key0[a], key[b], assume_unique=True, return_indices=True)
+                self._levels[t] *= np.exp(tornqvist_log_relative(price0[a][i0], price[b][i1], tokens0[a][i0],
+                                                                 tokens[b][i1]))
+        self._last = (key.copy(), tier.copy(), price.copy(), tokens.copy())
+        return dict(zip(self.columns, self._levels.tolist(), strict=True))

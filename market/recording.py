@@ -14,20 +14,20 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from market import concentration, metrics
+from market import concentration, metrics, tiers
 from market.accounts import Settlement
 from market.clearing import Clearing
 from market.config import PROVIDER_KIND_NAMES
 from market.events import EVENT_COLUMNS
 from market.fleet import FleetEconomics
 from market.offers import OfferBook
-from market.price_index import ChainedPriceIndex
+from market.price_index import ChainedPriceIndex, TierPriceIndex
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 ObjectArray = NDArray[np.object_]
 
-TABLES: tuple[str, ...] = ("model", "providers", "enterprises", "gpu_market", "events")
+TABLES: tuple[str, ...] = ("model", "providers", "enterprises", "gpu_market", "events", "offers")
 """The tables of a run, each written as ``<name>.parquet``."""
 
 MODEL_COLUMNS: tuple[str, ...] = (
@@ -44,6 +44,9 @@ MODEL_COLUMNS: tuple[str, ...] = (
 MULTIHOMING_COLUMNS: tuple[str, ...] = ("multihoming_5plus_models", "multihoming_3plus_families")
 """Model-level columns after the price-index columns: firm-weighted shares of buying enterprises using 5+ models
 and 3+ model families (``market.metrics.multihoming_shares``)."""
+OFFER_COLUMNS: tuple[str, ...] = ("step", "provider", "region", "tier", "price", "latency_ms", "served",
+                                  "capacity_weight")
+"""Columns of the offers table: one row per offer and step (served in Mtok of the tier)."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,8 @@ class Population:
     segment_price_sensitivity: FloatArray | None = None
     utility_form: str = "log"
     workloads_per_firm: float = 8.0
+    tier_names: tuple[str, ...] = ()
+    """The scenario's declared tiers (empty: none declared, no tier columns)."""
 
 
 @dataclass(frozen=True)
@@ -141,6 +146,8 @@ class Recorder:
         self.enterprise_parts: list[dict[str, NDArray[Any]]] = []
         self.market_parts: list[dict[str, NDArray[Any]]] = []
         self.event_rows: list[dict[str, object]] = []
+        self.offer_parts: list[dict[str, NDArray[Any]]] = []
+        self.tier_index = TierPriceIndex(population.tier_names)
 
     def collect(self, outcome: StepOutcome, events: list[dict[str, object]]) -> None:
         """Record a step and the events rows written during it."""
@@ -148,7 +155,10 @@ class Recorder:
         row = model_row(outcome, self.population.region_names, markets)
         row.update(chained_index_row(self.price_index, outcome, self.population))
         row.update(multihoming_row(outcome, self.population))
+        if self.population.tier_names:
+            row.update(tier_row(self.tier_index, outcome, self.population))
         self.model_rows.append(row)
+        self.offer_parts.append(offer_rows(outcome, self.population))
         self.provider_parts.append(provider_rows(outcome))
         self.enterprise_parts.append(enterprise_rows(outcome, self.population, markets[0]))
         self.market_parts.append(gpu_market_rows(outcome))
@@ -158,7 +168,8 @@ class Recorder:
     def columns(self) -> tuple[str, ...]:
         """Columns of the model table."""
         return (*MODEL_COLUMNS, *[f"hhi_{r}" for r in self.population.region_names], *self.price_index.columns,
-                *MULTIHOMING_COLUMNS)
+                *MULTIHOMING_COLUMNS,
+                *tiers.tier_columns(self.population.tier_names))
 
     @property
     def last_model_row(self) -> dict[str, Any]:
@@ -176,6 +187,7 @@ class Recorder:
             "enterprises": _concat(self.enterprise_parts),
             "gpu_market": _concat(self.market_parts),
             "events": events,
+            "offers": _concat(self.offer_parts) if self.offer_parts else pd.DataFrame(columns=list(OFFER_COLUMNS)),
         }
 
 
@@ -205,8 +217,9 @@ def model_row(o: StepOutcome, region_names: tuple[str, ...],
     tokens = float(c.served.sum())
     spend = float(c.revenue.sum())
     by_kind = np.bincount(offers.kind, weights=c.served, minlength=len(PROVIDER_KIND_NAMES))
-    finite = np.isfinite(offers.capacity)
-    capacity = float(offers.capacity[finite].sum())
+    pool_capacity, served_units = offers.capacity_share(), c.served * offers.capacity_weight  # capacity units
+    finite = np.isfinite(pool_capacity)
+    capacity = float(pool_capacity[finite].sum())
     volume = o.volume
     secondary = float(o.secondary_price[o.reference_generation]) if o.reference_generation >= 0 else float("nan")
     row: dict[str, Any] = {
@@ -224,7 +237,7 @@ def model_row(o: StepOutcome, region_names: tuple[str, ...],
         "total_spend": spend,
         "unmet_demand": float(c.unmet.sum()),
         "outside_share": float(volume @ c.outside_share / volume.sum()) if volume.sum() > 0 else np.nan,
-        "utilization": float(c.served[finite].sum() / capacity) if capacity > 0 else np.nan,
+        "utilization": float(served_units[finite].sum() / capacity) if capacity > 0 else np.nan,
         "total_capacity": capacity,
         "secondary_gpu_price": secondary,
         "consumer_surplus": float(o.consumer_surplus.sum()),
@@ -240,7 +253,7 @@ def model_row(o: StepOutcome, region_names: tuple[str, ...],
         mask = o.holder_kind_id == k
         rev = s.revenue[mask].sum()
         row[f"margin_{name}"] = float(s.profit[mask].sum() / rev) if rev > 0 else np.nan
-        row[f"utilization_{name}"] = utilization_of(c.served, offers.capacity, offers.kind == k)
+        row[f"utilization_{name}"] = utilization_of(served_units, pool_capacity, offers.kind == k)
     served = markets[1] if markets is not None else np.zeros(0)
     row["hhi_markets_mean"] = concentration.weighted_mean_hhi(markets[0], served) if markets else np.nan
     row["hhi_markets_max"] = float(markets[0][served > 0].max()) if markets and (served > 0).any() else np.nan
@@ -270,14 +283,47 @@ def utilization_of(served: FloatArray, capacity: FloatArray, mask: NDArray[np.bo
 
 def chained_index_row(index: ChainedPriceIndex, o: StepOutcome, pop: Population) -> dict[str, float]:
     """Chain this month's offers into the price indices (``market.price_index``): offers keyed by (provider,
-    region), tokens bought per (segment, offer)."""
+    region, tier), tokens bought per (segment, offer)."""
     offers, allocation = o.offers, o.clearing.allocation
     n_segments = len(pop.segment_names)
     onehot = np.zeros((n_segments, len(pop.segment)))
     onehot[pop.segment, np.arange(len(pop.segment))] = 1.0
     tokens = onehot @ allocation if allocation.shape[1] else np.zeros((n_segments, 0))
-    key = offers.holder * len(pop.region_names) + offers.region
-    return index.update(key, offers.price, offers.quality, tokens)
+    return index.update(offer_keys(offers, pop), offers.price, offers.quality, tokens)
+
+
+def offer_keys(offers: OfferBook, pop: Population) -> IntArray:
+    """Identity of each offer, stable across months: ``(holder * n_regions + region) * n_tiers + tier``."""
+    n_tiers = max(len(pop.tier_names), 1)
+    return (offers.holder * len(pop.region_names) + offers.region) * n_tiers + offers.tier
+
+
+def tier_row(index: TierPriceIndex, o: StepOutcome, pop: Population) -> dict[str, float]:
+    """Tokens served (Mtok), spend ($) and chained price index per tier, and the latency premium
+    (``market.tiers``)."""
+    offers, c = o.offers, o.clearing
+    levels = index.update(offer_keys(offers, pop), offers.tier, offers.price, c.served)
+    row = {**tiers.tier_measures(pop.tier_names, offers.tier, offers.price, offers.latency_ms, c.served,
+                                 c.revenue), **levels}
+    return {k: row[k] for k in tiers.tier_columns(pop.tier_names)}
+
+
+def offer_rows(o: StepOutcome, pop: Population) -> dict[str, NDArray[Any]]:
+    """One row per offer of the step (:data:`OFFER_COLUMNS`)."""
+    offers, n = o.offers, len(o.holder_kind_id)
+    names = np.full(max(n, 1), "", dtype=object)
+    names[o.providers.holder] = o.providers.name
+    tier_names = np.array(pop.tier_names or ("standard",), dtype=object)
+    return {
+        "step": np.full(len(offers), o.step, dtype=np.int64),
+        "provider": names[offers.holder],
+        "region": np.array(pop.region_names, dtype=object)[offers.region],
+        "tier": tier_names[offers.tier],
+        "price": offers.price.copy(),
+        "latency_ms": offers.latency_ms.copy(),
+        "served": np.asarray(o.clearing.served, dtype=np.float64).copy(),
+        "capacity_weight": offers.capacity_weight.copy(),
+    }
 
 
 def provider_rows(o: StepOutcome) -> dict[str, NDArray[Any]]:
@@ -292,7 +338,7 @@ def provider_rows(o: StepOutcome) -> dict[str, NDArray[Any]]:
         price = np.where(served > 0, revenue / served, p.mean_price)
         n_offers = np.bincount(offers.holder, minlength=n)[ids]
         unit_cost = np.bincount(offers.holder, weights=offers.unit_cost, minlength=n)[ids] / np.maximum(n_offers, 1)
-    capacity = np.bincount(offers.holder, weights=offers.capacity, minlength=n)[ids]
+    capacity = np.bincount(offers.holder, weights=offers.capacity_share(), minlength=n)[ids]
     return {
         "step": np.full(len(ids), o.step, dtype=np.int64),
         "provider": p.name,

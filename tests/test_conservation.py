@@ -190,6 +190,36 @@ def economies(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
+TIERS: list[dict[str, Any]] = [
+    {"name": "frontier", "quality_factor": 1.0, "throughput_multiplier": 1.0, "base_latency_ms": 600.0},
+    {"name": "mid", "quality_factor": 0.8, "throughput_multiplier": 4.0, "base_latency_ms": 300.0},
+    {"name": "small", "quality_factor": 0.55, "throughput_multiplier": 15.0, "base_latency_ms": 120.0},
+]
+
+
+@st.composite
+def tiered_economies(draw: st.DrawFn) -> dict[str, Any]:
+    """A random tiny economy with the three tiers of experiments/configs/examples/tiers.toml, each provider
+    serving a random non-empty subset of them, and buyers that value latency."""
+    scenario = draw(economies())
+    scenario["tiers"] = TIERS
+    names = [t["name"] for t in TIERS]
+    providers = scenario["providers"] + [e["provider"] for e in scenario["corporate"]["entrants"]]
+    for p in providers:
+        p["tiers"] = draw(st.lists(st.sampled_from(names), min_size=1, max_size=3, unique=True))
+    for segment in scenario["segments"]:
+        segment["latency_weight_per_s"] = draw(st.sampled_from([0.0, 0.5]))
+    return scenario
+
+
+def check_pools(model: InferenceMarket) -> None:
+    """No capacity pool (a provider's GPUs in a region) serves more capacity units than it has."""
+    offers, served = model.offers, model.clearing.served
+    load = np.bincount(offers.pool, weights=served * offers.capacity_weight, minlength=offers.n_pools)
+    capacity = offers.pool_capacity()
+    assert np.all(load <= capacity * (1.0 + 1e-9) + 1e-6), (load, capacity)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # stepping with a probe at settlement
 # ---------------------------------------------------------------------------------------------------------
@@ -256,7 +286,8 @@ def cash_costs(model: InferenceMarket, snap: SettleSnapshot) -> float:
             continue
         if p.config.unit_cost_usd_per_mtok is not None:
             assert model.clearing is not None and model.offers is not None
-            served = float(model.clearing.served[model.offers.holder == h].sum())
+            mine = model.offers.holder == h  # a tier's Mtok costs its capacity weight times the unit cost
+            served = float((model.clearing.served[mine] * model.offers.capacity_weight[mine]).sum())
             total += served * p.config.unit_cost_usd_per_mtok
             continue
         for g, r, n in zip(snap.lot_generation[snap.lot_holder == h], snap.lot_region[snap.lot_holder == h],
@@ -440,6 +471,7 @@ def run_and_check(scenario: dict[str, Any], seed: int, *, gpus: bool, money: boo
     initial = initial_units(model)
     for _ in range(scenario["simulation"]["steps"]):
         record = take_step(model)
+        check_pools(model)
         if gpus:
             check_gpus(model, record, initial)
         if money:
@@ -462,6 +494,14 @@ def test_gpus_are_conserved_every_step(scenario: dict[str, Any], seed: int) -> N
 @given(economies(), st.integers(0, 2**16))
 def test_money_is_conserved_every_step(scenario: dict[str, Any], seed: int) -> None:
     run_and_check(scenario, seed, gpus=False, money=True)
+
+
+@settings(max_examples=20, deadline=None)
+@given(tiered_economies(), st.integers(0, 2**16))
+def test_tiers_conserve_gpus_and_money_every_step(scenario: dict[str, Any], seed: int) -> None:
+    """Offers per (provider, region, tier) sharing capacity pools: GPUs and money are conserved and no pool
+    serves beyond its capacity in capacity units."""
+    run_and_check(scenario, seed, gpus=True, money=True)
 
 
 def reduced_baseline(steps: int, agents_per_segment: int) -> dict[str, Any]:

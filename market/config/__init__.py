@@ -18,6 +18,7 @@ from market.config.schema import (
     FleetLotConfig,
     GenerationConfig,
     InvestmentConfig,
+    LatencyConfig,
     LogitConfig,
     NoInvestment,
     OutsideOptionConfig,
@@ -33,6 +34,7 @@ from market.config.schema import (
     ShareAcquisitionPricing,
     SimulationConfig,
     TechnologyConfig,
+    TierConfig,
     UtilityForm,
     UtilizationTargetInvestment,
 )
@@ -49,6 +51,7 @@ __all__ = [
     "FleetLotConfig",
     "GenerationConfig",
     "InvestmentConfig",
+    "LatencyConfig",
     "LogitConfig",
     "NoInvestment",
     "OutsideOptionConfig",
@@ -64,6 +67,7 @@ __all__ = [
     "ShareAcquisitionPricing",
     "SimulationConfig",
     "TechnologyConfig",
+    "TierConfig",
     "UtilityForm",
     "UtilizationTargetInvestment",
 ]

@@ -67,3 +67,34 @@ def check_growth_horizon(scenario: ScenarioConfig) -> None:
                 f"{key} = {rate:g} over simulation.steps = {scenario.simulation.steps} grows its quantity more than "
                 f"{MAX_GROWTH_FACTOR:g} times; lower the rate or the number of steps"
             )
+
+
+IMPLICIT_TIER = "standard"
+"""Name of the one tier of a scenario that declares none (quality and throughput factors 1, no base latency)."""
+
+
+def tier_names(scenario: ScenarioConfig) -> list[str]:
+    """The scenario's tier names in declaration order, or ``[IMPLICIT_TIER]`` when it declares none."""
+    return [t.name for t in scenario.tiers] or [IMPLICIT_TIER]
+
+
+def check_tiers(scenario: ScenarioConfig) -> None:
+    """Tier names are unique, and every provider (entrants included) lists only declared tiers.
+
+    Raises:
+        ValueError: A duplicate tier name, or a provider's tier that the scenario does not declare (named).
+    """
+    names = [t.name for t in scenario.tiers]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"duplicate tier name(s): {', '.join(dupes)}")
+    have = ", ".join(names) if names else f"none declared: only the implicit '{IMPLICIT_TIER}'"
+    declared = set(names) or {IMPLICIT_TIER}
+    providers = [(f"providers[{i}]", p) for i, p in enumerate(scenario.providers)]
+    providers += [(f"corporate.entrants[{i}].provider", e.provider) for i, e in enumerate(scenario.corporate.entrants)]
+    for where, p in providers:
+        for t in p.tiers:
+            if t not in declared:
+                raise ValueError(f"{where}.tiers: unknown tier '{t}' (have: {have})")
+        if len(set(p.tiers)) != len(p.tiers):
+            raise ValueError(f"{where}.tiers: a tier is listed twice ({', '.join(p.tiers)})")

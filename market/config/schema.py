@@ -38,7 +38,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from market.concentration import SHARE_PRESUMPTIONS, MergerScreen
-from market.config.consistency import check_growth_horizon, check_unique_names
+from market.config.consistency import check_growth_horizon, check_tiers, check_unique_names
 from market.metrics import MERGER_SCREENS
 
 ProviderKind = Literal["hyperscaler", "specialized", "decentralized"]
@@ -279,6 +279,42 @@ class RegionConfig(_Section):
         0.0, description="Probability scale that an enterprise here must keep data in-region (times its propensity)."
     )
     latency_penalty: NonNegFloat = Field(0.2, description="Utility penalty for being served from another region.")
+    local_latency_ms: NonNegFloat = Field(
+        0.0, description="Network latency of an offer served in the buyer's own region, ms (tolerances, reporting)."
+    )
+    remote_latency_ms: NonNegFloat = Field(
+        0.0,
+        description=(
+            "Network latency to a buyer here of an offer served from another region, ms (tolerances, reporting; "
+            "its utility cost is latency_penalty)."
+        ),
+    )
+
+
+class TierConfig(_Section):
+    """A model tier (e.g. frontier, mid, small): quality, tokens per GPU and base latency relative to the model a
+    provider serves."""
+
+    name: str = Field(..., min_length=1, description="Tier name, e.g. 'frontier'.")
+    quality_factor: PosFloat = Field(
+        1.0, description="Quality relative to the model the provider serves (frontier or open-weight), fraction."
+    )
+    throughput_multiplier: PosFloat = Field(
+        1.0, description="Tokens per GPU relative to the reference model (one Mtok uses 1/multiplier capacity units)."
+    )
+    base_latency_ms: NonNegFloat = Field(
+        0.0, description="Serving latency at zero load, ms (also the mean service time of the batching queue)."
+    )
+
+
+class LatencyConfig(_Section):
+    """Serving latency that rises with load: Kingman's approximation for the batching queue (market.latency)."""
+
+    arrival_cv: NonNegFloat = Field(1.0, description="Coefficient of variation of request inter-arrival times (ca).")
+    service_cv: NonNegFloat = Field(1.0, description="Coefficient of variation of batch service times (cs).")
+    max_utilization: Annotated[float, Field(gt=0.0, lt=1.0)] = Field(
+        0.95, description="Utilization at which the queueing formula is evaluated at most (it diverges at 1)."
+    )
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -353,6 +389,9 @@ class SegmentConfig(_Section):
         0.0, description="Utility penalty per unit of unverified capacity fraction (decentralized trust problem)."
     )
     reliability_weight: NonNegFloat = Field(0.0, description="Utility weight on a provider's unreliability (1-r).")
+    latency_weight_per_s: NonNegFloat = Field(
+        0.0, description="Utility lost per second of an offer's serving latency (0: latency does not matter)."
+    )
     switching_cost: NonNegFloat = Field(
         0.0, description="Utility cost of buying from a provider other than the current main one."
     )
@@ -597,6 +636,9 @@ class ProviderConfig(_Section):
         "open", description="'frontier', 'open' (open-weight) or a fixed capability index."
     )
     quality_factor: PosFloat = Field(1.0, description="Multiplier on the quality the provider serves.")
+    tiers: list[str] = Field(
+        default_factory=list, description="Names of the scenario's tiers it serves (default: every declared tier)."
+    )
     serving_efficiency: PosFloat = Field(1.0, description="Tokens per GPU relative to a reference stack.")
     privacy_risk: NonNegFloat = Field(0.0, description="Privacy risk buyers perceive (0 none, 1 high).")
     lock_in: NonNegFloat = Field(0.0, description="Lock-in strength of the ecosystem (0 none, 1 strong).")
@@ -860,6 +902,10 @@ class ScenarioConfig(_Section):
     segments: list[SegmentConfig] = Field(..., min_length=1, description="Demand segments (at least one).")
     providers: list[ProviderConfig] = Field(..., min_length=1, description="Provider groups (at least one).")
     resellers: list[ResellerConfig] = Field(default_factory=list, description="Hardware reseller groups.")
+    tiers: list[TierConfig] = Field(
+        default_factory=list, description="Model tiers (none: one implicit tier 'standard' with factors 1)."
+    )
+    latency: LatencyConfig = Field(default_factory=LatencyConfig)
     corporate: CorporateConfig = Field(default_factory=CorporateConfig)
 
     @field_validator("regions")
@@ -904,6 +950,7 @@ class ScenarioConfig(_Section):
             for r in entrant.provider.regions:
                 if r not in regions:
                     raise ValueError(f"corporate.entrants[{i}].provider.regions: unknown region '{r}'")
+        check_tiers(self)
         check_unique_names(self)
         seg_names = [s.name for s in self.segments]
         seg_dupes = sorted({n for n in seg_names if seg_names.count(n) > 1})

@@ -55,7 +55,8 @@ def test_output_columns_are_those_a_run_writes() -> None:
     assert columns is not None
     assert {"hhi", "hhi_na", "price_index", "share_specialized"} <= set(columns["model"])
     assert {"provider", "kind", "price", "revenue"} <= set(columns["providers"])
-    assert set(columns) == {"model", "providers", "enterprises", "gpu_market", "events"}
+    assert set(columns) == {"model", "providers", "enterprises", "gpu_market", "events", "offers"}
+    assert {"tier", "latency_ms", "served", "capacity_weight"} <= set(columns["offers"])
 
 
 def test_python_api_errors_speak_python(tmp_path: Path) -> None:

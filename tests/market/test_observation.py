@@ -95,3 +95,22 @@ def test_index_of_finds_an_offer_by_holder_and_region() -> None:
                             recapture_industry=obs.recapture_industry, rival_price=obs.rival_price)
     assert [obs.index_of(4, 1), obs.index_of(7, 0), obs.index_of(4, 0), obs.index_of(7, 1), obs.index_of(9, 0)] == [
         1, 2, 0, -1, -1]
+
+
+def test_rivals_are_other_owners_offers_of_the_same_region_and_tier() -> None:
+    """Offers (holder, region, tier): 0 = (0, 0, 0), 1 = (0, 0, 1), 2 = (1, 0, 0), 3 = (1, 0, 1), 4 = (2, 1, 1);
+    each owner its own holder. Shares 0.1 / 0.2 / 0.3 / 0.1 / 0.1 of volume 10 give demands 1 / 2 / 3 / 1 / 1.
+    Offer 0's rival is offer 2 (price 5); offer 1's is offer 3 (price 2); offer 4 has none in region 1 tier 1.
+    The mean price of region 0's tier-1 offers is (2 * 4 + 1 * 2) / 3 = 10/3."""
+    from dataclasses import replace
+
+    book = offer_book([0, 0, 1, 1, 2], [0, 0, 1, 1, 2], [0, 0, 0, 0, 1], [3.0, 4.0, 5.0, 2.0, 6.0], [1.0] * 5)
+    book = replace(book, tier=np.array([0, 1, 0, 1, 1]), pool=np.array([0, 0, 1, 1, 2]))
+    obs = observe_market(book, np.array([[0.1, 0.2, 0.3, 0.1, 0.1]]), np.array([10.0]), np.array([1.0]), 0.5,
+                         "linear", set())
+    np.testing.assert_allclose(obs.rival_price[:4], [5.0, 2.0, 3.0, 4.0])
+    assert np.isnan(obs.rival_price[4])
+    assert obs.index_of(1, 0, 1) == 3 and obs.index_of(2, 1, 0) == -1
+    np.testing.assert_allclose([obs.price_in_region(0, 1), obs.price_in_region(0, 0)],
+                               [10.0 / 3.0, (1 * 3.0 + 3 * 5.0) / 4.0], rtol=1e-12)
+    assert np.isnan(obs.price_in_region(2, 0))  # no offer in region 2 (market id 2 is region 0's tier 1)

@@ -66,3 +66,18 @@ def test_quality_adjustment_is_the_utility_value_of_quality() -> None:
     assert row["log_change_quality"] == pytest.approx(-1.5 * math.log(1.1), rel=1e-12)
     linear = quality_adjusted_price(np.array([2.0]), np.array([1.0]), np.array([1.5]), 3.0, 2.0, "linear")
     assert linear[0] == pytest.approx(1.25)
+
+
+def test_tier_price_index_chains_each_tier_over_its_matched_offers() -> None:
+    """Hand-worked: tier a has offers 1 and 2 at prices (1, 2) buying (10, 5) tokens, then (0.5, 2) buying
+    (20, 5): spend shares (0.5, 0.5) then (0.5, 0.5), so ln T = 0.5 ln 0.5 + 0.5 ln 1 and the index is
+    sqrt(0.5). Tier b's only offer (key 3) is new in month two: nothing matched, the index stays at 1."""
+    from market.price_index import TierPriceIndex
+
+    index = TierPriceIndex(("a", "b"))
+    first = index.update(np.array([1, 2]), np.array([0, 0]), np.array([1.0, 2.0]), np.array([10.0, 5.0]))
+    assert first == {"price_index_a": 1.0, "price_index_b": 1.0}
+    second = index.update(np.array([1, 2, 3]), np.array([0, 0, 1]), np.array([0.5, 2.0, 3.0]),
+                          np.array([20.0, 5.0, 1.0]))
+    assert second["price_index_a"] == pytest.approx(np.sqrt(0.5), rel=1e-12)
+    assert second["price_index_b"] == 1.0
