@@ -31,6 +31,41 @@ FloatArray = NDArray[np.float64]
 
 
 @dataclass(frozen=True)
+class CapacityPools:
+    """Capacity shared by several offers (a provider's GPUs in a region serve its own offer and the routers'
+    offers that resell it). Pool fill ``f_p = min(1, C_p / sum_{o in p} w_o D_o)``; offer fill ``f_o = f_pool(o)``;
+    an offer is open in a re-offer round while its pool has room.
+
+    Attributes:
+        pool: Pool id of each offer, 0..P-1 (O).
+        weight: Capacity units one Mtok of the offer uses (O).
+        capacity: Capacity units per pool this step (P); ``inf`` for unlimited.
+    """
+
+    pool: NDArray[np.int64]
+    weight: FloatArray
+    capacity: FloatArray
+
+    @classmethod
+    def per_offer(cls, capacity: FloatArray) -> CapacityPools:
+        """One pool per offer with weight 1: the market without shared capacity."""
+        capacity = np.asarray(capacity, dtype=np.float64)
+        return cls(pool=np.arange(len(capacity), dtype=np.int64), weight=np.ones(len(capacity)), capacity=capacity)
+
+    def fill(self, demand: FloatArray, capacity: FloatArray) -> FloatArray:
+        """Offer fill ``min(1, capacity_p / sum_{o in p} w_o demand_o)`` of each offer's pool (``capacity``: per
+        pool)."""
+        load = np.asarray(np.bincount(self.pool, weights=self.weight * demand, minlength=len(self.capacity)),
+                          dtype=np.float64)
+        return _fill_ratio(load, capacity)[self.pool]
+
+    def used(self, served: FloatArray) -> FloatArray:
+        """Capacity units each pool's offers use to serve ``served`` (P)."""
+        return np.asarray(np.bincount(self.pool, weights=self.weight * served, minlength=len(self.capacity)),
+                          dtype=np.float64)
+
+
+@dataclass(frozen=True)
 class Clearing:
     """The outcome of one market clearing.
 
@@ -116,6 +151,8 @@ def clear_logit_market(
     capacity: FloatArray,
     price: FloatArray,
     rounds: int = 3,
+    *,
+    pools: CapacityPools | None = None,
 ) -> Clearing:
     """Allocate each enterprise's volume across offers by logit shares, rationing offers at capacity.
 
@@ -126,12 +163,13 @@ def clear_logit_market(
         capacity: Tokens each offer can serve this step, Mtok (O); ``inf`` for unlimited.
         price: Price of each offer, $/Mtok (O).
         rounds: Re-offer rounds for rationed demand.
+        pools: Shared capacity (then ``capacity`` is ignored); None: each offer its own capacity.
 
     Returns:
         The :class:`Clearing` (``volume`` as given, ``fixed_point_iterations`` 0).
     """
-    capacity, volume = _checked(capacity, volume, rounds)
-    rationing = _ration(shares, outside_share, volume, capacity, price, rounds)
+    capacity, volume = _checked(capacity if pools is None else pools.capacity, volume, rounds)
+    rationing = _ration(shares, outside_share, volume, capacity, price, rounds, pools)
     return _result(shares, outside_share, volume, rationing, price, fallback_price=np.nan, iterations=0, gap=0.0)
 
 
@@ -146,6 +184,8 @@ def clear_with_volume_response(
     rounds: int = 3,
     tolerance: float = 1e-3,
     max_iterations: int = 20,
+    *,
+    pools: CapacityPools | None = None,
 ) -> Clearing:
     """Clear the market with each buyer's volume chosen at the price it actually pays after rationing.
 
@@ -179,6 +219,7 @@ def clear_with_volume_response(
         rounds: Re-offer rounds for rationed demand.
         tolerance: Convergence criterion on the largest absolute log gap.
         max_iterations: Most clearings computed (>= 1).
+        pools: Shared capacity (then ``capacity`` is ignored); None: each offer its own capacity.
 
     Returns:
         The :class:`Clearing` at the fixed point; ``volume`` is the clearing volume and ``effective_price`` the
@@ -192,12 +233,12 @@ def clear_with_volume_response(
     inside = shares.sum(axis=1)
     posted = np.where(inside > 1e-12, (shares @ price) / np.maximum(inside, 1e-300), reference_price)
     volume = effective_volume(base_volume, posted, reference_price, elasticity)
-    capacity, volume = _checked(capacity, volume, rounds)
+    capacity, volume = _checked(capacity if pools is None else pools.capacity, volume, rounds)
     eps_max = float(elasticity.max(initial=0.0))
     last_volume, last_step, damping = volume, np.zeros(len(volume)), np.ones(len(volume))
     gap, best = 0.0, None
     for iteration in range(1, max_iterations + 1):
-        r = _ration(shares, outside_share, volume, capacity, price, rounds)
+        r = _ration(shares, outside_share, volume, capacity, price, rounds, pools)
         if r.rationed_none:
             gap = 0.0
             break
@@ -255,11 +296,12 @@ class _Rationing:
 
 
 def _ration(shares: FloatArray, outside_share: FloatArray, volume: FloatArray, capacity: FloatArray,
-            price: FloatArray, rounds: int) -> _Rationing:
-    """Proportional rationing and ``rounds`` re-offer rounds, in ``2 (1 + rounds)`` passes over ``shares``."""
+            price: FloatArray, rounds: int, pools: CapacityPools | None = None) -> _Rationing:
+    """Proportional rationing and ``rounds`` re-offer rounds, in ``2 (1 + rounds)`` passes over ``shares``
+    (``capacity`` per pool when ``pools`` is given, else per offer)."""
     n_ent, n_offers = shares.shape
     offer_demand = volume @ shares if n_ent else np.zeros(n_offers)
-    fill = _fill_ratio(offer_demand, capacity)
+    fill = _fill_ratio(offer_demand, capacity) if pools is None else pools.fill(offer_demand, capacity)
     open_offers = fill == 1.0
     stats = shares @ np.column_stack([fill * price, fill, 1.0 - fill, open_offers.astype(np.float64)])
     inside = volume * (stats[:, 1] + stats[:, 2])
@@ -268,18 +310,19 @@ def _ration(shares: FloatArray, outside_share: FloatArray, volume: FloatArray, c
     rows, cols = [volume], [fill]
     rationed_none = bool(np.all(open_offers))
     if not rationed_none:
-        remaining = np.maximum(capacity - served_by_offer, 0.0)
+        remaining = np.maximum(capacity - (served_by_offer if pools is None else pools.used(served_by_offer)), 0.0)
         for _ in range(rounds):
             if not open_offers.any() or not np.any(residual > 0.0):
                 break
             denom = open_mass + outside_share
             scale = np.where(denom > 0, residual / np.where(denom > 0, denom, 1.0), 0.0)
             round_demand = (scale @ shares) * open_offers
-            round_fill = _fill_ratio(round_demand, remaining)
+            round_fill = (_fill_ratio(round_demand, remaining) if pools is None
+                          else pools.fill(round_demand, remaining))
             taken = open_offers * round_fill
             placed = round_demand * round_fill
             served_by_offer = served_by_offer + placed
-            remaining = np.maximum(remaining - placed, 0.0)
+            remaining = np.maximum(remaining - (placed if pools is None else pools.used(placed)), 0.0)
             next_open = open_offers & (round_fill == 1.0)
             stats = shares @ np.column_stack([taken * price, taken, open_offers * (1.0 - round_fill),
                                               next_open.astype(np.float64)])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +25,11 @@ from agents.enterprise import Enterprise, EnterprisePopulation
 from agents.provider import Provider
 from agents.reseller import HardwareReseller
 from agents.roster import Roster
-from market import concentration, corporate, demand, trading
+from agents.router import Router
+from market import concentration, corporate, demand, routers, trading
 from market import technology as tech
 from market.accounts import Settlement, settle_month
-from market.clearing import Clearing, clear_with_volume_response, logit_shares
+from market.clearing import CapacityPools, Clearing, clear_with_volume_response, logit_shares
 from market.config import PROVIDER_KIND_NAMES, EntrantConfig, ProviderConfig, ScenarioConfig
 from market.config.files import load_scenario, scenario_with_settings
 from market.events import Event, EventKind, EventLog
@@ -37,7 +39,7 @@ from market.mesa_support import market_datacollector, model_seed
 from market.metrics import by_holder, consumer_surplus, revenue_by_buyer_region
 from market.networks import market_networks
 from market.observation import MarketObservation, observe_market
-from market.offers import OfferBook
+from market.offers import OfferBook, incumbent_offer_index
 from market.recording import Population, Recorder, StepOutcome
 from market.technology import GenerationTable
 
@@ -100,6 +102,9 @@ class InferenceMarket(mesa.Model):
             for k in range(rcfg.count):
                 self.roster.new_reseller(self, rcfg, rcfg.name if rcfg.count == 1 else f"{rcfg.name}_{k + 1}",
                                          len(self.generations))
+        for qcfg in config.routers if config.routers_enabled else []:
+            for k in range(qcfg.count):
+                self.roster.new_router(self, qcfg, qcfg.name if qcfg.count == 1 else f"{qcfg.name}_{k + 1}")
         self.population = EnterprisePopulation(config.segments, config.regions, self.rng)
         self.recorder = Recorder(Population(
             segment=self.population.segment, region=self.population.region, weight=self.population.weight,
@@ -107,7 +112,7 @@ class InferenceMarket(mesa.Model):
             per_agent=config.simulation.enterprise_output == "agent",
             segment_quality_weight=np.array([s.quality_weight for s in config.segments]),
             segment_price_sensitivity=np.array([s.price_sensitivity for s in config.segments]),
-            utility_form=self.form))
+            utility_form=self.form), with_routers=bool(self.roster.routers))
         if any(s.initial_contract_share > 0 for s in config.segments):  # contracts in proportion to capacity
             base = fleet_economics(self.ledger, self.generations, self.roster.holder_technology(),
                                    self.regions.base_power_price)
@@ -141,8 +146,8 @@ class InferenceMarket(mesa.Model):
 
     # -- who is in the market ---------------------------------------------------------------------------------
     @property
-    def holders(self) -> list[Provider | HardwareReseller]:
-        """Providers and resellers by holder id."""
+    def holders(self) -> list[Provider | HardwareReseller | Router]:
+        """Providers, resellers and routers by holder id."""
         return self.roster.holders
 
     @property
@@ -225,7 +230,17 @@ class InferenceMarket(mesa.Model):
                    for regions in [p.price_offers(self.step_index, self.fleet,
                                                   trial if p.holder_id in opening else self.observation, self.form)]
                    if regions is not None]
-        self.offers = self.roster.offer_book(posting, self.fleet, self.frontier, self.open_weight)
+        self.offers = self._with_router_offers(self.roster.offer_book(posting, self.fleet, self.frontier,
+                                                                      self.open_weight))
+
+    def _with_router_offers(self, offers: OfferBook) -> OfferBook:
+        """The providers' offers followed by each router's (``market.routers``)."""
+        posted = [(r.holder_id, *r.routes(offers, self.frontier, self.n_regions)) for r in self.roster.routers]
+        if not posted:
+            return offers
+        return routers.with_router_offers(offers, np.concatenate([np.full(len(v), h) for h, v, _ in posted]),
+                                          np.concatenate([v for _, v, _ in posted]),
+                                          np.concatenate([f for _, _, f in posted]))
 
     def open_offers(self) -> tuple[set[int], MarketObservation | None]:
         """Opening prices of offers never priced (every offer at step 0 without configured prices, entrants'
@@ -270,6 +285,16 @@ class InferenceMarket(mesa.Model):
             segment_quality_floor=np.zeros(pop.n_segments), frontier_quality=self.frontier,
             offer_region=offers.region, offer_quality=offers.quality)  # floors are per enterprise
         utility = pop.utilities(offers, penalty, self.form, shocks, self.frontier)
+        if (offers.via >= 0).any():  # router customers move between the providers behind it at a discount
+            factor = np.ones(len(offers))
+            for r in self.roster.routers:
+                factor[offers.holder == r.holder_id] = r.switching_cost_factor
+            routers.multi_homing_relief(
+                utility, incumbent_offer_index(offers.holder, offers.region, pop.incumbent_provider,
+                                               pop.incumbent_region, self.n_regions),
+                pop.current_switching_cost(), factor,
+                routers.behind_router_offers(offers, {r.holder_id: r.eligible(offers, self.frontier)
+                                                      for r in self.roster.routers}))
         return logit_shares(utility, self._outside_utility(), self.mu)
 
     def _observed_terms(self, offers: OfferBook) -> set[str]:
@@ -285,7 +310,7 @@ class InferenceMarket(mesa.Model):
         shares, outside = self._choice_shares(offers, self.shock_rng.normal(0.0, sd, len(offers)) if sd > 0 else None)
         c = self.clearing = clear_with_volume_response(
             shares, outside, self.base_volume, pop.reference_price, pop.elasticity, offers.capacity, offers.price,
-            sim.rationing_rounds, sim.volume_tolerance, sim.volume_max_iterations)
+            sim.rationing_rounds, sim.volume_tolerance, sim.volume_max_iterations, pools=self._pools(offers))
         self.volume = c.volume if c.volume is not None else np.zeros(pop.size)
         effective = c.effective_price if c.effective_price is not None else pop.reference_price
         self.consumer_surplus = consumer_surplus(
@@ -296,6 +321,11 @@ class InferenceMarket(mesa.Model):
                                           self._observed_terms(offers))
         self.revenue_by_region = revenue_by_buyer_region(c.allocation, pop.region_slices, offers.price)
         pop.record_main_providers(c.allocation, offers.holder, offers.region)
+
+    @staticmethod
+    def _pools(offers: OfferBook) -> CapacityPools | None:
+        """Shared capacity when routers resell providers' offers (``market.routers.capacity_pools``)."""
+        return routers.capacity_pools(offers) if (offers.via >= 0).any() else None
 
     def settle(self) -> None:
         """Revenue, costs, interest and cash of every provider (equations in ``market.accounts``)."""
@@ -309,6 +339,8 @@ class InferenceMarket(mesa.Model):
                 p.last_profit = s.profit[h]
                 p.monthly_operating_cost = s.cash_cost[h] + s.interest[h]
                 p.cumulative_served_mtok += s.served[h]
+        for r in self.roster.routers:
+            r.settle(float(s.revenue[r.holder_id]), float(s.cash_cost[r.holder_id]))
         margins = corporate.margin_by_kind(s.revenue, s.profit, self.roster.kind_ids(active_only=True),
                                            len(PROVIDER_KIND_NAMES))
         self.margin_history.append({k: float(m) for k, m in zip(PROVIDER_KIND_NAMES, margins, strict=True)})
@@ -330,7 +362,7 @@ class InferenceMarket(mesa.Model):
             desk, books, self.ledger.life_left_by_holder_generation(t, n)[self.roster.reseller_ids])
         stock = books.sum(axis=0)
         orders = [(p, p.plan_fleet(view)) for p in self.providers if p.active for view in [p.investment_view(
-            step=t, fleet=self.fleet, offers=self.offers, clearing=self.clearing,
+            step=t, fleet=self.fleet, offers=self.offers, clearing=self._providers_clearing(),
             generations=self.generations, algorithmic_efficiency=self.algorithmic_efficiency,
             used_price=used_price, used_available=stock, used_life_left=used_life,
             power_price=self.power_price)] if view is not None]
@@ -354,6 +386,15 @@ class InferenceMarket(mesa.Model):
                 self.roster.new_orders(orders), newest, float(self.generations.vendor_supply_per_month[newest]),
                 self.config.technology.vendor_allocation, self._grid_headroom_mw(), self.generations))
         self.refresh_fleet()
+
+    def _providers_clearing(self) -> Clearing:
+        """The clearing as providers count it: tokens demanded and served through routers added to the offers
+        they route to (``market.routers.attributed_to_providers``)."""
+        c, via = self.clearing, self.offers.via
+        if not (via >= 0).any():
+            return c
+        return replace(c, offer_demand=routers.attributed_to_providers(c.offer_demand, via),
+                       served=routers.attributed_to_providers(c.served, via))
 
     def corporate_events(self) -> None:
         """Exits, acquisitions under merger control, entries (DESIGN.md 3.6)."""
@@ -567,7 +608,7 @@ class InferenceMarket(mesa.Model):
             generation_names=tuple(self.generations.names), held=self.ledger.units_by_holder_generation(n),
             reseller_ids=self.roster.reseller_ids, provider_ids=self.roster.provider_ids,
             scrapped=self.ledger.scrapped_by_generation(), produced=self.ledger.produced.copy(),
-            event_counts=dict(self.event_log.counts))
+            event_counts=dict(self.event_log.counts), routers=self.roster.router_snapshot())
 
     @property
     def networks(self) -> dict[str, nx.Graph[str]]:

@@ -17,7 +17,7 @@ IntArray = NDArray[np.int64]
 
 @dataclass(frozen=True)
 class OfferBook:
-    """This step's offers: one per (active provider, region it serves with capacity).
+    """This step's offers: one per (active provider, region it serves with capacity), then the routers' offers.
 
     Attributes:
         holder: Holder id of the provider.
@@ -30,6 +30,8 @@ class OfferBook:
         capacity: Tokens it can serve this month, Mtok.
         variable_cost: Cost per Mtok served beyond the fleet's fixed monthly costs, $/Mtok.
         privacy_risk, lock_in, unverified, reliability: The provider's characteristics buyers value.
+        via: For a router's offer, the index of the provider offer it routes to (``market.routers``); -1 for a
+            provider's own offer.
     """
 
     holder: IntArray
@@ -45,6 +47,7 @@ class OfferBook:
     lock_in: FloatArray
     unverified: FloatArray
     reliability: FloatArray
+    via: IntArray
 
     def __len__(self) -> int:
         return len(self.holder)
@@ -53,7 +56,7 @@ class OfferBook:
     def empty(cls) -> OfferBook:
         """No offers (before the first step)."""
         ints, floats = np.zeros(0, dtype=np.int64), np.zeros(0)
-        return cls(holder=ints, region=ints.copy(), kind=ints.copy(), owner=ints.copy(),
+        return cls(holder=ints, region=ints.copy(), kind=ints.copy(), owner=ints.copy(), via=ints.copy(),
                    **{name: floats.copy() for name in ("quality", "price", "unit_cost", "capacity", "variable_cost",
                                                        "privacy_risk", "lock_in", "unverified", "reliability")})
 

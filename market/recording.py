@@ -22,6 +22,7 @@ from market.events import EVENT_COLUMNS
 from market.fleet import FleetEconomics
 from market.offers import OfferBook
 from market.price_index import ChainedPriceIndex
+from market.routers import attributed_to_providers, provider_attributed_revenue
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -41,6 +42,11 @@ MODEL_COLUMNS: tuple[str, ...] = (
 )
 """Model-level columns present in every run (``hhi_<region>`` columns follow them)."""
 
+ROUTER_COLUMNS: tuple[str, ...] = (
+    "hhi_providers", "hhi_customer_facing", "router_token_share", "router_revenue", "router_cost", "router_margin",
+)
+"""Model-level columns of a run with routers (after the price-index columns), :func:`router_row`."""
+
 
 @dataclass(frozen=True)
 class ProviderSnapshot:
@@ -54,6 +60,16 @@ class ProviderSnapshot:
     cash: FloatArray
     quality: FloatArray
     mean_price: FloatArray
+
+
+@dataclass(frozen=True)
+class RouterSnapshot:
+    """Every router, in holder-id order, at the end of a step (``fee_markup``: its fee fraction this month)."""
+
+    holder: IntArray
+    name: ObjectArray
+    cash: FloatArray
+    fee_markup: FloatArray
 
 
 @dataclass(frozen=True)
@@ -93,6 +109,7 @@ class StepOutcome:
         reseller_ids, provider_ids: Holder ids of resellers and providers.
         scrapped, produced: GPUs per generation so far.
         event_counts: Events so far by kind.
+        routers: Router snapshot (None without routers).
     """
 
     step: int
@@ -118,13 +135,15 @@ class StepOutcome:
     scrapped: IntArray
     produced: IntArray
     event_counts: dict[str, int]
+    routers: RouterSnapshot | None = None
 
 
 class Recorder:
-    """Accumulates per-step rows of a run."""
+    """Accumulates per-step rows of a run (``with_routers``: the :data:`ROUTER_COLUMNS` and router rows too)."""
 
-    def __init__(self, population: Population) -> None:
+    def __init__(self, population: Population, with_routers: bool = False) -> None:
         self.population = population
+        self.with_routers = with_routers
         n_segments = len(population.segment_names)
         self.price_index = ChainedPriceIndex(  # without utility weights the quality adjustment is nil
             population.segment_names,
@@ -142,8 +161,12 @@ class Recorder:
         markets = market_hhi(outcome, self.population)
         row = model_row(outcome, self.population.region_names, markets)
         row.update(chained_index_row(self.price_index, outcome, self.population))
+        if self.with_routers:
+            row.update(router_row(outcome))
         self.model_rows.append(row)
         self.provider_parts.append(provider_rows(outcome))
+        if self.with_routers:
+            self.provider_parts.append(router_rows(outcome))
         self.enterprise_parts.append(enterprise_rows(outcome, self.population, markets[0]))
         self.market_parts.append(gpu_market_rows(outcome))
         self.event_rows.extend(events)
@@ -151,7 +174,8 @@ class Recorder:
     @property
     def columns(self) -> tuple[str, ...]:
         """Columns of the model table."""
-        return (*MODEL_COLUMNS, *[f"hhi_{r}" for r in self.population.region_names], *self.price_index.columns)
+        return (*MODEL_COLUMNS, *[f"hhi_{r}" for r in self.population.region_names], *self.price_index.columns,
+                *(ROUTER_COLUMNS if self.with_routers else ()))
 
     @property
     def last_model_row(self) -> dict[str, Any]:
@@ -198,7 +222,9 @@ def model_row(o: StepOutcome, region_names: tuple[str, ...],
     tokens = float(c.served.sum())
     spend = float(c.revenue.sum())
     by_kind = np.bincount(offers.kind, weights=c.served, minlength=len(PROVIDER_KIND_NAMES))
-    finite = np.isfinite(offers.capacity)
+    own = offers.via < 0  # router offers share their provider's capacity: counted once, at the provider
+    served_at = attributed_to_providers(c.served, offers.via)
+    finite = np.isfinite(offers.capacity) & own
     capacity = float(offers.capacity[finite].sum())
     volume = o.volume
     secondary = float(o.secondary_price[o.reference_generation]) if o.reference_generation >= 0 else float("nan")
@@ -217,7 +243,7 @@ def model_row(o: StepOutcome, region_names: tuple[str, ...],
         "total_spend": spend,
         "unmet_demand": float(c.unmet.sum()),
         "outside_share": float(volume @ c.outside_share / volume.sum()) if volume.sum() > 0 else np.nan,
-        "utilization": float(c.served[finite].sum() / capacity) if capacity > 0 else np.nan,
+        "utilization": float(served_at[finite].sum() / capacity) if capacity > 0 else np.nan,
         "total_capacity": capacity,
         "secondary_gpu_price": secondary,
         "consumer_surplus": float(o.consumer_surplus.sum()),
@@ -233,13 +259,65 @@ def model_row(o: StepOutcome, region_names: tuple[str, ...],
         mask = o.holder_kind_id == k
         rev = s.revenue[mask].sum()
         row[f"margin_{name}"] = float(s.profit[mask].sum() / rev) if rev > 0 else np.nan
-        row[f"utilization_{name}"] = utilization_of(c.served, offers.capacity, offers.kind == k)
+        row[f"utilization_{name}"] = utilization_of(served_at, offers.capacity, (offers.kind == k) & own)
     served = markets[1] if markets is not None else np.zeros(0)
     row["hhi_markets_mean"] = concentration.weighted_mean_hhi(markets[0], served) if markets else np.nan
     row["hhi_markets_max"] = float(markets[0][served > 0].max()) if markets and (served > 0).any() else np.nan
     for r, region in enumerate(region_names):
         row[f"hhi_{region}"] = metrics.hhi(o.revenue_by_buyer_region[r], offers.owner)
     return {k: row[k] for k in (*MODEL_COLUMNS, *[f"hhi_{r}" for r in region_names])}
+
+
+def router_row(o: StepOutcome) -> dict[str, float]:
+    """The router columns (:data:`ROUTER_COLUMNS`): revenue HHI by ultimate owner of the providers (tokens sold
+    through routers counted for the provider behind them, at the price the router pays) and of the
+    customer-facing layer (providers' direct sales and routers' sales), the routers' share of tokens served, their
+    revenue, cost (payments to providers) and margin ``(revenue - cost) / revenue``."""
+    offers, c = o.offers, o.clearing
+    revenue, owner = provider_attributed_revenue(offers, c.revenue, c.served)
+    routed = offers.via >= 0
+    tokens = float(c.served.sum())
+    router_revenue = float(c.revenue[routed].sum())
+    router_cost = float(revenue[routed].sum())
+    return {
+        "hhi_providers": metrics.hhi(revenue, owner),
+        "hhi_customer_facing": metrics.hhi(c.revenue, offers.owner),
+        "router_token_share": float(c.served[routed].sum() / tokens) if tokens > 0 else 0.0,
+        "router_revenue": router_revenue,
+        "router_cost": router_cost,
+        "router_margin": (router_revenue - router_cost) / router_revenue if router_revenue > 0 else np.nan,
+    }
+
+
+def router_rows(o: StepOutcome) -> dict[str, NDArray[Any]]:
+    """One row per router in the providers table's columns: kind ``router``, no capacity and no GPUs;
+    ``tokens_served`` and ``revenue`` are its sales, ``unit_cost`` what it paid providers per token, ``price`` its
+    revenue per token (the fee fraction's price when it sold nothing), ``quality`` the mean of its offers'."""
+    offers, c, r = o.offers, o.clearing, o.routers
+    if r is None:
+        raise ValueError("a step without a router snapshot has no router rows")
+    ids, n = r.holder, max(len(o.holder_kind_id), int(r.holder.max(initial=-1)) + 1)
+
+    def per(weights: FloatArray) -> FloatArray:
+        return np.asarray(np.bincount(offers.holder, weights=weights, minlength=n), dtype=np.float64)[ids]
+
+    s = o.settlement
+    tokens, revenue = per(c.served), s.revenue[ids]
+    cost = s.cash_cost[ids]
+    n_offers = per(np.ones(len(offers)))
+    paid = np.where(offers.via >= 0, offers.price[np.maximum(offers.via, 0)], 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        price = np.where(tokens > 0, revenue / tokens, per(offers.price) / n_offers)
+        unit_cost = np.where(tokens > 0, cost / tokens, per(paid) / n_offers)
+        quality = per(offers.quality) / n_offers
+    names = r.name
+    return {
+        "step": np.full(len(ids), o.step, dtype=np.int64), "provider": names,
+        "kind": np.full(len(ids), "router", dtype=object), "owner": names.copy(),
+        "active": np.ones(len(ids), dtype=bool), "price": price, "unit_cost": unit_cost, "quality": quality,
+        "capacity": np.zeros(len(ids)), "demand": per(c.offer_demand), "tokens_served": tokens, "revenue": revenue,
+        "profit": s.profit[ids], "cash": r.cash, "fleet_gpus": np.zeros(len(ids)),
+    }
 
 
 def utilization_of(served: FloatArray, capacity: FloatArray, mask: NDArray[np.bool_]) -> float:
@@ -267,7 +345,7 @@ def provider_rows(o: StepOutcome) -> dict[str, NDArray[Any]]:
     offers, c, f, p = o.offers, o.clearing, o.fleet, o.providers
     ids = p.holder
     n = len(o.holder_kind_id)
-    demand = np.bincount(offers.holder, weights=c.offer_demand, minlength=n)[ids]
+    demand = np.bincount(offers.holder, weights=attributed_to_providers(c.offer_demand, offers.via), minlength=n)[ids]
     revenue = o.settlement.revenue[ids]
     served = o.settlement.served[ids]
     with np.errstate(invalid="ignore", divide="ignore"):
