@@ -298,8 +298,9 @@ class InferenceMarket(mesa.Model):
         return logit_shares(utility, self._outside_utility(), self.mu)
 
     def _observed_terms(self, offers: OfferBook) -> set[str]:
-        """The costly observation terms the pricing strategies of ``offers``' holders ask for."""
-        return set().union(*(self.roster.provider(int(h)).pricing.observes for h in np.unique(offers.holder)))
+        """The costly observation terms the pricing strategies of ``offers``' providers ask for."""
+        holders = np.unique(offers.holder[offers.via < 0])
+        return set().union(*(self.roster.provider(int(h)).pricing.observes for h in holders))
 
     def clear_market(self) -> None:
         """Enterprises choose among offers (logit), each with its own quality floor; volume and rationing are
@@ -307,7 +308,9 @@ class InferenceMarket(mesa.Model):
         pricing observes is kept."""
         offers, pop, sim = self.offers, self.population, self.config.simulation
         sd = self.config.logit.offer_shock_sd
-        shares, outside = self._choice_shares(offers, self.shock_rng.normal(0.0, sd, len(offers)) if sd > 0 else None)
+        own = int((offers.via < 0).sum())  # a router's offer carries the shock of the offer it routes to
+        shocks = routers.routed_values(self.shock_rng.normal(0.0, sd, own), offers.via) if sd > 0 else None
+        shares, outside = self._choice_shares(offers, shocks)
         c = self.clearing = clear_with_volume_response(
             shares, outside, self.base_volume, pop.reference_price, pop.elasticity, offers.capacity, offers.price,
             sim.rationing_rounds, sim.volume_tolerance, sim.volume_max_iterations, pools=self._pools(offers))

@@ -106,6 +106,13 @@ def serving_holder(offers: OfferBook) -> IntArray:
     return np.where(offers.via < 0, offers.holder, offers.holder[np.maximum(offers.via, 0)])
 
 
+def routed_values(own: FloatArray, via: IntArray) -> FloatArray:
+    """Per-offer values from the providers' offers' ``own`` values (the first ``len(own)`` rows of the book): a
+    router offer takes the value of the offer it routes to."""
+    routed = via[len(own):]
+    return np.concatenate([own, own[routed]]) if routed.size else own
+
+
 def attributed_to_providers(values: FloatArray, via: IntArray) -> FloatArray:
     """Per-offer ``values`` with each router offer's value added to the offer it routes to:
     ``v'_o = v_o + sum_{j: via_j = o} v_j`` (router rows keep their own value)."""
