@@ -112,7 +112,7 @@ class InferenceMarket(mesa.Model):
             per_agent=config.simulation.enterprise_output == "agent",
             segment_quality_weight=np.array([s.quality_weight for s in config.segments]),
             segment_price_sensitivity=np.array([s.price_sensitivity for s in config.segments]),
-            utility_form=self.form), with_routers=bool(self.roster.routers))
+            utility_form=self.form), with_routers=bool(config.routers))  # declared: columns even when off
         if any(s.initial_contract_share > 0 for s in config.segments):  # contracts in proportion to capacity
             base = fleet_economics(self.ledger, self.generations, self.roster.holder_technology(),
                                    self.regions.base_power_price)

@@ -139,7 +139,9 @@ class StepOutcome:
 
 
 class Recorder:
-    """Accumulates per-step rows of a run (``with_routers``: the :data:`ROUTER_COLUMNS` and router rows too)."""
+    """Accumulates per-step rows of a run (``with_routers``, a scenario that declares routers, on or off: the
+    :data:`ROUTER_COLUMNS` too, so that runs with routers on and off compare column by column; router rows in
+    the providers table come with the outcome's router snapshot)."""
 
     def __init__(self, population: Population, with_routers: bool = False) -> None:
         self.population = population
@@ -165,7 +167,7 @@ class Recorder:
             row.update(router_row(outcome))
         self.model_rows.append(row)
         self.provider_parts.append(provider_rows(outcome))
-        if self.with_routers:
+        if outcome.routers is not None:
             self.provider_parts.append(router_rows(outcome))
         self.enterprise_parts.append(enterprise_rows(outcome, self.population, markets[0]))
         self.market_parts.append(gpu_market_rows(outcome))

@@ -180,11 +180,15 @@ def test_model_router_routes_to_the_cheapest_eligible_provider_and_pays_it() -> 
 
 
 def test_routers_off_leaves_no_trace() -> None:
-    """Declared but not enabled: no router agent, no router offer, no router column."""
+    """Declared but not enabled: no router agent, no router offer; the router columns (kept so that runs with
+    routers on and off compare) say so: no router tokens, the provider HHI is the customer-facing HHI."""
     scenario = two_provider_market([{"name": "router"}])
     scenario["routers_enabled"] = False
     model = InferenceMarket(scenario_from_dict(scenario), seed=1)
     model.step()
     assert not model.roster.routers
     assert (model.offers.via == -1).all()
-    assert "router_margin" not in model.recorder.columns
+    row = model.recorder.last_model_row
+    assert row["router_token_share"] == 0.0 and row["router_revenue"] == 0.0 and math.isnan(row["router_margin"])
+    assert row["hhi_providers"] == row["hhi_customer_facing"] == row["hhi"]
+    assert "router" not in set(model.recorder.frames()["providers"]["kind"])
