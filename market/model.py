@@ -493,16 +493,21 @@ class InferenceMarket(mesa.Model):
                                     detail=review.detail(antitrust.policy)))
 
     def _antitrust_markets(self, scope: str, n: int) -> tuple[FloatArray, list[str]]:
-        """Revenue per (relevant market, holder) this month and the markets' names (``market.concentration``)."""
+        """Revenue per (relevant market, holder) this month and the markets' names (``market.concentration``);
+        sales through routers count for the provider behind them, at the price it is paid
+        (``market.routers.provider_level``)."""
         if scope == "global":
-            return np.asarray(self.settlement.revenue, dtype=np.float64)[None, :n], ["all"]
+            routed = self.settlement.routed
+            revenue = self.settlement.revenue if routed is None else self.settlement.revenue - routed.router_revenue
+            return np.asarray(revenue, dtype=np.float64)[None, :n], ["all"]
+        level, holder = routers.provider_level(self.offers)
         if scope == "regional":
-            return by_holder(self.revenue_by_region, self.offers.holder, n), list(self.region_names)
+            return by_holder(self.revenue_by_region * level, holder, n), list(self.region_names)
         pop, segments = self.population, [s.name for s in self.config.segments]
         ids = concentration.market_ids(pop.segment, pop.region, self.n_regions)
         revenue = concentration.revenue_by_market(self.clearing.allocation, self.offers.price, ids,
                                                   len(segments) * self.n_regions)
-        return by_holder(revenue, self.offers.holder, n), [f"{s}/{r}" for s in segments for r in self.region_names]
+        return by_holder(revenue * level, holder, n), [f"{s}/{r}" for s in segments for r in self.region_names]
 
     def _entries(self) -> None:
         entrants = self.config.corporate.entrants

@@ -113,6 +113,16 @@ def routed_values(own: FloatArray, via: IntArray) -> FloatArray:
     return np.concatenate([own, own[routed]]) if routed.size else own
 
 
+def provider_level(offers: OfferBook) -> tuple[FloatArray, IntArray]:
+    """Per offer, the factor that turns buyers' revenue into the revenue of the provider serving it
+    (``p_via / p_j`` for a router offer, 1 otherwise) and that provider's holder id (:func:`serving_holder`):
+    sales measured at the provider level, as merger control measures shares."""
+    u = np.maximum(offers.via, 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = np.where(offers.via >= 0, offers.price[u] / offers.price, 1.0)
+    return np.nan_to_num(factor, nan=0.0, posinf=0.0), serving_holder(offers)
+
+
 def attributed_to_providers(values: FloatArray, via: IntArray) -> FloatArray:
     """Per-offer ``values`` with each router offer's value added to the offer it routes to:
     ``v'_o = v_o + sum_{j: via_j = o} v_j`` (router rows keep their own value)."""

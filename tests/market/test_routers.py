@@ -24,6 +24,7 @@ from market.routers import (
     multi_homing_relief,
     pass_through,
     provider_attributed_revenue,
+    provider_level,
     with_router_offers,
 )
 
@@ -84,6 +85,9 @@ def test_router_rows_pools_and_payments_by_hand() -> None:
     revenue, owner = provider_attributed_revenue(offers, served * offers.price, served)
     np.testing.assert_allclose(revenue, [30.0, 0.0, 12.5, 0.0, 12.0, 15.0])
     np.testing.assert_array_equal(owner, [0, 1, 2, 3, 0, 2])
+    factor, serving = provider_level(offers)
+    np.testing.assert_allclose(factor, [1, 1, 1, 1, 3.0 / 3.3, 2.5 / 2.75])
+    np.testing.assert_array_equal(serving, [0, 1, 2, 3, 0, 2])
 
     # the accounts: buyers pay 30 + 12.5 + 29.7 = 72.2; provider 0 earns 30 + 12, provider 2 12.5 + 15
     n = 10
