@@ -11,6 +11,7 @@ import pytest
 
 from market.accounts import settle_month
 from market.clearing import CapacityPools, Clearing, clear_logit_market
+from market.config.errors import ConfigError
 from market.config.files import scenario_from_dict
 from market.fleet import FleetEconomics
 from market.model import InferenceMarket
@@ -196,3 +197,14 @@ def test_routers_off_leaves_no_trace() -> None:
     assert row["router_token_share"] == 0.0 and row["router_revenue"] == 0.0 and math.isnan(row["router_margin"])
     assert row["hhi_providers"] == row["hhi_customer_facing"] == row["hhi"]
     assert "router" not in set(model.recorder.frames()["providers"]["kind"])
+
+
+@pytest.mark.parametrize(("router", "needle"), [
+    ({"name": "router", "switching_cost_factor": 1.5}, "switching_cost_factor"),
+    ({"name": "router", "provider_kinds": ["cloud"]}, "provider_kinds"),
+    ({"name": "router", "fee": {"strategy": "auction"}}, "fee"),
+    ({"name": "cloud"}, "duplicate name 'cloud'"),
+])
+def test_bad_router_settings_are_named(router: dict[str, Any], needle: str) -> None:
+    with pytest.raises(ConfigError, match=needle):
+        scenario_from_dict(two_provider_market([router]))
