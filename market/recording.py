@@ -294,7 +294,8 @@ def router_row(o: StepOutcome) -> dict[str, float]:
 def router_rows(o: StepOutcome) -> dict[str, NDArray[Any]]:
     """One row per router in the providers table's columns: kind ``router``, no capacity and no GPUs;
     ``tokens_served`` and ``revenue`` are its sales, ``unit_cost`` what it paid providers per token, ``price`` its
-    revenue per token (the fee fraction's price when it sold nothing), ``quality`` the mean of its offers'."""
+    revenue per token (its offers' mean price when it sold nothing, NaN when it posted none), ``quality`` the mean
+    of its offers' (0 without offers)."""
     offers, c, r = o.offers, o.clearing, o.routers
     if r is None:
         raise ValueError("a step without a router snapshot has no router rows")
@@ -309,9 +310,9 @@ def router_rows(o: StepOutcome) -> dict[str, NDArray[Any]]:
     n_offers = per(np.ones(len(offers)))
     paid = np.where(offers.via >= 0, offers.price[np.maximum(offers.via, 0)], 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        price = np.where(tokens > 0, revenue / tokens, per(offers.price) / n_offers)
-        unit_cost = np.where(tokens > 0, cost / tokens, per(paid) / n_offers)
-        quality = per(offers.quality) / n_offers
+        price = np.where(tokens > 0, revenue / tokens, per(offers.price) / n_offers)  # NaN: no offer posted
+        unit_cost = np.where(tokens > 0, cost / tokens, per(paid) / np.maximum(n_offers, 1))
+        quality = per(offers.quality) / np.maximum(n_offers, 1)
     names = r.name
     return {
         "step": np.full(len(ids), o.step, dtype=np.int64), "provider": names,
