@@ -175,6 +175,9 @@ def test_model_router_routes_to_the_cheapest_eligible_provider_and_pays_it() -> 
     assert s.cash_cost[0] == pytest.approx(2.0 * (x_cloud + x_router))  # unit cost 2 on every token it serves
     assert s.revenue[1] == pytest.approx(1.5 * x_spec)
     assert model.roster.routers[0].cash == pytest.approx(1e8 + 0.3 * x_router)
+    assert [a.name for a in model.agents if a.kind == "router"] == ["router"]  # a Mesa agent, collected
+    agents = model.datacollector.get_agent_vars_dataframe()
+    assert agents[agents["kind"] == "router"]["cash"].iloc[-1] == pytest.approx(1e8 + 0.3 * x_router)
     assert c.spend.sum() == pytest.approx(3.0 * x_cloud + 1.5 * x_spec + 3.3 * x_router)
 
     loose = InferenceMarket(scenario_from_dict(two_provider_market([
