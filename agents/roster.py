@@ -1,4 +1,4 @@
-"""The market's firms: providers and resellers in holder-id order, with their state gathered into arrays.
+"""The market's firms: providers, resellers and routers in holder-id order, with their state gathered into arrays.
 
 A :class:`Roster` is to the firms what the enterprise population's arrays are to the buyers: the model asks
 it for per-holder arrays (technology, kinds, owners, balance sheets) and for the agents' views, instead of
@@ -17,13 +17,14 @@ from agents.acquisition import AcquisitionView
 from agents.investment import FleetOrder
 from agents.provider import PROVIDER_KINDS, Provider
 from agents.reseller import HardwareReseller
+from agents.router import Router
 from market.accounts import Settlement
-from market.config import PROVIDER_KIND_NAMES, AcquisitionConfig, ProviderConfig, ResellerConfig
+from market.config import PROVIDER_KIND_NAMES, AcquisitionConfig, ProviderConfig, ResellerConfig, RouterConfig
 from market.corporate import CorporateState
 from market.fleet import FleetEconomics, HolderTechnology
 from market.hardware import GpuLedger
 from market.offers import OfferBook
-from market.recording import ProviderSnapshot
+from market.recording import ProviderSnapshot, RouterSnapshot
 from market.technology import GenerationTable
 from market.tiers import TierTable
 from market.trading import NewOrder, ResellerDesk, UsedOrder
@@ -34,15 +35,15 @@ BoolArray = NDArray[np.bool_]
 
 
 class Roster:
-    """Providers and resellers by holder id (the index into every per-holder array)."""
+    """Providers, resellers and routers by holder id (the index into every per-holder array)."""
 
     def __init__(self) -> None:
-        self.holders: list[Provider | HardwareReseller] = []
+        self.holders: list[Provider | HardwareReseller | Router] = []
 
     def __len__(self) -> int:
         return len(self.holders)
 
-    def __getitem__(self, holder_id: int) -> Provider | HardwareReseller:
+    def __getitem__(self, holder_id: int) -> Provider | HardwareReseller | Router:
         return self.holders[holder_id]
 
     @property
@@ -50,7 +51,7 @@ class Roster:
         """Holder id the next firm gets."""
         return len(self.holders)
 
-    def add(self, holder: Provider | HardwareReseller) -> None:
+    def add(self, holder: Provider | HardwareReseller | Router) -> None:
         """Register a firm created with :attr:`next_id`."""
         if holder.holder_id != len(self.holders):
             raise ValueError(f"{holder.name}: holder id {holder.holder_id}, expected {len(self.holders)}")
@@ -77,6 +78,12 @@ class Roster:
         self.add(reseller)
         return reseller
 
+    def new_router(self, model: mesa.Model, cfg: RouterConfig, name: str) -> Router:
+        """Create and register a router."""
+        router = Router(model, name=name, holder_id=self.next_id, config=cfg)
+        self.add(router)
+        return router
+
     def provider(self, holder_id: int) -> Provider:
         """The provider with this holder id."""
         holder = self.holders[holder_id]
@@ -93,6 +100,11 @@ class Roster:
     def resellers(self) -> list[HardwareReseller]:
         """All hardware resellers."""
         return [h for h in self.holders if isinstance(h, HardwareReseller)]
+
+    @property
+    def routers(self) -> list[Router]:
+        """All routers."""
+        return [h for h in self.holders if isinstance(h, Router)]
 
     @property
     def names(self) -> list[str]:
@@ -142,8 +154,9 @@ class Roster:
                         dtype=np.int64)
 
     def balance_sheets(self) -> tuple[BoolArray, FloatArray, FloatArray, BoolArray]:
-        """Per holder: whether it keeps accounts (active provider), its cash, cost of capital, and whether it is
-        an independent balance sheet that pays interest (active and not owned)."""
+        """Per holder: whether it keeps accounts (active provider, router), its cash, cost of capital, and whether
+        it is an independent balance sheet that pays interest (active provider not owned; routers hold cash and
+        pay none)."""
         n = len(self.holders)
         books, independent = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
         cash, rate = np.zeros(n), np.zeros(n)
@@ -153,6 +166,8 @@ class Roster:
             independent[h] = p.active and p.parent is None
             cash[h] = p.cash
             rate[h] = p.cost_of_capital_per_year
+        for r in self.routers:
+            books[r.holder_id], cash[r.holder_id] = True, r.cash
         return books, cash, rate, independent
 
     def snapshot(self, frontier: float, open_weight: float) -> ProviderSnapshot:
@@ -166,6 +181,15 @@ class Roster:
             quality=np.array([p.quality(frontier, open_weight) for p in ps]),
             mean_price=np.array([np.mean(p.price) for p in ps]),
         )
+
+    def router_snapshot(self) -> RouterSnapshot | None:
+        """Every router's identity and cash now (None in a market without routers)."""
+        rs = self.routers
+        if not rs:
+            return None
+        return RouterSnapshot(holder=np.array([r.holder_id for r in rs], dtype=np.int64),
+                              name=np.array([r.name for r in rs], dtype=object), cash=np.array([r.cash for r in rs]),
+                              fee_markup=np.array([r.last_markup for r in rs]))
 
     def contract_capacity(self, fleet: FleetEconomics, n_regions: int) -> tuple[FloatArray, IntArray]:
         """Capacity per (active provider, region) for drawing initial contracts (1 where it is unlimited), and
@@ -367,7 +391,7 @@ class Roster:
 class _Names(Sequence[str]):
     """Names of a growing list of firms, by holder id."""
 
-    def __init__(self, holders: list[Provider | HardwareReseller]) -> None:
+    def __init__(self, holders: list[Provider | HardwareReseller | Router]) -> None:
         self._holders = holders
 
     def __len__(self) -> int:

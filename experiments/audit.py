@@ -50,8 +50,10 @@ def max_unmet_share(model: pd.DataFrame, burn_in: int) -> tuple[float, int]:
 
 
 def market_price(providers: pd.DataFrame) -> pd.Series:
-    """Volume-weighted market price per step: ``sum revenue / sum tokens served`` over providers, $/Mtok."""
-    by_step = providers.groupby("step")[["revenue", "tokens_served"]].sum()
+    """Volume-weighted market price per step: ``sum revenue / sum tokens served`` over providers, $/Mtok (rows of
+    kind ``router`` left out: their tokens are in the providers' rows already)."""
+    rows = providers[providers["kind"] != "router"] if "kind" in providers else providers
+    by_step = rows.groupby("step")[["revenue", "tokens_served"]].sum()
     return (by_step["revenue"] / by_step["tokens_served"].where(by_step["tokens_served"] > 0)).rename("market")
 
 

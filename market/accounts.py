@@ -10,6 +10,11 @@ For holder ``h`` (sums over its offers ``o`` and the regions ``r`` of its fleet)
     cash[h]        += revenue - cash_cost - interest
 
 A subsidiary's treasury is its owner's: it pays no interest of its own, its cash flows go to the owner.
+
+With routers (``market.routers``), ``served_o`` counts for the holder whose GPUs serve it: a router offer's
+tokens are served by the provider it routes to, which earns ``p_via x`` from the router and bears its variable
+cost; the router's revenue is what buyers paid it and its cash cost what it paid providers (no fleet, no
+interest).
 """
 
 from __future__ import annotations
@@ -22,13 +27,17 @@ from numpy.typing import NDArray
 from market.clearing import Clearing
 from market.fleet import FleetEconomics
 from market.offers import OfferBook
+from market.routers import PassThrough, pass_through
 
 FloatArray = NDArray[np.float64]
 
 
 @dataclass(frozen=True)
 class Settlement:
-    """One month's accounts per holder id, $ (``served`` in Mtok). Holders without accounts have zeros."""
+    """One month's accounts per holder id, $ (``served`` in Mtok). Holders without accounts have zeros.
+
+    ``routed`` (only in a market with routers): the month's sales through routers (``market.routers.PassThrough``).
+    """
 
     revenue: FloatArray
     served: FloatArray
@@ -36,11 +45,13 @@ class Settlement:
     cash_cost: FloatArray
     interest: FloatArray
     profit: FloatArray
+    routed: PassThrough | None = None
 
     @classmethod
     def zeros(cls, n_holders: int) -> Settlement:
         """Empty accounts (before the first step)."""
-        return cls(**{name: np.zeros(n_holders) for name in cls.__dataclass_fields__})
+        zero = {name: np.zeros(n_holders) for name in cls.__dataclass_fields__ if name != "routed"}
+        return cls(**zero)  # type: ignore[arg-type]
 
     def padded(self, n_holders: int) -> Settlement:
         """The same accounts with zero rows for holders added since (entrants of the month)."""
@@ -48,7 +59,10 @@ class Settlement:
             missing = n_holders - len(values)
             return np.concatenate([values, np.zeros(missing)]) if missing > 0 else values
 
-        return replace(self, **{name: pad(getattr(self, name)) for name in self.__dataclass_fields__})
+        routed = None if self.routed is None else PassThrough(
+            **{name: pad(getattr(self.routed, name)) for name in PassThrough.__dataclass_fields__})
+        return replace(self, routed=routed, **{name: pad(getattr(self, name)) for name in self.__dataclass_fields__
+                                               if name != "routed"})
 
 
 def settle_month(offers: OfferBook, clearing: Clearing, fleet: FleetEconomics, interest: FloatArray,
@@ -60,17 +74,25 @@ def settle_month(offers: OfferBook, clearing: Clearing, fleet: FleetEconomics, i
         clearing: Their clearing.
         fleet: Fleet costs per (holder, region).
         interest: Interest per holder this month, $.
-        books: Which holders keep accounts (active providers); the others get zero profit.
+        books: Which holders keep accounts (active providers, routers); the others get zero profit.
     """
     n = len(interest)
     def per_holder(weights: FloatArray) -> FloatArray:
         return np.asarray(np.bincount(offers.holder, weights=weights, minlength=n), dtype=np.float64)
 
     revenue = per_holder(clearing.revenue)
-    served = per_holder(clearing.served)
-    variable = per_holder(clearing.served * offers.variable_cost)
+    routed = None
+    if (offers.via >= 0).any():  # router offers: tokens served by the providers behind them
+        direct = np.where(offers.via < 0, clearing.served, 0.0)
+        routed = pass_through(offers, clearing.served, n)
+        served = per_holder(direct) + routed.provider_served
+        variable = per_holder(direct * offers.variable_cost) + routed.provider_variable_cost + routed.router_cost
+        revenue = revenue + routed.provider_revenue
+    else:
+        served = per_holder(clearing.served)
+        variable = per_holder(clearing.served * offers.variable_cost)
     depreciation = fleet.depreciation.sum(axis=1)
     cash_cost = fleet.power_cost.sum(axis=1) + fleet.opex.sum(axis=1) + variable
     profit = np.where(books, revenue - cash_cost - depreciation - interest, 0.0)
     return Settlement(revenue=revenue, served=served, depreciation=depreciation, cash_cost=cash_cost,
-                      interest=interest, profit=profit)
+                      interest=interest, profit=profit, routed=routed)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,8 @@ from agents.enterprise import Enterprise, EnterprisePopulation
 from agents.provider import Provider
 from agents.reseller import HardwareReseller
 from agents.roster import Roster
-from market import concentration, corporate, demand, routing, trading
+from agents.router import Router
+from market import concentration, corporate, demand, routers, routing, trading
 from market import technology as tech
 from market.accounts import Settlement, settle_month
 from market.clearing import CapacityPools, Clearing, clear_with_volume_response, logit_shares
@@ -38,7 +40,7 @@ from market.mesa_support import market_datacollector, model_seed
 from market.metrics import by_holder, consumer_surplus, revenue_by_buyer_region
 from market.networks import market_networks
 from market.observation import MarketObservation, observe_market
-from market.offers import OfferBook
+from market.offers import OfferBook, incumbent_offer_index
 from market.recording import Population, Recorder, StepOutcome
 from market.task_classes import TaskClasses, class_outside_shares, class_posted_price
 from market.technology import GenerationTable
@@ -105,6 +107,9 @@ class InferenceMarket(mesa.Model):
             for k in range(rcfg.count):
                 self.roster.new_reseller(self, rcfg, rcfg.name if rcfg.count == 1 else f"{rcfg.name}_{k + 1}",
                                          len(self.generations))
+        for qcfg in config.routers if config.routers_enabled else []:
+            for k in range(qcfg.count):
+                self.roster.new_router(self, qcfg, qcfg.name if qcfg.count == 1 else f"{qcfg.name}_{k + 1}")
         self.population = EnterprisePopulation(config.segments, config.regions, self.rng)
         self.task_table = routing.task_table(config.segments)
         self.recorder = Recorder(Population(
@@ -114,7 +119,8 @@ class InferenceMarket(mesa.Model):
             segment_quality_weight=np.array([s.quality_weight for s in config.segments]),
             segment_price_sensitivity=np.array([s.price_sensitivity for s in config.segments]),
             utility_form=self.form, workloads_per_firm=config.simulation.workloads_per_firm,
-            tier_names=self.tiers.names if self.tiers.declared else ()))
+            tier_names=self.tiers.names if self.tiers.declared else ()),
+            with_routers=bool(config.routers))  # declared: router columns even when off
         if any(s.initial_contract_share > 0 for s in config.segments):  # contracts in proportion to capacity
             base = fleet_economics(self.ledger, self.generations, self.roster.holder_technology(),
                                    self.regions.base_power_price)
@@ -148,8 +154,8 @@ class InferenceMarket(mesa.Model):
 
     # -- who is in the market ---------------------------------------------------------------------------------
     @property
-    def holders(self) -> list[Provider | HardwareReseller]:
-        """Providers and resellers by holder id."""
+    def holders(self) -> list[Provider | HardwareReseller | Router]:
+        """Providers, resellers and routers by holder id."""
         return self.roster.holders
 
     @property
@@ -232,8 +238,19 @@ class InferenceMarket(mesa.Model):
                    for regions in [p.price_offers(self.step_index, self.fleet,
                                                   trial if p.holder_id in opening else self.observation, self.form)]
                    if regions is not None]
-        self.offers = self.roster.offer_book(posting, self.fleet, self.frontier, self.open_weight,
-                                             self.pool_utilization)
+        self.offers = self._with_router_offers(self.roster.offer_book(posting, self.fleet, self.frontier,
+                                                                      self.open_weight, self.pool_utilization))
+
+    def _with_router_offers(self, offers: OfferBook) -> OfferBook:
+        """The providers' offers followed by each router's (``market.routers``)."""
+        tier_quality = self.tiers.quality_factor if self.tiers.declared else None
+        posted = [(r.holder_id, *r.routes(offers, self.frontier, self.n_regions, tier_quality))
+                  for r in self.roster.routers]
+        if not posted:
+            return offers
+        return routers.with_router_offers(offers, np.concatenate([np.full(len(v), h) for h, v, _ in posted]),
+                                          np.concatenate([v for _, v, _ in posted]),
+                                          np.concatenate([f for _, _, f in posted]))
 
     def open_offers(self) -> tuple[set[int], MarketObservation | None]:
         """Opening prices of offers never priced (every offer at step 0 without configured prices, entrants'
@@ -289,6 +306,16 @@ class InferenceMarket(mesa.Model):
             penalty = (penalty.reshape(pop.n_segments, -1, len(offers))
                        - latency_disutility(weight, offers.latency_ms)[:, None, :]).reshape(penalty.shape)
         utility = pop.utilities(offers, penalty, self.form, shocks, self.frontier)
+        if (offers.via >= 0).any():  # router customers move between the providers behind it at a discount
+            factor = np.ones(len(offers))
+            for r in self.roster.routers:
+                factor[offers.holder == r.holder_id] = r.switching_cost_factor
+            routers.multi_homing_relief(
+                utility, incumbent_offer_index(offers.holder, offers.region, pop.incumbent_provider,
+                                               pop.incumbent_region, self.n_regions),
+                pop.current_switching_cost(), factor,
+                routers.behind_router_offers(offers, {r.holder_id: r.eligible(offers, self.frontier)
+                                                      for r in self.roster.routers}))
         return logit_shares(utility, self._outside_utility(), self.mu)
 
     def _task_classes(self, offers: OfferBook) -> TaskClasses | None:
@@ -315,8 +342,9 @@ class InferenceMarket(mesa.Model):
         return CapacityPools(offers.pool, offers.capacity_weight, offers.pool_capacity())
 
     def _observed_terms(self, offers: OfferBook) -> set[str]:
-        """The costly observation terms the pricing strategies of ``offers``' holders ask for."""
-        return set().union(*(self.roster.provider(int(h)).pricing.observes for h in np.unique(offers.holder)))
+        """The costly observation terms the pricing strategies of ``offers``' providers ask for."""
+        holders = np.unique(offers.holder[offers.via < 0])
+        return set().union(*(self.roster.provider(int(h)).pricing.observes for h in holders))
 
     def clear_market(self) -> None:
         """Enterprises choose among offers (logit), each with its own quality floor; volume and rationing are
@@ -324,7 +352,9 @@ class InferenceMarket(mesa.Model):
         pricing observes is kept."""
         offers, pop, sim = self.offers, self.population, self.config.simulation
         sd = self.config.logit.offer_shock_sd
-        shares, outside = self._choice_shares(offers, self.shock_rng.normal(0.0, sd, len(offers)) if sd > 0 else None)
+        own = int((offers.via < 0).sum())  # a router's offer carries the shock of the offer it routes to
+        shocks = routers.routed_values(self.shock_rng.normal(0.0, sd, own), offers.via) if sd > 0 else None
+        shares, outside = self._choice_shares(offers, shocks)
         classes, pools = self._task_classes(offers), self._pools(offers)
         c = self.clearing = clear_with_volume_response(
             shares, outside, self.base_volume, pop.reference_price, pop.elasticity, offers.capacity, offers.price,
@@ -356,6 +386,8 @@ class InferenceMarket(mesa.Model):
                 p.last_profit = s.profit[h]
                 p.monthly_operating_cost = s.cash_cost[h] + s.interest[h]
                 p.cumulative_served_mtok += s.served[h]
+        for r in self.roster.routers:
+            r.settle(float(s.revenue[r.holder_id]), float(s.cash_cost[r.holder_id]))
         margins = corporate.margin_by_kind(s.revenue, s.profit, self.roster.kind_ids(active_only=True),
                                            len(PROVIDER_KIND_NAMES))
         self.margin_history.append({k: float(m) for k, m in zip(PROVIDER_KIND_NAMES, margins, strict=True)})
@@ -377,7 +409,7 @@ class InferenceMarket(mesa.Model):
             desk, books, self.ledger.life_left_by_holder_generation(t, n)[self.roster.reseller_ids])
         stock = books.sum(axis=0)
         orders = [(p, p.plan_fleet(view)) for p in self.providers if p.active for view in [p.investment_view(
-            step=t, fleet=self.fleet, offers=self.offers, clearing=self.clearing,
+            step=t, fleet=self.fleet, offers=self.offers, clearing=self._providers_clearing(),
             generations=self.generations, algorithmic_efficiency=self.algorithmic_efficiency,
             used_price=used_price, used_available=stock, used_life_left=used_life,
             power_price=self.power_price)] if view is not None]
@@ -401,6 +433,15 @@ class InferenceMarket(mesa.Model):
                 self.roster.new_orders(orders), newest, float(self.generations.vendor_supply_per_month[newest]),
                 self.config.technology.vendor_allocation, self._grid_headroom_mw(), self.generations))
         self.refresh_fleet()
+
+    def _providers_clearing(self) -> Clearing:
+        """The clearing as providers count it: tokens demanded and served through routers added to the offers
+        they route to (``market.routers.attributed_to_providers``)."""
+        c, via = self.clearing, self.offers.via
+        if not (via >= 0).any():
+            return c
+        return replace(c, offer_demand=routers.attributed_to_providers(c.offer_demand, via),
+                       served=routers.attributed_to_providers(c.served, via))
 
     def corporate_events(self) -> None:
         """Exits, acquisitions under merger control, entries (DESIGN.md 3.6)."""
@@ -506,16 +547,21 @@ class InferenceMarket(mesa.Model):
                                     detail=review.detail(antitrust.policy)))
 
     def _antitrust_markets(self, scope: str, n: int) -> tuple[FloatArray, list[str]]:
-        """Revenue per (relevant market, holder) this month and the markets' names (``market.concentration``)."""
+        """Revenue per (relevant market, holder) this month and the markets' names (``market.concentration``);
+        sales through routers count for the provider behind them, at the price it is paid
+        (``market.routers.provider_level``)."""
         if scope == "global":
-            return np.asarray(self.settlement.revenue, dtype=np.float64)[None, :n], ["all"]
+            routed = self.settlement.routed
+            revenue = self.settlement.revenue if routed is None else self.settlement.revenue - routed.router_revenue
+            return np.asarray(revenue, dtype=np.float64)[None, :n], ["all"]
+        level, holder = routers.provider_level(self.offers)
         if scope == "regional":
-            return by_holder(self.revenue_by_region, self.offers.holder, n), list(self.region_names)
+            return by_holder(self.revenue_by_region * level, holder, n), list(self.region_names)
         pop, segments = self.population, [s.name for s in self.config.segments]
         ids = concentration.market_ids(pop.segment, pop.region, self.n_regions)
         revenue = concentration.revenue_by_market(self.clearing.allocation, self.offers.price, ids,
                                                   len(segments) * self.n_regions)
-        return by_holder(revenue, self.offers.holder, n), [f"{s}/{r}" for s in segments for r in self.region_names]
+        return by_holder(revenue * level, holder, n), [f"{s}/{r}" for s in segments for r in self.region_names]
 
     def _entries(self) -> None:
         entrants = self.config.corporate.entrants
@@ -624,7 +670,7 @@ class InferenceMarket(mesa.Model):
             generation_names=tuple(self.generations.names), held=self.ledger.units_by_holder_generation(n),
             reseller_ids=self.roster.reseller_ids, provider_ids=self.roster.provider_ids,
             scrapped=self.ledger.scrapped_by_generation(), produced=self.ledger.produced.copy(),
-            event_counts=dict(self.event_log.counts))
+            event_counts=dict(self.event_log.counts), routers=self.roster.router_snapshot())
 
     @property
     def networks(self) -> dict[str, nx.Graph[str]]:

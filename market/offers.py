@@ -26,7 +26,7 @@ def _unset_floats() -> FloatArray:
 
 @dataclass(frozen=True)
 class OfferBook:
-    """This step's offers: one per (active provider, region it serves with capacity).
+    """This step's offers: one per (active provider, region it serves with capacity), then the routers' offers.
 
     Attributes:
         holder: Holder id of the provider.

@@ -22,6 +22,7 @@ from market.events import EVENT_COLUMNS
 from market.fleet import FleetEconomics
 from market.offers import OfferBook
 from market.price_index import ChainedPriceIndex, TierPriceIndex
+from market.routers import attributed_to_providers, provider_attributed_revenue, serving_holder
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -47,6 +48,10 @@ and 3+ model families (``market.metrics.multihoming_shares``)."""
 OFFER_COLUMNS: tuple[str, ...] = ("step", "provider", "region", "tier", "price", "latency_ms", "served",
                                   "capacity_weight")
 """Columns of the offers table: one row per offer and step (served in Mtok of the tier)."""
+ROUTER_COLUMNS: tuple[str, ...] = (
+    "hhi_providers", "hhi_customer_facing", "router_token_share", "router_revenue", "router_cost", "router_margin",
+)
+"""Model-level columns of a run with routers (after the price-index columns), :func:`router_row`."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,16 @@ class ProviderSnapshot:
     cash: FloatArray
     quality: FloatArray
     mean_price: FloatArray
+
+
+@dataclass(frozen=True)
+class RouterSnapshot:
+    """Every router, in holder-id order, at the end of a step (``fee_markup``: its fee fraction this month)."""
+
+    holder: IntArray
+    name: ObjectArray
+    cash: FloatArray
+    fee_markup: FloatArray
 
 
 @dataclass(frozen=True)
@@ -103,6 +118,7 @@ class StepOutcome:
         reseller_ids, provider_ids: Holder ids of resellers and providers.
         scrapped, produced: GPUs per generation so far.
         event_counts: Events so far by kind.
+        routers: Router snapshot (None without routers).
     """
 
     step: int
@@ -128,13 +144,17 @@ class StepOutcome:
     scrapped: IntArray
     produced: IntArray
     event_counts: dict[str, int]
+    routers: RouterSnapshot | None = None
 
 
 class Recorder:
-    """Accumulates per-step rows of a run."""
+    """Accumulates per-step rows of a run (``with_routers``, a scenario that declares routers, on or off: the
+    :data:`ROUTER_COLUMNS` too, so that runs with routers on and off compare column by column; router rows in
+    the providers table come with the outcome's router snapshot)."""
 
-    def __init__(self, population: Population) -> None:
+    def __init__(self, population: Population, with_routers: bool = False) -> None:
         self.population = population
+        self.with_routers = with_routers
         n_segments = len(population.segment_names)
         self.price_index = ChainedPriceIndex(  # without utility weights the quality adjustment is nil
             population.segment_names,
@@ -157,9 +177,13 @@ class Recorder:
         row.update(multihoming_row(outcome, self.population))
         if self.population.tier_names:
             row.update(tier_row(self.tier_index, outcome, self.population))
+        if self.with_routers:
+            row.update(router_row(outcome))
         self.model_rows.append(row)
         self.offer_parts.append(offer_rows(outcome, self.population))
         self.provider_parts.append(provider_rows(outcome))
+        if outcome.routers is not None:
+            self.provider_parts.append(router_rows(outcome))
         self.enterprise_parts.append(enterprise_rows(outcome, self.population, markets[0]))
         self.market_parts.append(gpu_market_rows(outcome))
         self.event_rows.extend(events)
@@ -169,7 +193,8 @@ class Recorder:
         """Columns of the model table."""
         return (*MODEL_COLUMNS, *[f"hhi_{r}" for r in self.population.region_names], *self.price_index.columns,
                 *MULTIHOMING_COLUMNS,
-                *tiers.tier_columns(self.population.tier_names))
+                *tiers.tier_columns(self.population.tier_names),
+                *(ROUTER_COLUMNS if self.with_routers else ()))
 
     @property
     def last_model_row(self) -> dict[str, Any]:
@@ -263,14 +288,67 @@ def model_row(o: StepOutcome, region_names: tuple[str, ...],
 
 
 def multihoming_row(o: StepOutcome, pop: Population) -> dict[str, float]:
-    """The :data:`MULTIHOMING_COLUMNS`: a model is an offer's (provider, tier) where offers carry a tier, else
-    its provider; a family is its provider."""
+    """The :data:`MULTIHOMING_COLUMNS`: a model is the (provider, tier) that serves an offer, a router's offer
+    counting as the model it routes to; a family is that provider."""
     offers = o.offers
-    tier = getattr(offers, "tier", None)
-    model = offers.holder if tier is None else offers.holder * (int(np.max(tier, initial=0)) + 1) + tier
-    five, three = metrics.multihoming_shares(o.clearing.allocation, model, offers.holder, pop.weight,
+    family = serving_holder(offers)
+    model = family * (int(np.max(offers.tier, initial=0)) + 1) + offers.tier
+    five, three = metrics.multihoming_shares(o.clearing.allocation, model, family, pop.weight,
                                              pop.workloads_per_firm)
     return dict(zip(MULTIHOMING_COLUMNS, (five, three), strict=True))
+
+
+def router_row(o: StepOutcome) -> dict[str, float]:
+    """The router columns (:data:`ROUTER_COLUMNS`): revenue HHI by ultimate owner of the providers (tokens sold
+    through routers counted for the provider behind them, at the price the router pays) and of the
+    customer-facing layer (providers' direct sales and routers' sales), the routers' share of tokens served, their
+    revenue, cost (payments to providers) and margin ``(revenue - cost) / revenue``."""
+    offers, c = o.offers, o.clearing
+    revenue, owner = provider_attributed_revenue(offers, c.revenue, c.served)
+    routed = offers.via >= 0
+    tokens = float(c.served.sum())
+    router_revenue = float(c.revenue[routed].sum())
+    router_cost = float(revenue[routed].sum())
+    return {
+        "hhi_providers": metrics.hhi(revenue, owner),
+        "hhi_customer_facing": metrics.hhi(c.revenue, offers.owner),
+        "router_token_share": float(c.served[routed].sum() / tokens) if tokens > 0 else 0.0,
+        "router_revenue": router_revenue,
+        "router_cost": router_cost,
+        "router_margin": (router_revenue - router_cost) / router_revenue if router_revenue > 0 else np.nan,
+    }
+
+
+def router_rows(o: StepOutcome) -> dict[str, NDArray[Any]]:
+    """One row per router in the providers table's columns: kind ``router``, no capacity and no GPUs;
+    ``tokens_served`` and ``revenue`` are its sales, ``unit_cost`` what it paid providers per token, ``price`` its
+    revenue per token (its offers' mean price when it sold nothing, NaN when it posted none), ``quality`` the mean
+    of its offers' (0 without offers)."""
+    offers, c, r = o.offers, o.clearing, o.routers
+    if r is None:
+        raise ValueError("a step without a router snapshot has no router rows")
+    ids, n = r.holder, max(len(o.holder_kind_id), int(r.holder.max(initial=-1)) + 1)
+
+    def per(weights: FloatArray) -> FloatArray:
+        return np.asarray(np.bincount(offers.holder, weights=weights, minlength=n), dtype=np.float64)[ids]
+
+    s = o.settlement
+    tokens, revenue = per(c.served), s.revenue[ids]
+    cost = s.cash_cost[ids]
+    n_offers = per(np.ones(len(offers)))
+    paid = np.where(offers.via >= 0, offers.price[np.maximum(offers.via, 0)], 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        price = np.where(tokens > 0, revenue / tokens, per(offers.price) / n_offers)  # NaN: no offer posted
+        unit_cost = np.where(tokens > 0, cost / tokens, per(paid) / np.maximum(n_offers, 1))
+        quality = per(offers.quality) / np.maximum(n_offers, 1)
+    names = r.name
+    return {
+        "step": np.full(len(ids), o.step, dtype=np.int64), "provider": names,
+        "kind": np.full(len(ids), "router", dtype=object), "owner": names.copy(),
+        "active": np.ones(len(ids), dtype=bool), "price": price, "unit_cost": unit_cost, "quality": quality,
+        "capacity": np.zeros(len(ids)), "demand": per(c.offer_demand), "tokens_served": tokens, "revenue": revenue,
+        "profit": s.profit[ids], "cash": r.cash, "fleet_gpus": np.zeros(len(ids)),
+    }
 
 
 def utilization_of(served: FloatArray, capacity: FloatArray, mask: NDArray[np.bool_]) -> float:
@@ -331,7 +409,7 @@ def provider_rows(o: StepOutcome) -> dict[str, NDArray[Any]]:
     offers, c, f, p = o.offers, o.clearing, o.fleet, o.providers
     ids = p.holder
     n = len(o.holder_kind_id)
-    demand = np.bincount(offers.holder, weights=c.offer_demand, minlength=n)[ids]
+    demand = np.bincount(offers.holder, weights=attributed_to_providers(c.offer_demand, offers.via), minlength=n)[ids]
     revenue = o.settlement.revenue[ids]
     served = o.settlement.served[ids]
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -15,6 +15,9 @@ hand and checks after every step:
   the cash entrants bring. Trades between providers and resellers move money between two balance sheets at one
   price, so they cancel: each reseller's cash changes by exactly what its GPU sales earned less what its
   purchases cost.
+* Routers (market.routers), in economies that have them: buyers' spend = providers' direct revenue + routers'
+  revenue; routers' cost = providers' revenue through routers; a router's cash moves by its revenue less its
+  cost; and no provider serves more than its capacity, its own offer and the routers' offers of it together.
 """
 
 from __future__ import annotations
@@ -158,8 +161,19 @@ def economies(draw: st.DrawFn) -> dict[str, Any]:
     ]
     b200 = {**GENERATIONS[2], "release_step": draw(st.integers(1, 4)),
             "vendor_supply_per_month": draw(st.sampled_from([math.inf, 0.0, 25.0]))}
+    routers = [{"name": f"router_{k}", "cash_usd": draw(st.sampled_from([0.0, 1e6])),
+                "fee": draw(st.sampled_from([{"strategy": "fixed_markup", "markup": 0.1},
+                                             {"strategy": "fixed_markup", "markup": 0.0},
+                                             {"strategy": "adaptive_fee", "initial_markup": 0.2}])),
+                "switching_cost_factor": draw(st.sampled_from([0.0, 0.5, 1.0])),
+                "min_quality": draw(st.sampled_from([0.0, 0.5, 0.99])),
+                "provider_kinds": draw(st.sampled_from([["hyperscaler", "specialized", "decentralized"],
+                                                        ["specialized", "decentralized"]]))}
+               for k in range(draw(st.integers(0, 2)))]
     return {
         "name": "random_economy",
+        "routers_enabled": draw(st.booleans()),
+        "routers": routers,
         "simulation": {"steps": 5, "rationing_rounds": draw(st.integers(0, 2))},
         "logit": {"mu": 0.3, "utility_form": draw(st.sampled_from(["log", "linear"])), "offer_shock_sd": 0.05},
         "outside_option": {"value": -1.0, "self_hosting": draw(st.booleans())},
@@ -268,8 +282,10 @@ class Probe:
 
 
 def balance_sheet_cash(model: InferenceMarket) -> float:
-    """Cash of every balance sheet: each provider's own treasury (zero for a subsidiary) and each reseller's."""
-    return sum(p._cash for p in model.providers) + sum(r.cash for r in model.resellers)
+    """Cash of every balance sheet: each provider's own treasury (zero for a subsidiary), each reseller's and each
+    router's."""
+    return (sum(p._cash for p in model.providers) + sum(r.cash for r in model.resellers)
+            + sum(r.cash for r in model.roster.routers))
 
 
 def cash_costs(model: InferenceMarket, snap: SettleSnapshot) -> float:
@@ -286,8 +302,10 @@ def cash_costs(model: InferenceMarket, snap: SettleSnapshot) -> float:
             continue
         if p.config.unit_cost_usd_per_mtok is not None:
             assert model.clearing is not None and model.offers is not None
-            mine = model.offers.holder == h  # a tier's Mtok costs its capacity weight times the unit cost
-            served = float((model.clearing.served[mine] * model.offers.capacity_weight[mine]).sum())
+            offers = model.offers  # its own offers and the routers' offers routed to them, in capacity units
+            through = (offers.via >= 0) & (offers.holder[np.maximum(offers.via, 0)] == h)
+            mine = ((offers.holder == h) & (offers.via < 0)) | through
+            served = float((model.clearing.served[mine] * offers.capacity_weight[mine]).sum())
             total += served * p.config.unit_cost_usd_per_mtok
             continue
         for g, r, n in zip(snap.lot_generation[snap.lot_holder == h], snap.lot_region[snap.lot_holder == h],
@@ -357,6 +375,7 @@ class StepRecord:
     reseller_cash_before: dict[str, float]
     units_before: np.ndarray
     expiring: np.ndarray
+    router_cash_before: dict[str, float] = field(default_factory=dict)
 
 
 def take_step(model: InferenceMarket) -> StepRecord:
@@ -369,6 +388,7 @@ def take_step(model: InferenceMarket) -> StepRecord:
         reseller_cash_before={r.name: r.cash for r in model.resellers},
         units_before=units_by_holder(model),
         expiring=expiring_units(model, model.step_index),
+        router_cash_before={r.name: r.cash for r in model.roster.routers},
     )
     model.step()
     record.events = model.events[n_events:]
@@ -446,6 +466,8 @@ def check_money(model: InferenceMarket, record: StepRecord, snap: SettleSnapshot
         owed = max(-snap.own_cash[h], 0.0) * p.cost_of_capital_per_year / 12.0
         assert math.isclose(settlement.interest[h], owed, rel_tol=1e-12, abs_tol=1e-9)
 
+    check_routers(model, record)
+
     # Reseller trades are booked on both sides at one price: a reseller's cash moves by its sales less its buys.
     for r in model.resellers:
         earned = sum(number(e, "amount_usd") for e in record.events
@@ -454,6 +476,34 @@ def check_money(model: InferenceMarket, record: StepRecord, snap: SettleSnapshot
                    if e["event"] in GPU_TRADE_EVENTS and e["counterparty"] == r.name)
         assert math.isclose(r.cash - record.reseller_cash_before[r.name], earned - paid, rel_tol=1e-12,
                             abs_tol=1e-6)
+
+
+def check_routers(model: InferenceMarket, record: StepRecord) -> None:
+    """Spend = providers' direct revenue + routers' revenue; routers' cost = providers' revenue through routers
+    (both computed here from the offer book and the clearing); routers' cash moves by revenue less cost."""
+    offers, clearing, s = model.offers, model.clearing, model.settlement
+    routed = offers.via >= 0
+    ids = [r.holder_id for r in model.roster.routers]
+    spend = float(clearing.spend.sum())
+    direct = float((clearing.served * offers.price)[~routed].sum())
+    router_revenue = float(s.revenue[ids].sum()) if ids else 0.0
+    assert math.isclose(spend, direct + router_revenue, rel_tol=1e-9, abs_tol=1e-6)
+    paid_to_providers = float((clearing.served * offers.price[np.maximum(offers.via, 0)])[routed].sum())
+    router_cost = float(s.cash_cost[ids].sum()) if ids else 0.0
+    assert math.isclose(router_cost, paid_to_providers, rel_tol=1e-9, abs_tol=1e-6)
+    provider_ids = [p.holder_id for p in model.providers]
+    provider_direct = np.bincount(offers.holder[~routed], weights=clearing.revenue[~routed], minlength=len(s.revenue))
+    through_routers = float((s.revenue[provider_ids] - provider_direct[provider_ids]).sum())
+    assert math.isclose(through_routers, paid_to_providers, rel_tol=1e-9, abs_tol=1e-6)
+    assert np.all(offers.price[routed] >= offers.price[offers.via[routed]])  # fees are never negative
+    for r in model.roster.routers:
+        moved = r.cash - record.router_cash_before[r.name]
+        assert math.isclose(moved, s.revenue[r.holder_id] - s.cash_cost[r.holder_id], rel_tol=1e-12, abs_tol=1e-6)
+    # capacity: a provider offer and the router offers of it share its GPUs
+    served_at = clearing.served.copy()
+    np.add.at(served_at, offers.via[routed], clearing.served[routed])
+    own = ~routed & np.isfinite(offers.capacity)
+    assert np.all(served_at[own] <= offers.capacity[own] * (1 + 1e-9) + 1e-6)
 
 
 def initial_units(model: InferenceMarket) -> np.ndarray:
@@ -524,6 +574,18 @@ def test_baseline_conserves_gpus_and_money_every_step(seed: int) -> None:
     model = run_and_check(scenario, seed, gpus=True, money=True)
     kinds = {e["event"] for e in model.events}
     assert {"gpu_purchase", "gpu_sale", "entry"} <= kinds  # retired A100s find no buyer next to B200s: kept
+
+
+def test_baseline_with_routers_conserves_gpus_and_money_every_step() -> None:
+    """A year of the baseline with two routers (one adaptive) that sell a share of the tokens."""
+    scenario = reduced_baseline(steps=12, agents_per_segment=30)
+    scenario["routers_enabled"] = True
+    scenario["routers"] = [{"name": "router", "fee": {"strategy": "fixed_markup", "markup": 0.05}},
+                           {"name": "broker", "fee": {"strategy": "adaptive_fee"}, "switching_cost_factor": 0.0}]
+    model = run_and_check(scenario, 3, gpus=True, money=True)
+    routed = model.offers.via >= 0
+    assert routed.sum() == 2 * model.n_regions  # one offer per router and region
+    assert model.clearing.served[routed].sum() > 0.01 * model.clearing.served.sum()
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ POSSIBLY_MISSING: dict[str, frozenset[str]] = {
                         "margin_decentralized", "log_change_spend_per_token", "log_change_price",
                         "log_change_composition", "log_change_quality", "utilization_hyperscaler",
                         "utilization_specialized", "utilization_decentralized", "hhi_markets_mean",
-                        "hhi_markets_max"}),
+                        "hhi_markets_max", "router_margin"}),
     "gpu_market": frozenset({"secondary_price"}),
     "providers": frozenset({"price"}),
     "enterprises": frozenset({"effective_price"}),
@@ -64,6 +64,9 @@ baseline_draws = st.fixed_dictionaries({
     "providers.specialist.cash_usd": st.sampled_from([0.0, 1e6, 1e9]),
     "regions.1.power_capacity_mw": st.sampled_from([1.0, 500.0, math.inf]),
     "simulation.rationing_rounds": st.integers(0, 3),
+    "routers_enabled": st.booleans(),
+    "routers": st.sampled_from([[], [{"name": "router", "count": 2, "fee": {"strategy": "adaptive_fee"}}],
+                                [{"name": "router", "min_quality": 0.99, "provider_kinds": ["decentralized"]}]]),
 })
 
 
@@ -72,7 +75,8 @@ def check_outputs(frames: Mapping[str, pd.DataFrame]) -> int:
     m, p, g = frames["model"], frames["providers"], frames["gpu_market"]
     checks = 0
     assert (p["tokens_served"] >= -REL).all()
-    assert (p["tokens_served"] <= p["capacity"] * (1 + REL) + 1e-6).all(), "served beyond capacity"
+    fleets = p[p["kind"] != "router"]  # routers hold no capacity: their tokens are their providers'
+    assert (fleets["tokens_served"] <= fleets["capacity"] * (1 + REL) + 1e-6).all(), "served beyond capacity"
     checks += 2 * len(p)
     shares = m[[c for c in m.columns if c.startswith("share_")]]
     assert ((shares >= 0) & (shares <= 1 + REL)).all().all()

@@ -22,7 +22,7 @@ def expanded_names(name: str, count: int) -> list[str]:
 
 
 def check_unique_names(scenario: ScenarioConfig) -> None:
-    """Provider, reseller and entrant names after ``count`` expansion must all differ.
+    """Provider, reseller, router and entrant names after ``count`` expansion must all differ.
 
     Raises:
         ValueError: Two entries create an agent of the same name; the message names both entries.
@@ -33,6 +33,8 @@ def check_unique_names(scenario: ScenarioConfig) -> None:
         entries.append((f"providers[{i}]", p.name, expanded_names(p.name, p.count)))
     for i, r in enumerate(scenario.resellers):
         entries.append((f"resellers[{i}]", r.name, expanded_names(r.name, r.count)))
+    for i, rt in enumerate(scenario.routers):
+        entries.append((f"routers[{i}]", rt.name, expanded_names(rt.name, rt.count)))
     for i, e in enumerate(scenario.corporate.entrants):
         entries.append((f"corporate.entrants[{i}]", e.name, [f"{e.name}_{k + 1}" for k in range(e.max_entries)]))
     for where, name, expanded in entries:

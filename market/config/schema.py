@@ -734,6 +734,60 @@ class ResellerConfig(_Section):
     )
 
 
+class FixedMarkupFee(_Section):
+    """A router's fee is a fixed fraction of the price of the provider offer it routes to."""
+
+    strategy: Literal["fixed_markup"] = "fixed_markup"
+    markup: float = Field(0.05, ge=0.0, le=10.0, description="Fee as a fraction of the underlying price (0.05 = +5%).")
+
+
+class AdaptiveFee(_Section):
+    """A router's fee fraction climbs its fee income: it keeps moving the fee in the direction that raised last
+    month's fee income (router revenue minus what it paid providers), and turns with a smaller step when it fell."""
+
+    strategy: Literal["adaptive_fee"] = "adaptive_fee"
+    initial_markup: float = Field(0.05, ge=0.0, le=10.0, description="Fee fraction in the first month.")
+    step: Annotated[float, Field(gt=0.0, lt=1.0)] = Field(0.1, description="Relative fee step per month.")
+    step_decay: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
+        0.8, description="Step multiplier after a move that lowered fee income."
+    )
+    min_step: Annotated[float, Field(gt=0.0, lt=1.0)] = Field(0.01, description="Smallest relative step.")
+    max_step: Annotated[float, Field(gt=0.0, lt=1.0)] = Field(0.3, description="Largest relative step.")
+    min_markup: float = Field(0.005, gt=0.0, le=10.0, description="Lowest fee fraction.")
+    max_markup: float = Field(1.0, gt=0.0, le=10.0, description="Highest fee fraction.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AdaptiveFee:
+        if not self.min_markup <= self.initial_markup <= self.max_markup:
+            raise ValueError(f"initial_markup ({self.initial_markup}) must lie between min_markup "
+                             f"({self.min_markup}) and max_markup ({self.max_markup})")
+        return self
+
+
+RouterFeeConfig = Annotated[FixedMarkupFee | AdaptiveFee, Field(discriminator="strategy")]
+
+
+class RouterConfig(_Section):
+    """A group of identical routers (orchestration layers): each resells, per region, the cheapest eligible
+    provider offer at that price plus its fee, and holds no GPUs (docs/ODD.md, "Routers")."""
+
+    name: str = Field(..., min_length=1, description="Name; with count > 1 routers are named name_1, name_2, ...")
+    count: int = Field(1, ge=1, le=1000, description="How many identical routers this entry creates (at most 1,000).")
+    cash_usd: NonNegFloat = Field(1e8, description="Cash at step 0, $.")
+    fee: RouterFeeConfig = Field(default_factory=FixedMarkupFee, description="Fee strategy and parameters.")
+    switching_cost_factor: Fraction = Field(
+        0.2, description="Multiplier on its customers' switching cost when they move to a provider offer it routes "
+        "to (1: no relief; 0: free multi-homing between the providers behind it)."
+    )
+    min_quality: Fraction = Field(
+        0.0, description="Lowest quality it routes to, as a fraction of the frontier."
+    )
+    provider_kinds: list[ProviderKind] = Field(
+        default_factory=lambda: list(typing.get_args(ProviderKind)), min_length=1,
+        description="Kinds of providers it routes to (default: every kind).",
+    )
+
+
 # --------------------------------------------------------------------------------------------------------
 # Corporate dynamics: exit, entry, M&A under antitrust
 # --------------------------------------------------------------------------------------------------------
@@ -906,6 +960,10 @@ class ScenarioConfig(_Section):
         default_factory=list, description="Model tiers (none: one implicit tier 'standard' with factors 1)."
     )
     latency: LatencyConfig = Field(default_factory=LatencyConfig)
+    routers_enabled: bool = Field(False, description="Whether the routers declared in 'routers' take part.")
+    routers: list[RouterConfig] = Field(
+        default_factory=list, description="Router groups (orchestration layers); they act only with routers_enabled."
+    )
     corporate: CorporateConfig = Field(default_factory=CorporateConfig)
 
     @field_validator("regions")

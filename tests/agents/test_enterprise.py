@@ -185,7 +185,7 @@ def offer_book(holder: list[int], region: list[int], **columns: list[float]) -> 
                      quality=col("quality", 1.0), price=col("price", 1.0), unit_cost=col("unit_cost"),
                      capacity=col("capacity", np.inf), variable_cost=col("variable_cost"),
                      privacy_risk=col("privacy_risk"), lock_in=col("lock_in"), unverified=col("unverified"),
-                     reliability=col("reliability", 1.0))
+                     reliability=col("reliability", 1.0), via=np.full(n, -1, dtype=np.int64))
 
 
 def two_agent_population() -> EnterprisePopulation:

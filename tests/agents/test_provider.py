@@ -278,7 +278,8 @@ def offers_of(holder: list[int], region: list[int]) -> OfferBook:
     z = np.zeros(n)
     return OfferBook(holder=np.array(holder, dtype=np.int64), region=np.array(region, dtype=np.int64),
                      kind=np.zeros(n, dtype=np.int64), owner=np.array(holder, dtype=np.int64), quality=z, price=z,
-                     unit_cost=z, capacity=z, variable_cost=z, privacy_risk=z, lock_in=z, unverified=z, reliability=z)
+                     unit_cost=z, capacity=z, variable_cost=z, privacy_risk=z, lock_in=z, unverified=z, reliability=z,
+                     via=np.full(n, -1, dtype=np.int64))
 
 
 def clearing_of(offer_demand: list[float], served: list[float]) -> Clearing:

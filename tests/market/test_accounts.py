@@ -21,7 +21,7 @@ def offer_book(holder: list[int], price: list[float], variable_cost: list[float]
                      kind=np.zeros(n, dtype=np.int64), owner=np.array(holder, dtype=np.int64), quality=np.ones(n),
                      price=np.array(price), unit_cost=np.zeros(n), capacity=np.full(n, np.inf),
                      variable_cost=np.array(variable_cost), privacy_risk=np.zeros(n), lock_in=np.zeros(n),
-                     unverified=np.zeros(n), reliability=np.ones(n))
+                     unverified=np.zeros(n), reliability=np.ones(n), via=np.full(n, -1, dtype=np.int64))
 
 
 def clearing(served: list[float], price: list[float]) -> Clearing:

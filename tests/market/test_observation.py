@@ -22,7 +22,7 @@ def offer_book(holder: list[int], owner: list[int], region: list[int], price: li
                      kind=np.zeros(n, dtype=np.int64), owner=np.array(owner, dtype=np.int64), quality=np.ones(n),
                      price=np.array(price), unit_cost=np.array(unit_cost), capacity=np.full(n, np.inf),
                      variable_cost=np.array(unit_cost), privacy_risk=np.zeros(n), lock_in=np.zeros(n),
-                     unverified=np.zeros(n), reliability=np.ones(n))
+                     unverified=np.zeros(n), reliability=np.ones(n), via=np.full(n, -1, dtype=np.int64))
 
 
 # One buyer, V = 10, b = 2, mu = 0.5 (w = 40), shares 0.2 / 0.3 / 0.1; offers 0 and 1 have owner 0 (holders 0

@@ -49,7 +49,7 @@ def outcome(owner: tuple[int, int] = (0, 1), reference_generation: int = 1, step
         holder=np.array([0, 1]), region=np.array([0, 1]), kind=np.array([0, 2]), owner=np.array(owner),
         quality=np.array([2.0, 1.0]), price=PRICE, unit_cost=np.array([1.5, 0.5]), capacity=np.array([25.0, np.inf]),
         variable_cost=np.zeros(2), privacy_risk=np.zeros(2), lock_in=np.zeros(2), unverified=np.zeros(2),
-        reliability=np.ones(2))
+        reliability=np.ones(2), via=np.full(2, -1, dtype=np.int64))
     served = ALLOCATION.sum(axis=0)
     clearing = Clearing(
         shares=ALLOCATION / VOLUME[:, None], outside_share=np.array([0.4, 0.4, 0.5, 0.4]), allocation=ALLOCATION,
