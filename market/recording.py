@@ -416,7 +416,9 @@ def provider_rows(o: StepOutcome) -> dict[str, NDArray[Any]]:
         price = np.where(served > 0, revenue / served, p.mean_price)
         n_offers = np.bincount(offers.holder, minlength=n)[ids]
         unit_cost = np.bincount(offers.holder, weights=offers.unit_cost, minlength=n)[ids] / np.maximum(n_offers, 1)
-    capacity = np.bincount(offers.holder, weights=offers.capacity_share(), minlength=n)[ids]
+    own = np.nonzero(offers.via < 0)[0]  # each pool's capacity once, at the provider that owns it
+    first = own[np.unique(offers.pool[own], return_index=True)[1]]
+    capacity = np.bincount(offers.holder[first], weights=offers.capacity[first], minlength=n)[ids]
     return {
         "step": np.full(len(ids), o.step, dtype=np.int64),
         "provider": p.name,

@@ -499,11 +499,12 @@ def check_routers(model: InferenceMarket, record: StepRecord) -> None:
     for r in model.roster.routers:
         moved = r.cash - record.router_cash_before[r.name]
         assert math.isclose(moved, s.revenue[r.holder_id] - s.cash_cost[r.holder_id], rel_tol=1e-12, abs_tol=1e-6)
-    # capacity: a provider offer and the router offers of it share its GPUs
-    served_at = clearing.served.copy()
-    np.add.at(served_at, offers.via[routed], clearing.served[routed])
-    own = ~routed & np.isfinite(offers.capacity)
-    assert np.all(served_at[own] <= offers.capacity[own] * (1 + 1e-9) + 1e-6)
+    # capacity: a provider's offers (its tiers) and the router offers routed to them share its pool's GPUs
+    assert np.all(routed <= (offers.pool == offers.pool[np.maximum(offers.via, 0)]))
+    load = np.bincount(offers.pool, weights=clearing.served * offers.capacity_weight, minlength=offers.n_pools)
+    capacity = offers.pool_capacity()
+    finite = np.isfinite(capacity)
+    assert np.all(load[finite] <= capacity[finite] * (1 + 1e-9) + 1e-6)
 
 
 def initial_units(model: InferenceMarket) -> np.ndarray:
