@@ -372,7 +372,7 @@ class InferenceMarket(mesa.Model):
                                           pools=pools)
         self.revenue_by_region = revenue_by_buyer_region(c.allocation, pop.region_slices, offers.price)
         pop.record_main_providers(c.allocation, offers.holder, offers.region)
-        self.pool_utilization = self._pool_utilization()
+        self.pool_utilization = self._expected_utilization(self._pool_utilization())
 
     def settle(self) -> None:
         """Revenue, costs, interest and cash of every provider (equations in ``market.accounts``)."""
@@ -475,6 +475,19 @@ class InferenceMarket(mesa.Model):
             not_buying_value=cfg.value, self_host_cost_by_region=self.self_host_cost_by_region if cfg.self_hosting
             else None, self_host_quality=self.open_weight * cfg.self_host_quality_factor,
             self_host_penalty=cfg.self_host_penalty, mu=self.mu, form=self.form, frontier_quality=self.frontier)
+
+    def _expected_utilization(self, realized: FloatArray) -> FloatArray:
+        """The utilization next month's latency is quoted at: ``u + a (realized - u)`` per (holder, region), ``a``
+        = ``latency.adaptation`` (adaptive expectations damp the cobweb between load and latency; a pool not seen
+        before starts at its realized utilization)."""
+        a, old = self.config.latency.adaptation, self.pool_utilization
+        if a >= 1.0:
+            return realized
+        previous = np.zeros_like(realized)
+        rows, cols = min(old.shape[0], realized.shape[0]), min(old.shape[1], realized.shape[1])
+        previous[:rows, :cols] = old[:rows, :cols]
+        seen = previous > 0
+        return np.where(seen, previous + a * (realized - previous), realized)
 
     def _pool_utilization(self) -> FloatArray:
         """Utilization per (holder, region) this month: capacity units served over capacity (``market.latency``),

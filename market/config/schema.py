@@ -315,6 +315,13 @@ class LatencyConfig(_Section):
     max_utilization: Annotated[float, Field(gt=0.0, lt=1.0)] = Field(
         0.95, description="Utilization at which the queueing formula is evaluated at most (it diverges at 1)."
     )
+    adaptation: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
+        1.0,
+        description=(
+            "Weight of last month's pool utilization in the utilization latency is quoted at (adaptive "
+            "expectations: u <- u + adaptation * (realized - u)); 1: last month's alone."
+        ),
+    )
 
 
 # --------------------------------------------------------------------------------------------------------
