@@ -141,34 +141,47 @@ class ChainedPriceIndex:
 
 @dataclass
 class TierPriceIndex:
-    """Chained Tornqvist price index of each model tier: offers of a tier matched month to month by their key,
-    ``I_t = I_{t-1} exp(ln T_t)`` over the tier's matched offers (:func:`tornqvist_log_relative` with tokens
-    served as quantities; 1 in the first month; carried forward when nothing is matched).
+    """Chained Tornqvist price indices of each model tier, plain and quality-adjusted: offers of a tier matched
+    month to month by their key, ``I_t = I_{t-1} exp(ln T_t)`` over the tier's matched offers
+    (:func:`tornqvist_log_relative` with tokens served as quantities; 1 in the first month; carried forward when
+    nothing is matched). The quality-adjusted index restates this month's prices at last month's quality
+    (:func:`quality_adjusted_price` with the buyers' token-weighted ``w_q / b``), so it measures the price of a
+    fixed capability in the tier, the way Epoch AI's price-per-milestone declines do.
 
     Args:
-        tier_names: Names of the tiers (column suffixes ``price_index_<tier>``).
+        tier_names: Names of the tiers (column suffixes ``price_index_<tier>``,
+            ``quality_adjusted_price_index_<tier>``).
     """
 
     tier_names: tuple[str, ...]
-    _last: tuple[IntArray, IntArray, FloatArray, FloatArray] | None = field(default=None, init=False)
+    _last: tuple[IntArray, IntArray, FloatArray, FloatArray, FloatArray] | None = field(default=None, init=False)
     _levels: FloatArray = field(init=False)
+    _adjusted: FloatArray = field(init=False)
 
     def __post_init__(self) -> None:
         self._levels = np.ones(len(self.tier_names))
+        self._adjusted = np.ones(len(self.tier_names))
 
     @property
     def columns(self) -> tuple[str, ...]:
         """Model-table columns written by :meth:`update`."""
-        return tuple(f"price_index_{t}" for t in self.tier_names)
+        return (*[f"price_index_{t}" for t in self.tier_names],
+                *[f"quality_adjusted_price_index_{t}" for t in self.tier_names])
 
-    def update(self, key: IntArray, tier: IntArray, price: FloatArray, tokens: FloatArray) -> dict[str, float]:
-        """Chain one month: offers' stable keys, tiers, prices ($/Mtok) and tokens served (Mtok)."""
+    def update(self, key: IntArray, tier: IntArray, price: FloatArray, tokens: FloatArray,
+               quality: FloatArray | None = None, value_of_quality: float = 0.0, form: str = "log"
+               ) -> dict[str, float]:
+        """Chain one month: offers' stable keys, tiers, prices ($/Mtok), tokens served (Mtok), quality, and the
+        buyers' ``w_q / b`` (``value_of_quality``) the quality adjustment uses."""
+        quality = np.ones(len(price)) if quality is None else quality
         if self._last is not None:
-            key0, tier0, price0, tokens0 = self._last
+            key0, tier0, price0, tokens0, quality0 = self._last
             for t in range(len(self.tier_names)):
                 a, b = tier0 == t, tier == t
                 _, i0, i1 = np.intersect1d(key0[a], key[b], assume_unique=True, return_indices=True)
-                self._levels[t] *= np.exp(tornqvist_log_relative(price0[a][i0], price[b][i1], tokens0[a][i0],
-                                                                 tokens[b][i1]))
-        self._last = (key.copy(), tier.copy(), price.copy(), tokens.copy())
-        return dict(zip(self.columns, self._levels.tolist(), strict=True))
+                p0, p1, q0, q1 = price0[a][i0], price[b][i1], tokens0[a][i0], tokens[b][i1]
+                self._levels[t] *= np.exp(tornqvist_log_relative(p0, p1, q0, q1))
+                adjusted = quality_adjusted_price(p1, quality0[a][i0], quality[b][i1], value_of_quality, 1.0, form)
+                self._adjusted[t] *= np.exp(tornqvist_log_relative(p0, adjusted, q0, q1))
+        self._last = (key.copy(), tier.copy(), price.copy(), tokens.copy(), quality.copy())
+        return dict(zip(self.columns, [*self._levels.tolist(), *self._adjusted.tolist()], strict=True))

@@ -380,10 +380,22 @@ def tier_row(index: TierPriceIndex, o: StepOutcome, pop: Population) -> dict[str
     """Tokens served (Mtok), spend ($) and chained price index per tier, and the latency premium
     (``market.tiers``)."""
     offers, c = o.offers, o.clearing
-    levels = index.update(offer_keys(offers, pop), offers.tier, offers.price, c.served)
+    value = value_of_quality(o, pop)
+    levels = index.update(offer_keys(offers, pop), offers.tier, offers.price, c.served, offers.quality, value,
+                          pop.utility_form)
     row = {**tiers.tier_measures(pop.tier_names, offers.tier, offers.price, offers.latency_ms, c.served,
                                  c.revenue), **levels}
     return {k: row[k] for k in tiers.tier_columns(pop.tier_names)}
+
+
+def value_of_quality(o: StepOutcome, pop: Population) -> float:
+    """The buyers' ``w_q / b`` weighted by this month's tokens per segment (their plain mean when nothing was
+    bought; 0 without segment weights)."""
+    if pop.segment_quality_weight is None or pop.segment_price_sensitivity is None:
+        return 0.0
+    ratio = pop.segment_quality_weight / pop.segment_price_sensitivity
+    tokens = np.bincount(pop.segment, weights=o.clearing.served_by_enterprise, minlength=len(ratio))
+    return float(ratio @ tokens / tokens.sum()) if tokens.sum() > 0 else float(ratio.mean())
 
 
 def offer_rows(o: StepOutcome, pop: Population) -> dict[str, NDArray[Any]]:

@@ -126,7 +126,8 @@ def tier_columns(tier_names: tuple[str, ...]) -> tuple[str, ...]:
     """Model-table columns of declared tiers (none without)."""
     if not tier_names:
         return ()
-    return (*[f"{m}_{t}" for t in tier_names for m in ("tokens", "spend", "price_index")], "latency_premium")
+    measures = ("tokens", "spend", "price_index", "quality_adjusted_price_index")
+    return (*[f"{m}_{t}" for t in tier_names for m in measures], "latency_premium")
 
 
 def tier_measures(tier_names: tuple[str, ...], tier: IntArray, price: FloatArray, latency_ms: FloatArray,

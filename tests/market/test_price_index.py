@@ -76,8 +76,23 @@ def test_tier_price_index_chains_each_tier_over_its_matched_offers() -> None:
 
     index = TierPriceIndex(("a", "b"))
     first = index.update(np.array([1, 2]), np.array([0, 0]), np.array([1.0, 2.0]), np.array([10.0, 5.0]))
-    assert first == {"price_index_a": 1.0, "price_index_b": 1.0}
+    assert first == {"price_index_a": 1.0, "price_index_b": 1.0, "quality_adjusted_price_index_a": 1.0,
+                     "quality_adjusted_price_index_b": 1.0}
     second = index.update(np.array([1, 2, 3]), np.array([0, 0, 1]), np.array([0.5, 2.0, 3.0]),
                           np.array([20.0, 5.0, 1.0]))
     assert second["price_index_a"] == pytest.approx(np.sqrt(0.5), rel=1e-12)
     assert second["price_index_b"] == 1.0
+    assert second["quality_adjusted_price_index_a"] == pytest.approx(np.sqrt(0.5), rel=1e-12)  # quality unchanged
+
+
+def test_tier_quality_adjusted_index_prices_a_fixed_capability() -> None:
+    """Hand-worked, log utility: the tier's one offer halves its price (1 -> 0.5) while its quality doubles
+    (1 -> 2), and buyers value quality at w_q / b = 0.5: at last month's quality the price would have been
+    0.5 * 2^-0.5, so the quality-adjusted index is 0.5 / sqrt(2) while the plain index is 0.5."""
+    from market.price_index import TierPriceIndex
+
+    index = TierPriceIndex(("a",))
+    index.update(np.array([1]), np.array([0]), np.array([1.0]), np.array([4.0]), np.array([1.0]), 0.5)
+    second = index.update(np.array([1]), np.array([0]), np.array([0.5]), np.array([9.0]), np.array([2.0]), 0.5)
+    assert second["price_index_a"] == pytest.approx(0.5, rel=1e-12)
+    assert second["quality_adjusted_price_index_a"] == pytest.approx(0.5 / np.sqrt(2.0), rel=1e-12)

@@ -85,9 +85,9 @@ def test_the_example_records_tier_columns(example_model: InferenceMarket) -> Non
     np.testing.assert_allclose(spend, model["total_spend"], rtol=1e-12)
     assert (model.loc[0, ["price_index_frontier", "price_index_mid", "price_index_small"]] == 1.0).all()
     assert list(model.columns) == list(example_model.recorder.columns)
-    assert list(model.columns)[-10:] == ["tokens_frontier", "spend_frontier", "price_index_frontier", "tokens_mid",
-                                         "spend_mid", "price_index_mid", "tokens_small", "spend_small",
-                                         "price_index_small", "latency_premium"]
+    measures = ("tokens", "spend", "price_index", "quality_adjusted_price_index")
+    assert list(model.columns)[-13:] == [*[f"{m}_{t}" for t in ("frontier", "mid", "small") for m in measures],
+                                         "latency_premium"]
     assert list(offers.columns) == ["step", "provider", "region", "tier", "price", "latency_ms", "served",
                                     "capacity_weight"]
     last = offers[offers["step"] == 3]
