@@ -51,6 +51,10 @@ FloatArray = NDArray[np.float64]
 OPENING_ROUNDS: int = 200
 """Most trial clearings of the opening-price solve (:meth:`InferenceMarket.open_offers`)."""
 
+OPENING_MIN_DAMPING: float = 2.0**-10
+"""Smallest damping weight of the opening-price solve: a rule still cycling when its moves are damped this much
+stops there (its prices then move by less than a thousandth of the rule's step)."""
+
 
 class InferenceMarket(mesa.Model):
     """Agent-based model of the inference market.
@@ -254,9 +258,11 @@ class InferenceMarket(mesa.Model):
 
     def open_offers(self) -> tuple[set[int], MarketObservation | None]:
         """Opening prices of offers never priced (every offer at step 0 without configured prices, entrants'
-        on entry): each opener's ``opening_prices`` rule is iterated, damped by half in logs, against trial
-        clearings of this month's market at the others' current prices until no price moves by more than
-        1e-8 (at most ``OPENING_ROUNDS`` rounds). Trials draw no offer shocks, so no generator is touched.
+        on entry): each opener's ``opening_prices`` rule is iterated, damped by half in logs (the damping halves
+        again whenever the largest move does not shrink, and the solve stops once it reaches
+        ``OPENING_MIN_DAMPING``: a rule that cycles, as with tiers sharing a pool, is frozen there), against trial clearings of this
+        month's market at the others' current prices until no price moves by more than 1e-8 (at most
+        ``OPENING_ROUNDS`` rounds). Trials draw no offer shocks, so no generator is touched.
 
         Returns:
             The openers' holder ids, and the observation of the trial clearing at the solved prices.
@@ -267,11 +273,16 @@ class InferenceMarket(mesa.Model):
             return set(), None
         for p, _ in opening:  # first guess: the region's price, or 1.3 x unit cost
             p.open_prices(p.pricing_view(t, self.fleet, self.observation, self.form))
+        weight, last_move = 0.5, np.inf
         for _ in range(OPENING_ROUNDS):
             trial = self._trial_observation(self.roster.offer_book(live, self.fleet, self.frontier, self.open_weight,
                                                                    self.pool_utilization))
-            if max(p.open_prices(p.pricing_view(t, self.fleet, trial, self.form), 0.5, m) for p, m in opening) < 1e-8:
+            move = max(p.open_prices(p.pricing_view(t, self.fleet, trial, self.form), weight, m) for p, m in opening)
+            if move < 1e-8 or weight <= OPENING_MIN_DAMPING:
                 break
+            if move >= last_move:  # cycling: damp harder
+                weight = max(0.5 * weight, OPENING_MIN_DAMPING)
+            last_move = move
         trial = self._trial_observation(self.roster.offer_book(live, self.fleet, self.frontier, self.open_weight,
                                                                self.pool_utilization))
         return {p.holder_id for p, _ in opening}, trial
