@@ -12,7 +12,7 @@ from market.config.files import load_scenario
 from market.model import InferenceMarket
 from market.tiers import TierTable, latency_premium, weighted_median
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "experiments" / "configs" / "examples" / "tiers.toml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "experiments" / "configs" / "baseline.toml"
 
 
 def test_weighted_median_by_hand() -> None:
@@ -67,8 +67,10 @@ def test_the_example_posts_every_tier_of_every_provider_and_shares_pools(example
         mine = offers.holder == p.holder_id
         if mine.any():
             regions = np.unique(offers.region[mine])
-            assert mine.sum() == 3 * len(regions)  # three tiers in every region it offers in
-    # One pool per (provider, region), its capacity repeated on its three offers.
+            served = p.config.tiers or ["frontier", "mid", "small"]  # default: every declared tier
+            assert mine.sum() == len(served) * len(regions)  # each of its tiers in every region it serves
+            assert {int(t) for t in offers.tier[mine]} == {("frontier", "mid", "small").index(t) for t in served}
+    # One pool per (provider, region), its capacity repeated on its offers.
     pools = {(int(h), int(r)) for h, r in zip(offers.holder, offers.region, strict=True)}
     assert offers.n_pools == len(pools)
     # Latency reflects last month's utilization: at least the tier's base, and above it somewhere.
