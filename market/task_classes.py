@@ -196,16 +196,23 @@ class ClassAlgebra:
         return out
 
 
+TINY: float = 1e-100
+"""Class denominators below this are 0: a class whose eligible offers and outside option together carry less than
+this share of the buyer's logit weight has no choice at positive probability, and its volume goes unserved. (The
+factored slopes divide by ``den^2``; with volumes up to 1e100 Mtok nothing overflows above this bound. It binds
+only near the lowest logit scale, where utilities a few tens of units apart flush weights to zero.)"""
+
+
 def over(numerator: FloatArray, denominator: FloatArray) -> FloatArray:
-    """``numerator / denominator`` where the denominator is positive, 0 elsewhere."""
-    positive = denominator > 0
+    """``numerator / denominator`` where the denominator is above :data:`TINY`, 0 elsewhere."""
+    positive = denominator > TINY
     return np.where(positive, numerator / np.where(positive, denominator, 1.0), 0.0)
 
 
 def class_outside_shares(shares: FloatArray, outside_share: FloatArray, classes: TaskClasses) -> FloatArray:
     """Outside share within each class, ``s0[e,k] = S0[e] / den[e,k]`` (E x K; 1 where the class has no option)."""
     den = ClassAlgebra.of(classes).denominators(shares, outside_share)
-    return np.where(den > 0, outside_share[:, None] / np.where(den > 0, den, 1.0), 1.0)
+    return np.where(den > TINY, outside_share[:, None] / np.where(den > TINY, den, 1.0), 1.0)
 
 
 def class_posted_price(shares: FloatArray, outside_share: FloatArray, price: FloatArray, classes: TaskClasses,

@@ -213,7 +213,7 @@ TIERS: list[dict[str, Any]] = [
 
 @st.composite
 def tiered_economies(draw: st.DrawFn) -> dict[str, Any]:
-    """A random tiny economy with the three tiers of experiments/configs/baseline.toml, each provider
+    """A random tiny economy with the three tiers of experiments/configs/tiers.toml, each provider
     serving a random non-empty subset of them, and buyers that value latency."""
     scenario = draw(economies())
     scenario["tiers"] = TIERS

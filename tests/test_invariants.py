@@ -43,7 +43,8 @@ POSSIBLY_MISSING: dict[str, frozenset[str]] = {
                         "margin_decentralized", "log_change_spend_per_token", "log_change_price",
                         "log_change_composition", "log_change_quality", "utilization_hyperscaler",
                         "utilization_specialized", "utilization_decentralized", "hhi_markets_mean",
-                        "hhi_markets_max", "router_margin"}),
+                        "hhi_markets_max", "router_margin", "latency_premium", "multihoming_5plus_models",
+                        "multihoming_3plus_families"}),
     "gpu_market": frozenset({"secondary_price"}),
     "providers": frozenset({"price"}),
     "enterprises": frozenset({"effective_price"}),
@@ -75,8 +76,11 @@ def check_outputs(frames: Mapping[str, pd.DataFrame]) -> int:
     m, p, g = frames["model"], frames["providers"], frames["gpu_market"]
     checks = 0
     assert (p["tokens_served"] >= -REL).all()
-    fleets = p[p["kind"] != "router"]  # routers hold no capacity: their tokens are their providers'
-    assert (fleets["tokens_served"] <= fleets["capacity"] * (1 + REL) + 1e-6).all(), "served beyond capacity"
+    fleets = p[p["kind"] != "router"].set_index(["step", "provider"])  # routers hold no capacity
+    o = frames["offers"]  # capacity is in capacity units: a tier's token uses capacity_weight of one
+    used = (o["served"] * o["capacity_weight"]).groupby([o["step"], o["provider"]]).sum()
+    used = used.reindex(fleets.index, fill_value=0.0)
+    assert (used <= fleets["capacity"] * (1 + REL) + 1e-6).all(), "served beyond capacity"
     checks += 2 * len(p)
     shares = m[[c for c in m.columns if c.startswith("share_")]]
     assert ((shares >= 0) & (shares <= 1 + REL)).all().all()

@@ -124,7 +124,6 @@ def test_the_shipped_targets_have_sources_and_holdouts() -> None:
     assert holdouts and holdouts != {t.name for t in spec.targets}
     names = {t.name for t in spec.targets}
     assert {"multihoming_5plus_models", "multihoming_3plus_families"} <= names - holdouts  # measured with tiers
-    assert {"frontier_tier_price_decline", "small_tier_price_decline"} <= names - holdouts
     assert "h100_rental_path" in {t.name for t in spec.later}  # no rental price in the outputs: listed only
 
 

@@ -12,7 +12,7 @@ from market.config.files import load_scenario
 from market.model import InferenceMarket
 from market.tiers import TierTable, latency_premium, weighted_median
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "experiments" / "configs" / "baseline.toml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "experiments" / "configs" / "tiers.toml"
 
 
 def test_weighted_median_by_hand() -> None:
