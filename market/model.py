@@ -260,9 +260,9 @@ class InferenceMarket(mesa.Model):
         """Opening prices of offers never priced (every offer at step 0 without configured prices, entrants'
         on entry): each opener's ``opening_prices`` rule is iterated, damped by half in logs (the damping halves
         again whenever the largest move does not shrink, and the solve stops once it reaches
-        ``OPENING_MIN_DAMPING``: a rule that cycles, as with tiers sharing a pool, is frozen there), against trial clearings of this
-        month's market at the others' current prices until no price moves by more than 1e-8 (at most
-        ``OPENING_ROUNDS`` rounds). Trials draw no offer shocks, so no generator is touched.
+        ``OPENING_MIN_DAMPING``: a rule that cycles, as with tiers sharing a pool, is frozen there), against
+        trial clearings of this month's market at the others' current prices until no price moves by more than
+        1e-8 (at most ``OPENING_ROUNDS`` rounds). Trials draw no offer shocks, so no generator is touched.
 
         Returns:
             The openers' holder ids, and the observation of the trial clearing at the solved prices.

@@ -60,7 +60,7 @@ root_seed = 4
 [scenarios.noisy]
 base = "baseline"
 [scenarios.noisy.settings]
-"logit.mu" = 1.0
+"logit.mu" = 3.0
 """ + TINY_SETTINGS + """
 [scenarios.sharp]
 base = "baseline"
