@@ -123,7 +123,7 @@ def test_the_shipped_targets_have_sources_and_holdouts() -> None:
     holdouts = {t.name for t in spec.targets if t.holdout}
     assert holdouts and holdouts != {t.name for t in spec.targets}
     names = {t.name for t in spec.targets}
-    assert {"multihoming_5plus_models", "multihoming_3plus_families"} <= names - holdouts  # measured with tiers
+    assert {"multihoming_5plus_models", "multihoming_3plus_families"} <= holdouts  # measured, checked afterwards
     assert "h100_rental_path" in {t.name for t in spec.later}  # no rental price in the outputs: listed only
 
 
