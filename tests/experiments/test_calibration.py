@@ -122,7 +122,6 @@ def test_the_shipped_targets_have_sources_and_holdouts() -> None:
     assert all(t.source and t.low <= t.target <= t.high for t in spec.targets)
     holdouts = {t.name for t in spec.targets if t.holdout}
     assert holdouts and holdouts != {t.name for t in spec.targets}
-    names = {t.name for t in spec.targets}
     assert {"multihoming_5plus_models", "multihoming_3plus_families"} <= holdouts  # measured, checked afterwards
     assert "h100_rental_path" in {t.name for t in spec.later}  # no rental price in the outputs: listed only
 
