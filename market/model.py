@@ -27,7 +27,8 @@ from agents.roster import Roster
 from market import concentration, corporate, demand, trading
 from market import technology as tech
 from market.accounts import Settlement, settle_month
-from market.clearing import Clearing, clear_with_volume_response, logit_shares
+from market.clearing import Clearing
+from market.clearing_kernel import engine
 from market.config import PROVIDER_KIND_NAMES, EntrantConfig, ProviderConfig, ScenarioConfig
 from market.config.files import load_scenario, scenario_with_settings
 from market.events import Event, EventKind, EventLog
@@ -270,7 +271,7 @@ class InferenceMarket(mesa.Model):
             segment_quality_floor=np.zeros(pop.n_segments), frontier_quality=self.frontier,
             offer_region=offers.region, offer_quality=offers.quality)  # floors are per enterprise
         utility = pop.utilities(offers, penalty, self.form, shocks, self.frontier)
-        return logit_shares(utility, self._outside_utility(), self.mu)
+        return engine(self.config.simulation.clearing_kernel).logit_shares(utility, self._outside_utility(), self.mu)
 
     def _observed_terms(self, offers: OfferBook) -> set[str]:
         """The costly observation terms the pricing strategies of ``offers``' holders ask for."""
@@ -283,7 +284,7 @@ class InferenceMarket(mesa.Model):
         offers, pop, sim = self.offers, self.population, self.config.simulation
         sd = self.config.logit.offer_shock_sd
         shares, outside = self._choice_shares(offers, self.shock_rng.normal(0.0, sd, len(offers)) if sd > 0 else None)
-        c = self.clearing = clear_with_volume_response(
+        c = self.clearing = engine(sim.clearing_kernel).clear_with_volume_response(
             shares, outside, self.base_volume, pop.reference_price, pop.elasticity, offers.capacity, offers.price,
             sim.rationing_rounds, sim.volume_tolerance, sim.volume_max_iterations)
         self.volume = c.volume if c.volume is not None else np.zeros(pop.size)
@@ -293,7 +294,7 @@ class InferenceMarket(mesa.Model):
             price_sensitivity=pop.price_sensitivity, effective_price=effective, form=self.form,
             base_volume=self.base_volume, reference_price=pop.reference_price, elasticity=pop.elasticity)
         self.observation = observe_market(offers, shares, self.volume, pop.price_sensitivity, self.mu, self.form,
-                                          self._observed_terms(offers))
+                                          self._observed_terms(offers), kernel=sim.clearing_kernel)
         self.revenue_by_region = revenue_by_buyer_region(c.allocation, pop.region_slices, offers.price)
         pop.record_main_providers(c.allocation, offers.holder, offers.region)
 

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from market.clearing_kernel import engine
 from market.offers import OfferBook, region_prices, rival_prices
-from market.pricing import demand_slopes, diversion_margin, rationing_overflow
+from market.pricing import diversion_margin
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -59,7 +60,7 @@ class MarketObservation:
 
 
 def observe_market(offers: OfferBook, shares: FloatArray, volume: FloatArray, price_sensitivity: FloatArray, mu: float,
-                   form: str, observes: Collection[str]) -> MarketObservation:
+                   form: str, observes: Collection[str], *, kernel: str = "numpy") -> MarketObservation:
     """Demand slopes, diversion terms and rival prices at this clearing's prices.
 
     Args:
@@ -70,9 +71,10 @@ def observe_market(offers: OfferBook, shares: FloatArray, volume: FloatArray, pr
         mu: Logit scale.
         form: Utility form.
         observes: Which costly terms to compute (``recapture_owner``, ``recapture_industry``); others are 0.
+        kernel: ``simulation.clearing_kernel``: demand, slopes and overflow from the fused passes or numpy.
     """
-    slopes = demand_slopes(shares, volume, price_sensitivity, mu, offers.price, form)
-    overflow = rationing_overflow(shares, volume, offers.capacity)
+    slopes, overflow = engine(kernel).demand_terms(shares, volume, price_sensitivity, mu, offers.price, form,
+                                                   offers.capacity)
     with np.errstate(divide="ignore", invalid="ignore"):
         scale = np.where(slopes.demand > 0, 1.0 + overflow / slopes.demand, 1.0)
     margin = offers.price - offers.variable_cost  # recaptured margin over the marginal cost the books use

@@ -116,6 +116,13 @@ class SimulationConfig(_Section):
     volume_max_iterations: int = Field(
         20, ge=1, le=1000, description="Most clearings computed to find the volume fixed point under rationing."
     )
+    clearing_kernel: Literal["fused", "numpy"] = Field(
+        "fused",
+        description=(
+            "Implementation of the clearing: 'fused' (compiled row passes, market.clearing_kernel) or 'numpy' "
+            "(the reference, market.clearing); results agree to rounding (1e-12 relative)."
+        ),
+    )
     save_networks: bool = Field(
         False, description="Write the final contract, ownership and GPU-flow networks as node/edge Parquet tables."
     )
