@@ -40,8 +40,8 @@ def everything(n_threads: int) -> list[np.ndarray]:
         for kind in (None, classes):
             c = clearing_kernel.clear_with_volume_response(shares, outside, volume, np.full(n_ent, 3.0),
                                                            np.full(n_ent, 0.4), capacity, price, 3, classes=kind)
-            slopes, overflow = clearing_kernel.demand_terms(shares, c.volume, np.ones(n_ent), 0.5, price, "log",
-                                                            capacity, classes=kind, outside_share=outside)
+            slopes, overflow = clearing_kernel.demand_terms(shares, np.asarray(c.volume), np.ones(n_ent), 0.5, price,
+                                                            "log", capacity, classes=kind, outside_share=outside)
             out += [c.allocation, c.served, c.spend, c.unmet, slopes.demand, slopes.own_slope, overflow]
         return out
     finally:
@@ -49,7 +49,7 @@ def everything(n_threads: int) -> list[np.ndarray]:
 
 
 def test_kernels_give_the_same_bits_at_one_and_two_threads() -> None:
-    if numba.config.NUMBA_NUM_THREADS < 2:
+    if numba.config.NUMBA_NUM_THREADS < 2:  # type: ignore[attr-defined]
         pytest.skip("numba has a single thread on this machine")
     one, two = everything(1), everything(2)
     assert np.any(one[3] != 0.0)  # the market did ration something
