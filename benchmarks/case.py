@@ -7,8 +7,9 @@ three paths that all start from given utilities:
 * ``engine_clearing_s``: ``logit_shares`` plus ``clear_logit_market`` of the fused clearing
   (:mod:`market.clearing_kernel`, the default ``simulation.clearing_kernel``) with the model's rationing rounds
   (the two calls of ``clear_market`` that clear the market; not the utilities, effective volume, consumer
-  surplus, pricing observations or main providers, which the model's ``clear_market`` stage also computes), at
-  numba's thread count (``numba_threads``) and at one thread (``engine_clearing_1_thread_s``);
+  surplus, pricing observations or main providers, which the model's ``clear_market`` stage also computes), with
+  the kernel's threads as in a run (``kernel_threads``, 1 unless ``NUMBA_NUM_THREADS`` is set) and with two
+  (``engine_clearing_2_threads_s``);
   ``numpy_clearing_s`` is the same through the numpy reference (:mod:`market.clearing`);
 * ``floor_s``: :func:`benchmarks.floor.floor_clearing` (logit with outside option and one capacity pass);
 * ``mesa_s``: :class:`benchmarks.mesa_reference.MesaClearing` (per-agent logit and the same rationing rounds),
@@ -27,7 +28,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import numba
 import numpy as np
 from threadpoolctl import threadpool_limits
 
@@ -77,10 +77,10 @@ def references(inputs: ClearingInputs, mesa_sample: int) -> dict[str, float]:
     rationed = int(np.sum(result.offer_demand > capacity))
     engine_s = best_time(lambda: engine_clearing(utility, outside, mu, volume, capacity, price, rounds))
     numpy_s = best_time(lambda: engine_clearing(utility, outside, mu, volume, capacity, price, rounds, "numpy"))
-    threads = numba.get_num_threads()
-    numba.set_num_threads(1)
-    one_thread_s = best_time(lambda: engine_clearing(utility, outside, mu, volume, capacity, price, rounds))
-    numba.set_num_threads(threads)
+    threads = clearing_kernel.THREADS
+    clearing_kernel.THREADS = 2
+    two_threads_s = best_time(lambda: engine_clearing(utility, outside, mu, volume, capacity, price, rounds))
+    clearing_kernel.THREADS = threads
     floor_s = best_time(lambda: floor_clearing(utility, outside, volume, capacity, mu))
     rows = np.unique(np.linspace(0, n_ent - 1, min(mesa_sample, n_ent)).round().astype(np.int64))
     sample = (np.ascontiguousarray(utility[rows]), outside[rows], volume[rows])
@@ -90,14 +90,13 @@ def references(inputs: ClearingInputs, mesa_sample: int) -> dict[str, float]:
     engine_sample_s = best_time(lambda: engine_clearing(*sample[:2], mu, sample[2], sample_capacity, price, rounds))
     expected = engine_clearing(*sample[:2], mu, sample[2], sample_capacity, price, rounds).allocation
     gap = float(np.max(np.abs(reference.allocation() - expected)) / max(float(np.max(np.abs(expected))), 1e-300))
-    return {"engine_clearing_s": engine_s, "engine_clearing_1_thread_s": one_thread_s, "numba_threads": threads,
+    return {"engine_clearing_s": engine_s, "engine_clearing_2_threads_s": two_threads_s, "kernel_threads": threads,
             "numpy_clearing_s": numpy_s, "floor_s": floor_s, "mesa_sample": len(rows),
             "mesa_sample_s": mesa_sample_s, "engine_sample_s": engine_sample_s,
             "mesa_s": mesa_sample_s * n_ent / len(rows), "mesa_max_relative_gap": gap,
             "offers_rationed_last_step": rationed, "clearing_vs_mesa": mesa_sample_s * n_ent / len(rows) / engine_s,
             "clearing_vs_mesa_same_sample": mesa_sample_s / engine_sample_s, "clearing_vs_floor": engine_s / floor_s,
-            "clearing_vs_floor_1_thread": one_thread_s / floor_s, "clearing_vs_mesa_1_thread": mesa_sample_s * n_ent
-            / len(rows) / one_thread_s, "fused_vs_numpy_clearing": numpy_s / engine_s}
+            "clearing_vs_floor_2_threads": two_threads_s / floor_s, "fused_vs_numpy_clearing": numpy_s / engine_s}
 
 
 def main(argv: list[str]) -> None:

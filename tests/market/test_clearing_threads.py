@@ -32,8 +32,8 @@ def everything(n_threads: int) -> list[np.ndarray]:
     capacity = np.where(rng.random(n_off) < 0.5, 0.3 * volume.sum() / n_off, np.inf)  # half the offers bind
     classes = SimpleNamespace(group=rng.integers(0, 2, n_ent), mix=np.array([[0.3, 0.7], [0.5, 0.5]]),
                               eligible=rng.random((2, 2, n_off)) < 0.7)
-    before = numba.get_num_threads()
-    numba.set_num_threads(n_threads)
+    before = clearing_kernel.THREADS
+    clearing_kernel.THREADS = n_threads
     try:
         shares, outside = clearing_kernel.logit_shares(utility, outside_utility, 0.5)
         out = [shares, outside]
@@ -45,7 +45,7 @@ def everything(n_threads: int) -> list[np.ndarray]:
             out += [c.allocation, c.served, c.spend, c.unmet, slopes.demand, slopes.own_slope, overflow]
         return out
     finally:
-        numba.set_num_threads(before)
+        clearing_kernel.THREADS = before
 
 
 def test_kernels_give_the_same_bits_at_one_and_two_threads() -> None:
