@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import market.model
+from market import clearing_kernel
 from market.config.files import load_scenario
 from market.model import InferenceMarket
 
@@ -38,36 +39,39 @@ def scenario(enterprises: int, providers: int, steps: int):  # type: ignore[no-u
 class ClearingInputs:
     """Keeps the arguments of the model's last clearing and counts enterprise-offer cells over the run.
 
-    While installed, it wraps the two functions ``InferenceMarket.clear_market`` calls
-    (``market.clearing.logit_shares`` and ``clear_with_volume_response``, as the model module names them), and
-    keeps the final clearing's inputs at the fixed-point volume (what ``clear_logit_market`` reproduces); the
-    model itself is not changed. Keeping the last step's utilities alive costs at most one enterprises x offers matrix.
+    While installed, it wraps the two functions ``InferenceMarket.clear_market`` calls through the configured
+    clearing (``market.clearing_kernel.engine(simulation.clearing_kernel)``: ``logit_shares`` and
+    ``clear_with_volume_response``), and keeps the final clearing's inputs at the fixed-point volume (what
+    ``clear_logit_market`` reproduces); the model itself is not changed. Keeping the last step's utilities alive
+    costs at most one enterprises x offers matrix.
     """
 
     def __init__(self) -> None:
         self.logit: tuple[Any, ...] = ()
         self.clearing: tuple[Any, ...] = ()
         self.cells = 0
-        self._originals = (market.model.logit_shares, market.model.clear_with_volume_response)
+        self._originals = dict(clearing_kernel.ENGINES)
 
     def __enter__(self) -> ClearingInputs:
-        logit_shares, clear_with_volume_response = self._originals
+        for name, engine in self._originals.items():
+            clearing_kernel.ENGINES[name] = self._wrapped(engine)
+        return self
 
+    def _wrapped(self, engine: clearing_kernel.ClearingEngine) -> clearing_kernel.ClearingEngine:
         def logit(*args: Any) -> Any:
             self.logit = args
-            self.cells += args[0].size
-            return logit_shares(*args)
+            return engine.logit_shares(*args)
 
         def clear(*args: Any) -> Any:
-            result = clear_with_volume_response(*args)
+            self.cells += args[0].size  # the clearing's cells (not the opening solve's trial clearings)
+            result = engine.clear_with_volume_response(*args)
             self.clearing = (result.volume, *args[5:8])  # volume, capacity, price, rounds (shares, outside recomputed)
             return result
 
-        market.model.logit_shares, market.model.clear_with_volume_response = logit, clear  # type: ignore[assignment]
-        return self
+        return replace(engine, logit_shares=logit, clear_with_volume_response=clear)
 
     def __exit__(self, *exc: object) -> None:
-        market.model.logit_shares, market.model.clear_with_volume_response = self._originals
+        clearing_kernel.ENGINES.update(self._originals)
 
 
 def run(enterprises: int, providers: int, steps: int, seed: int = 0,

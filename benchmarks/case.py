@@ -4,10 +4,13 @@
 run (set-up, stage times, wall time, peak RSS) and, on the inputs of the run's last clearing, the timings of
 three paths that all start from given utilities:
 
-* ``engine_clearing_s``: :func:`market.clearing.logit_shares` plus
-  :func:`market.clearing.clear_logit_market` with the model's rationing rounds (the two calls of
-  ``clear_market`` that clear the market; not the utilities, effective volume, consumer surplus, pricing
-  observations or main providers, which the model's ``clear_market`` stage also computes);
+* ``engine_clearing_s``: ``logit_shares`` plus ``clear_logit_market`` of the fused clearing
+  (:mod:`market.clearing_kernel`, the default ``simulation.clearing_kernel``) with the model's rationing rounds
+  (the two calls of ``clear_market`` that clear the market; not the utilities, effective volume, consumer
+  surplus, pricing observations or main providers, which the model's ``clear_market`` stage also computes), with
+  the kernel's threads as in a run (``kernel_threads``, 1 unless ``NUMBA_NUM_THREADS`` is set) and with two
+  (``engine_clearing_2_threads_s``);
+  ``numpy_clearing_s`` is the same through the numpy reference (:mod:`market.clearing`);
 * ``floor_s``: :func:`benchmarks.floor.floor_clearing` (logit with outside option and one capacity pass);
 * ``mesa_s``: :class:`benchmarks.mesa_reference.MesaClearing` (per-agent logit and the same rationing rounds),
   timed on ``mesa_sample`` evenly spaced enterprises (capacity scaled by their share of the volume) and scaled
@@ -30,7 +33,7 @@ from threadpoolctl import threadpool_limits
 
 from benchmarks.bench_engine import ClearingInputs, run
 from benchmarks.floor import floor_clearing
-from market.clearing import clear_logit_market, logit_shares
+from market import clearing_kernel
 
 REPEATS = 3
 
@@ -55,10 +58,12 @@ def best_time(call: Callable[[], Any], repeats: int = REPEATS) -> float:
 
 
 def engine_clearing(utility: Any, outside: Any, mu: float, volume: Any, capacity: Any, price: Any,
-                    rounds: int) -> Any:
-    """The engine's clearing from utilities: logit shares, then allocation with rationing rounds."""
-    shares, outside_share = logit_shares(utility, outside, mu)
-    return clear_logit_market(shares, outside_share, volume, capacity, price, rounds)
+                    rounds: int, kernel: str = "fused") -> Any:
+    """The engine's clearing from utilities: logit shares, then allocation with rationing rounds, through the
+    clearing ``simulation.clearing_kernel`` chooses (default: the fused kernel)."""
+    engine = clearing_kernel.engine(kernel)
+    shares, outside_share = engine.logit_shares(utility, outside, mu)
+    return engine.clear_logit_market(shares, outside_share, volume, capacity, price, rounds)
 
 
 def references(inputs: ClearingInputs, mesa_sample: int) -> dict[str, float]:
@@ -71,6 +76,11 @@ def references(inputs: ClearingInputs, mesa_sample: int) -> dict[str, float]:
     result = engine_clearing(utility, outside, mu, volume, capacity, price, rounds)
     rationed = int(np.sum(result.offer_demand > capacity))
     engine_s = best_time(lambda: engine_clearing(utility, outside, mu, volume, capacity, price, rounds))
+    numpy_s = best_time(lambda: engine_clearing(utility, outside, mu, volume, capacity, price, rounds, "numpy"))
+    threads = clearing_kernel.THREADS
+    clearing_kernel.THREADS = 2
+    two_threads_s = best_time(lambda: engine_clearing(utility, outside, mu, volume, capacity, price, rounds))
+    clearing_kernel.THREADS = threads
     floor_s = best_time(lambda: floor_clearing(utility, outside, volume, capacity, mu))
     rows = np.unique(np.linspace(0, n_ent - 1, min(mesa_sample, n_ent)).round().astype(np.int64))
     sample = (np.ascontiguousarray(utility[rows]), outside[rows], volume[rows])
@@ -80,11 +90,13 @@ def references(inputs: ClearingInputs, mesa_sample: int) -> dict[str, float]:
     engine_sample_s = best_time(lambda: engine_clearing(*sample[:2], mu, sample[2], sample_capacity, price, rounds))
     expected = engine_clearing(*sample[:2], mu, sample[2], sample_capacity, price, rounds).allocation
     gap = float(np.max(np.abs(reference.allocation() - expected)) / max(float(np.max(np.abs(expected))), 1e-300))
-    return {"engine_clearing_s": engine_s, "floor_s": floor_s, "mesa_sample": len(rows),
+    return {"engine_clearing_s": engine_s, "engine_clearing_2_threads_s": two_threads_s, "kernel_threads": threads,
+            "numpy_clearing_s": numpy_s, "floor_s": floor_s, "mesa_sample": len(rows),
             "mesa_sample_s": mesa_sample_s, "engine_sample_s": engine_sample_s,
             "mesa_s": mesa_sample_s * n_ent / len(rows), "mesa_max_relative_gap": gap,
             "offers_rationed_last_step": rationed, "clearing_vs_mesa": mesa_sample_s * n_ent / len(rows) / engine_s,
-            "clearing_vs_mesa_same_sample": mesa_sample_s / engine_sample_s, "clearing_vs_floor": engine_s / floor_s}
+            "clearing_vs_mesa_same_sample": mesa_sample_s / engine_sample_s, "clearing_vs_floor": engine_s / floor_s,
+            "clearing_vs_floor_2_threads": two_threads_s / floor_s, "fused_vs_numpy_clearing": numpy_s / engine_s}
 
 
 def main(argv: list[str]) -> None:

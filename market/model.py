@@ -29,7 +29,8 @@ from agents.router import Router
 from market import concentration, corporate, demand, routers, routing, trading
 from market import technology as tech
 from market.accounts import Settlement, settle_month
-from market.clearing import CapacityPools, Clearing, clear_with_volume_response, logit_shares
+from market.clearing import CapacityPools, Clearing
+from market.clearing_kernel import engine
 from market.config import PROVIDER_KIND_NAMES, EntrantConfig, ProviderConfig, ScenarioConfig
 from market.config.files import load_scenario, scenario_with_settings
 from market.events import Event, EventKind, EventLog
@@ -327,7 +328,7 @@ class InferenceMarket(mesa.Model):
                 pop.current_switching_cost(), factor,
                 routers.behind_router_offers(offers, {r.holder_id: r.eligible(offers, self.frontier)
                                                       for r in self.roster.routers}))
-        return logit_shares(utility, self._outside_utility(), self.mu)
+        return engine(self.config.simulation.clearing_kernel).logit_shares(utility, self._outside_utility(), self.mu)
 
     def _task_classes(self, offers: OfferBook) -> TaskClasses | None:
         """The buyers' task classes over ``offers`` (``market.routing``); None when no segment declares tasks.
@@ -367,7 +368,7 @@ class InferenceMarket(mesa.Model):
         shocks = routers.routed_values(self.shock_rng.normal(0.0, sd, own), offers.via) if sd > 0 else None
         shares, outside = self._choice_shares(offers, shocks)
         classes, pools = self._task_classes(offers), self._pools(offers)
-        c = self.clearing = clear_with_volume_response(
+        c = self.clearing = engine(sim.clearing_kernel).clear_with_volume_response(
             shares, outside, self.base_volume, pop.reference_price, pop.elasticity, offers.capacity, offers.price,
             sim.rationing_rounds, sim.volume_tolerance, sim.volume_max_iterations, classes=classes, pools=pools)
         self.volume = c.volume if c.volume is not None else np.zeros(pop.size)
@@ -380,7 +381,7 @@ class InferenceMarket(mesa.Model):
             class_outside_share=None if classes is None else class_outside_shares(shares, outside, classes))
         self.observation = observe_market(offers, shares, self.volume, pop.price_sensitivity, self.mu, self.form,
                                           self._observed_terms(offers), classes=classes, outside_share=outside,
-                                          pools=pools)
+                                          pools=pools, kernel=sim.clearing_kernel)
         self.revenue_by_region = revenue_by_buyer_region(c.allocation, pop.region_slices, offers.price)
         pop.record_main_providers(c.allocation, offers.holder, offers.region)
         self.pool_utilization = self._expected_utilization(self._pool_utilization())

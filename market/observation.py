@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from market.clearing_kernel import engine
 from market.offers import OfferBook, region_prices, rival_prices
-from market.pricing import demand_slopes, diversion_margin, rationing_overflow
+from market.pricing import diversion_margin
 from market.task_classes import CapacityPools, TaskClasses
 
 FloatArray = NDArray[np.float64]
@@ -74,7 +75,8 @@ class MarketObservation:
 
 def observe_market(offers: OfferBook, shares: FloatArray, volume: FloatArray, price_sensitivity: FloatArray, mu: float,
                    form: str, observes: Collection[str], *, classes: TaskClasses | None = None,
-                   pools: CapacityPools | None = None, outside_share: FloatArray | None = None) -> MarketObservation:
+                   pools: CapacityPools | None = None, outside_share: FloatArray | None = None,
+                   kernel: str = "numpy") -> MarketObservation:
     """Demand slopes, diversion terms and rival prices at this clearing's prices.
 
     Args:
@@ -88,10 +90,11 @@ def observe_market(offers: OfferBook, shares: FloatArray, volume: FloatArray, pr
         classes: Task classes of the clearing (None: one class); demand and slopes sum over (enterprise, class).
         pools: Capacity pools (None: one per offer, ``offers.capacity``).
         outside_share: ``S0`` of the choice (E), for the class shares (default ``1 - sum_o S``).
+        kernel: ``simulation.clearing_kernel``: demand, slopes and overflow from the fused passes or numpy.
     """
     terms: dict[str, Any] = {"classes": classes, "outside_share": outside_share}
-    slopes = demand_slopes(shares, volume, price_sensitivity, mu, offers.price, form, **terms)
-    overflow = rationing_overflow(shares, volume, offers.capacity, pools=pools, **terms)
+    slopes, overflow = engine(kernel).demand_terms(shares, volume, price_sensitivity, mu, offers.price, form,
+                                                   offers.capacity, pools=pools, **terms)
     with np.errstate(divide="ignore", invalid="ignore"):
         scale = np.where(slopes.demand > 0, 1.0 + overflow / slopes.demand, 1.0)
     margin = offers.price - offers.variable_cost  # recaptured margin over the marginal cost the books use

@@ -123,6 +123,13 @@ class SimulationConfig(_Section):
             "with its agent's token shares; sets how many models a firm uses in the multihoming_* columns."
         ),
     )
+    clearing_kernel: Literal["fused", "numpy"] = Field(
+        "fused",
+        description=(
+            "Implementation of the clearing: 'fused' (compiled row passes, market.clearing_kernel) or 'numpy' "
+            "(the reference, market.clearing); the clearing agrees to 1e-12 relative, whole runs to about 1e-6."
+        ),
+    )
     save_networks: bool = Field(
         False, description="Write the final contract, ownership and GPU-flow networks as node/edge Parquet tables."
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from benchmarks.case import engine_clearing
 from benchmarks.floor import floor_clearing
 from benchmarks.mesa_reference import MesaClearing
 from market.clearing import clear_logit_market, logit_shares
@@ -41,6 +42,8 @@ def test_mesa_reference_matches_engine_with_rationing_exclusions_and_outside_nea
     assert np.all(expected.sum(axis=0) <= capacity * (1 + 1e-12))
     assert expected[:8].sum() < 1e-9 * volume[:8].sum()
     np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12 * volume.max())
+    fused = engine_clearing(utility, outside, mu, volume, capacity, np.ones(n_off), rounds).allocation
+    np.testing.assert_allclose(got, fused, rtol=1e-9, atol=1e-12 * volume.max())  # the engine the benchmark times
     # The floor is the same logit with one capacity pass: it equals the engine when no re-offer round runs.
     plenty = unconstrained * 2.0
     np.testing.assert_allclose(floor_clearing(utility, outside, volume, plenty, mu),
