@@ -360,7 +360,8 @@ def demand_terms(shares: FloatArray, volume: FloatArray, price_sensitivity: Floa
 def _numpy_demand_terms(shares: FloatArray, volume: FloatArray, price_sensitivity: FloatArray, mu: float,
                         price: FloatArray, form: str, capacity: FloatArray | None,
                         **terms: Any) -> tuple[DemandSlopes, FloatArray]:
-    return (demand_slopes(shares, volume, price_sensitivity, mu, price, form, **terms),
+    slope_terms = {k: v for k, v in terms.items() if k != "pools"}  # slopes do not depend on capacity
+    return (demand_slopes(shares, volume, price_sensitivity, mu, price, form, **slope_terms),
             rationing_overflow(shares, volume, capacity, **terms))  # type: ignore[arg-type]
 
 
