@@ -62,9 +62,9 @@ class ClearingInputs:
             self.logit = args
             return engine.logit_shares(*args)
 
-        def clear(*args: Any) -> Any:
+        def clear(*args: Any, **kwargs: Any) -> Any:
             self.cells += args[0].size  # the clearing's cells (not the opening solve's trial clearings)
-            result = engine.clear_with_volume_response(*args)
+            result = engine.clear_with_volume_response(*args, **kwargs)
             self.clearing = (result.volume, *args[5:8])  # volume, capacity, price, rounds (shares, outside recomputed)
             return result
 
