@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -41,6 +42,21 @@ __all__ = ["CapacityPools", "Clearing", "TaskClasses", "clear_logit_market", "cl
            "logit_shares"]
 
 FloatArray = NDArray[np.float64]
+
+
+class RationResult(Protocol):
+    """What the volume fixed point reads off one rationing: whether nothing was rationed, and per buyer the
+    tokens served and the spend."""
+
+    @property
+    def rationed_none(self) -> bool: ...
+    @property
+    def served(self) -> FloatArray: ...
+    @property
+    def spend(self) -> FloatArray: ...
+
+
+R = TypeVar("R", bound=RationResult)
 
 
 @dataclass(frozen=True)
@@ -223,6 +239,21 @@ def clear_with_volume_response(
     else:
         posted = class_posted_price(shares, outside_share, price, classes, reference_price)
     volume = np.asarray(effective_volume(base_volume, posted, reference_price, elasticity), dtype=np.float64)
+    volume, r, iteration, gap = solve_volume(ration, volume, posted, base_volume, reference_price, elasticity,
+                                             tolerance, max_iterations)
+    return _result(shares, outside_share, volume, r, price, fallback_price=posted, iterations=iteration, gap=gap)
+
+
+def solve_volume(ration: Callable[[FloatArray], R], volume: FloatArray, posted: FloatArray, base_volume: FloatArray,
+                 reference_price: FloatArray, elasticity: FloatArray, tolerance: float, max_iterations: int
+                 ) -> tuple[FloatArray, R, int, float]:
+    """The safeguarded secant iteration of :func:`clear_with_volume_response` from ``volume`` (the volume at
+    ``posted`` prices), for any rationing ``ration(volume)`` whose result has ``rationed_none``, ``served`` and
+    ``spend`` per buyer (the numpy reference's and the fused kernel's).
+
+    Returns:
+        The clearing volume, its rationing, the clearings computed and the log gap left.
+    """
     eps_max = float(elasticity.max(initial=0.0))
     last_volume, last_step, damping = volume, np.zeros(len(volume)), np.ones(len(volume))
     gap, best = 0.0, None
@@ -253,7 +284,7 @@ def clear_with_volume_response(
             damping = np.where(step * last_step < 0, 0.5 * damping, damping)
         last_volume, last_step = volume, step
         volume = volume * np.exp(-damping * step / slope)
-    return _result(shares, outside_share, volume, r, price, fallback_price=posted, iterations=iteration, gap=gap)
+    return volume, r, iteration, gap
 
 
 def _rationer(shares: FloatArray, outside_share: FloatArray, capacity: FloatArray | None, price: FloatArray,

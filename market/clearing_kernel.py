@@ -25,7 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from market import clearing, kernel_passes
-from market.clearing import Clearing
+from market.clearing import CapacityPools, Clearing, solve_volume
 from market.demand import effective_volume, price_term_derivative
 from market.pricing import DemandSlopes, demand_slopes, rationing_overflow
 
@@ -107,14 +107,8 @@ class _Market:
                 raise ValueError("capacity is needed when no pools are given")
             pool, weight, cap = np.arange(n_offers), np.ones(n_offers), np.asarray(capacity, dtype=np.float64)
         else:
-            pool = np.asarray(pools.pool, dtype=np.int64)
-            weight, cap = np.asarray(pools.weight, dtype=np.float64), np.asarray(pools.capacity, dtype=np.float64)
-            if pool.shape != (n_offers,) or weight.shape != (n_offers,):
-                raise ValueError(f"pools.pool and pools.weight need one entry per offer ({n_offers})")
-            if n_offers and (pool.min() < 0 or pool.max() >= len(cap)):
-                raise ValueError(f"pools.pool must lie in 0..{len(cap) - 1}")
-            if np.any(~(weight > 0)) or not np.all(np.isfinite(weight)):
-                raise ValueError("pools.weight must be positive and finite")
+            checked = CapacityPools(pools.pool, pools.weight, pools.capacity).checked(n_offers)
+            pool, weight, cap = checked.pool, checked.weight, checked.capacity
         if np.any(cap < 0) or np.any(np.isnan(cap)):
             raise ValueError("capacity must be non-negative")
         return cls(group=group, mix=mix, eligible=eligible, single=classes is None, pool=pool, weight=weight,
@@ -286,36 +280,8 @@ def clear_with_volume_response(
     elasticity = np.asarray(elasticity, dtype=np.float64)
     posted = posted_price(shares, outside, price, m, reference_price)
     volume = np.asarray(effective_volume(base_volume, posted, reference_price, elasticity), dtype=np.float64)
-    eps_max = float(elasticity.max(initial=0.0))
-    last_volume, last_step, damping = volume, np.zeros(len(volume)), np.ones(len(volume))
-    gap, best = 0.0, None
-    for iteration in range(1, max_iterations + 1):
-        r = _ration(shares, outside, volume, price, rounds, m)
-        if r.rationed_none:
-            gap = 0.0
-            break
-        realized = np.where(r.served > 0, r.spend / np.maximum(r.served, 1e-300), posted)
-        target = effective_volume(base_volume, realized, reference_price, elasticity)
-        live = (volume > 0) & (target > 0)
-        step = np.zeros_like(volume)
-        step[live] = np.log(target[live] / volume[live])
-        gap = float(np.abs(step).max(initial=0.0))
-        if best is None or gap < best[0]:
-            best = (gap, volume, r)
-        if gap <= tolerance or iteration == max_iterations:
-            gap, volume, r = best  # without convergence, the closest iterate
-            break
-        slope = np.full(len(volume), -(1.0 + eps_max))  # first move: damped by the largest elasticity
-        if iteration > 1:
-            moved = np.zeros_like(volume)
-            moved[live] = np.log(volume[live] / np.maximum(last_volume[live], 1e-300))
-            known = np.abs(moved) > 1e-12
-            slope = np.where(known, (step - last_step) / np.where(known, moved, 1.0), slope)
-        slope = np.clip(np.nan_to_num(slope, nan=-1.0), -(1.0 + 4.0 * eps_max), -1.0)
-        if iteration > 4:  # still overshooting after a few secant moves: bisect towards the point
-            damping = np.where(step * last_step < 0, 0.5 * damping, damping)
-        last_volume, last_step = volume, step
-        volume = volume * np.exp(-damping * step / slope)
+    volume, r, iteration, gap = solve_volume(lambda v: _ration(shares, outside, v, price, rounds, m), volume, posted,
+                                             base_volume, reference_price, elasticity, tolerance, max_iterations)
     return _result(shares, outside, volume, r, price, m, fallback_price=posted, iterations=iteration, gap=gap)
 
 
