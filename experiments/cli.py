@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from experiments.cli_common import console, err_console, fail, parse_seed, whole_number
-from experiments.cli_interrupts import on_interrupt
+from experiments.cli_interrupts import caused_by_interrupt, on_interrupt
 from market.config.files import ConfigError, load_scenario
 
 app = typer.Typer(
@@ -174,6 +174,11 @@ def main() -> None:
     try:
         app()
     except KeyboardInterrupt:  # outside a command's own handler (e.g. while importing)
+        err_console.print("interrupted: nothing written")
+        sys.exit(130)
+    except Exception as exc:
+        if not caused_by_interrupt(exc):
+            raise
         err_console.print("interrupted: nothing written")
         sys.exit(130)
 

@@ -23,13 +23,35 @@ def on_interrupt(describe: Callable[[], str]) -> Iterator[None]:
     """Within the block, Ctrl-C prints ``interrupted: <describe()>`` and exits with code 130."""
     try:
         yield
+    except Exception as exc:
+        if not caused_by_interrupt(exc):
+            raise
+        interrupted(describe)
     except KeyboardInterrupt:
-        try:
-            message = describe()
-        except Exception as exc:  # the message must not hide the interrupt
-            message = f"(could not list what was kept: {exc})"
-        err_console.print(f"interrupted: {message}", highlight=False, markup=False)
-        raise typer.Exit(INTERRUPTED) from None
+        interrupted(describe)
+
+
+def caused_by_interrupt(exc: BaseException) -> bool:
+    """Whether Ctrl-C caused ``exc``: compiled code (numba's dispatcher) turns a KeyboardInterrupt it receives
+    into a ``SystemError`` whose cause or context chain holds the KeyboardInterrupt."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, KeyboardInterrupt):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def interrupted(describe: Callable[[], str]) -> None:
+    """Print ``interrupted: <describe()>`` and exit with code 130."""
+    try:
+        message = describe()
+    except Exception as exc:  # the message must not hide the interrupt
+        message = f"(could not list what was kept: {exc})"
+    err_console.print(f"interrupted: {message}", highlight=False, markup=False)
+    raise typer.Exit(INTERRUPTED) from None
 
 
 def resume_hint(out: Path, command: list[str]) -> str:
