@@ -61,6 +61,8 @@ class CalibrationTarget(SeriesSpec):
     low: float
     high: float
     holdout: bool = Field(False, description="Not used to accept worlds; checked afterwards as validation.")
+    needs_tiers: bool = Field(False, description="Measures tier columns: not applicable (skipped, reported as "
+                              "such) for a scenario that declares no tiers.")
     source: str
 
 
@@ -84,11 +86,28 @@ class CalibrationSpec(BaseModel):
     seeds: int = Field(20, ge=1)
     targets: list[CalibrationTarget] = Field(min_length=1)
     later: list[LaterTarget] = Field(default_factory=list)
+    not_applicable: list[CalibrationTarget] = Field(
+        default_factory=list, description="Targets skipped for this scenario (set by :func:`applicable_spec`).")
 
 
 def load_spec(path: Path) -> CalibrationSpec:
     """Read a calibration target file."""
     return validate_data(read_toml(path), CalibrationSpec, str(path))
+
+
+def applicable_spec(spec: CalibrationSpec, tiered: bool) -> CalibrationSpec:
+    """``spec`` with the targets that need tiers moved to ``not_applicable`` when the scenario has none.
+
+    Raises:
+        ConfigError: No target would be left.
+    """
+    if tiered:
+        return spec
+    keep = [t for t in spec.targets if not t.needs_tiers]
+    if not keep:
+        raise ConfigError("every calibration target needs tiers and the scenario declares none")
+    return spec.model_copy(update={"targets": keep,
+                                   "not_applicable": [t for t in spec.targets if t.needs_tiers]})
 
 
 def _series(frame: pd.DataFrame, spec: SeriesSpec) -> pd.Series:
@@ -265,6 +284,13 @@ def prepare_runs(runs: Path, resume: bool) -> None:
         shutil.rmtree(store)
 
 
+def scenario_is_tiered(path: Path) -> bool:
+    """Whether the scenario at ``path`` declares model tiers (a missing or invalid file: ConfigError)."""
+    from market.config.files import load_scenario
+
+    return bool(load_scenario(path).tiers)
+
+
 def run_calibration(spec: CalibrationSpec, uncertainty: Path, runs: Path, *, draws: int | None = None,
                     seeds: int | None = None, scenario_seeds: int | None = None, workers: int | None = None,
                     resume: bool = False, root: Path = Path(".")) -> dict[str, Any]:
@@ -331,6 +357,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
     try:
         spec = load_spec(args.targets)
+        spec = applicable_spec(spec, scenario_is_tiered(Path(spec.scenario)))
         result = run_calibration(spec, args.uncertainty, args.runs, draws=args.draws, seeds=args.seeds,
                                  scenario_seeds=args.scenario_seeds, workers=args.workers, resume=args.resume)
     except ConfigError as exc:

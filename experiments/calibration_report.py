@@ -91,6 +91,10 @@ def render_markdown(spec: CalibrationSpec, result: dict[str, Any], figures: dict
         lines.append(f"| {t.description} | {_fmt(t.target)} | [{_fmt(t.low)}, {_fmt(t.high)}] | {_range(w)} | "
                      f"{_fmt(w['share_within'])} | {_range(base.loc[t.name])} | "
                      f"{'yes' if base.loc[t.name, 'within_tolerance'] else 'NO'} |")
+    if spec.not_applicable:
+        lines += ["", "## Targets not applicable to this scenario", "",
+                  "They measure model tiers, which the scenario does not declare; skipped, not approximated.", ""]
+        lines += [f"- {t.description} ({t.source})." for t in spec.not_applicable]
     if spec.later:
         lines += ["", "## Targets to add later", "",
                   "Patterns the sources give that the model cannot measure yet; not used, not approximated.", ""]

@@ -10,8 +10,10 @@ import pandas as pd
 import pytest
 
 from experiments.calibration import (
+    CalibrationSpec,
     CalibrationTarget,
     accept,
+    applicable_spec,
     draw_outcomes,
     event_counts,
     load_spec,
@@ -124,6 +126,25 @@ def test_the_shipped_targets_have_sources_and_holdouts() -> None:
     assert holdouts and holdouts != {t.name for t in spec.targets}
     assert {"multihoming_5plus_models", "multihoming_3plus_families"} <= holdouts  # measured, checked afterwards
     assert "h100_rental_path" in {t.name for t in spec.later}  # no rental price in the outputs: listed only
+
+
+def test_tier_targets_are_not_applicable_without_tiers() -> None:
+    spec = CalibrationSpec(scenario="s.toml", targets=[_target(name="a"), _target(name="b", needs_tiers=True)])
+    one_tier = applicable_spec(spec, tiered=False)
+    assert [t.name for t in one_tier.targets] == ["a"]
+    assert [t.name for t in one_tier.not_applicable] == ["b"]
+    assert applicable_spec(spec, tiered=True) == spec
+
+
+def test_the_shipped_tier_targets_read_tier_columns_and_order_the_declines() -> None:
+    spec = load_spec(ROOT / "experiments/configs/calibration/targets.toml")
+    tiers = {t.name: t for t in spec.targets if t.needs_tiers}
+    assert {"frontier_tier_price_decline", "small_tier_price_decline", "frontier_tier_share_start"} <= set(tiers)
+    assert all("frontier" in t.column or "small" in t.column for t in tiers.values())
+    # Epoch AI's range, 9x to 900x a year, as declines: 1 - 1/9 and 1 - 1/900
+    small = tiers["small_tier_price_decline"]
+    assert small.low == pytest.approx(1 - 1 / 9, abs=1e-3) and small.high == pytest.approx(1 - 1 / 900, abs=1e-4)
+    assert tiers["frontier_tier_price_decline"].target < small.target  # slower at the frontier
 
 
 def test_open_model_lag_of_the_baseline_technology_is_its_closed_form() -> None:
