@@ -8,7 +8,7 @@ per offer; the market computes the demand curves it reads (``market.pricing``).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -24,7 +24,7 @@ from market.config import (
     ShareAcquisitionPricing,
 )
 from market.demand import price_term_derivative, utility_transform
-from market.pricing import capacity_clearing_price, logit_best_response
+from market.pricing import capacity_clearing_price, logit_best_response, pooled_best_response
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -56,6 +56,10 @@ class PricingView:
         utility_form: ``linear`` or ``log``.
         observed: False at step 0, before any clearing.
         region: Names of the regions of its offers.
+        pool: Per offer, the index of the capacity pool (region) it shares with its other tiers there; empty
+            when each offer has its own capacity (one tier), which ``best_response`` then prices alone.
+        capacity_weight: Capacity units per Mtok of each offer (with ``pool``).
+        pool_capacity: Capacity of each offer's pool, capacity units (with ``pool``).
     """
 
     step: int
@@ -75,6 +79,9 @@ class PricingView:
     utility_form: str
     observed: bool
     region: tuple[str, ...] = ()
+    pool: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    capacity_weight: FloatArray = field(default_factory=lambda: np.zeros(0))
+    pool_capacity: FloatArray = field(default_factory=lambda: np.zeros(0))
 
 
 OPENING_PRICE_FACTOR: float = 1.3
@@ -127,11 +134,18 @@ def best_response_prices(view: PricingView, recapture: FloatArray) -> FloatArray
     """Myopic best response at marginal cost: ``argmax_p (p - mc - recapture) min(D(p), K)`` under the logit
     demand fitted to the offer's observed demand and slope (``market.pricing.logit_best_response``). Where
     capacity binds this is the price at which demand meets capacity (the shadow price of capacity added to the
-    unconstrained optimum). Where demand is too inelastic for an interior optimum the price is capped at 1,000 x
+    unconstrained optimum). Offers that share a pool (``view.pool``: tiers on the same GPUs) are priced jointly
+    against the pool's capacity with one shadow price per capacity unit (``market.pricing.pooled_best_response``).
+    Where demand is too inelastic for an interior optimum the price is capped at 1,000 x
     the full unit cost. Offers without an observed demand keep :func:`fallback_prices`."""
     base = fallback_prices(view)
     if not view.observed:
         return base
+    if len(view.pool):  # tiers sharing GPUs: one shadow price of capacity per pool (market.pricing)
+        return pooled_best_response(cost=view.marginal_cost + recapture, price=base, demand=view.demand,
+                                    own_slope=view.own_slope, beta=view.beta, form=view.utility_form,
+                                    weight=view.capacity_weight, pool=view.pool, pool_capacity=view.pool_capacity,
+                                    price_anchor=view.unit_cost)
     return logit_best_response(cost=view.marginal_cost + recapture, price=base, demand=view.demand,
                                own_slope=view.own_slope, beta=view.beta, form=view.utility_form,
                                capacity=view.capacity, price_anchor=view.unit_cost)

@@ -201,7 +201,17 @@ class Provider(mesa.Agent):
             credit_limit=self.credit_limit, utility_form=utility_form,
             observed=obs is not None and len(obs.holder) > 0,
             region=tuple(str(names[r]) for r in regions) if names is not None else (),
+            **self.pool_fields(fleet),  # type: ignore[arg-type]
         )
+
+    def pool_fields(self, fleet: FleetEconomics) -> dict[str, FloatArray | NDArray[np.int64]]:
+        """With several tiers, each slot's pool (its region's index), capacity weight and pool capacity in
+        capacity units, so that pricing can price a region's tiers against their shared GPUs; nothing with one."""
+        if len(self.tiers) == 1:
+            return {}
+        return {"pool": np.repeat(np.arange(len(self.regions), dtype=np.int64), len(self.tiers)),
+                "capacity_weight": self.slot_weight.astype(np.float64),
+                "pool_capacity": np.asarray(fleet.capacity[self.holder_id, self.slot_region], dtype=np.float64)}
 
     def investment_view(self, *, step: int, fleet: FleetEconomics, offers: OfferBook, clearing: Clearing,
                         generations: GenerationTable, algorithmic_efficiency: float, used_price: FloatArray,

@@ -47,6 +47,9 @@ BASE_VIEW: dict[str, Any] = {
     "utility_form": "linear",
     "observed": True,
     "region": (),
+    "pool": np.zeros(0, dtype=np.int64),
+    "capacity_weight": np.zeros(0),
+    "pool_capacity": np.zeros(0),
 }
 
 
