@@ -105,5 +105,4 @@ def test_best_response_strategy_prices_a_pool_jointly() -> None:
     units = WEIGHT * obs["demand"]
     slot = capacity * units / units.sum() / WEIGHT
     split = logit_best_response(cost=COST, price=P0, form="linear", capacity=slot, **obs)
-    profit = (lambda p: float(p @ fitted_demand(p)))
-    assert profit(split) < profit(optimum) * (1.0 - 1e-3)
+    assert float(split @ fitted_demand(split)) < float(optimum @ fitted_demand(optimum)) * (1.0 - 1e-3)
