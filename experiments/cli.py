@@ -167,6 +167,9 @@ app.command("dashboard")(cli_dashboard.dashboard)
 from experiments import cli_replicate  # noqa: E402
 
 app.add_typer(cli_replicate.app, name="replicate")
+from experiments import cli_replication  # noqa: E402
+
+app.command("replication-curves")(cli_replication.replication_curves)
 
 
 def main() -> None:
