@@ -42,14 +42,16 @@ class ClearingInputs:
     While installed, it wraps the two functions ``InferenceMarket.clear_market`` calls through the configured
     clearing (``market.clearing_kernel.engine(simulation.clearing_kernel)``: ``logit_shares`` and
     ``clear_with_volume_response``), and keeps the final clearing's inputs at the fixed-point volume (what
-    ``clear_logit_market`` reproduces); the model itself is not changed. Keeping the last step's utilities alive
-    costs at most one enterprises x offers matrix.
+    ``clear_logit_market`` reproduces); the model itself is not changed. The utilities are copied (the model lets
+    the shares overwrite them) only while ``capture`` is set, which :func:`run` does for the last step: keeping
+    them costs one enterprises x offers matrix and one copy.
     """
 
     def __init__(self) -> None:
         self.logit: tuple[Any, ...] = ()
         self.clearing: tuple[Any, ...] = ()
         self.cells = 0
+        self.capture = False
         self._originals = dict(clearing_kernel.ENGINES)
 
     def __enter__(self) -> ClearingInputs:
@@ -58,9 +60,10 @@ class ClearingInputs:
         return self
 
     def _wrapped(self, engine: clearing_kernel.ClearingEngine) -> clearing_kernel.ClearingEngine:
-        def logit(*args: Any) -> Any:
-            self.logit = args
-            return engine.logit_shares(*args)
+        def logit(*args: Any, **kwargs: Any) -> Any:
+            if self.capture:
+                self.logit = (args[0].copy(), *args[1:])
+            return engine.logit_shares(*args, **kwargs)
 
         def clear(*args: Any, **kwargs: Any) -> Any:
             self.cells += args[0].size  # the clearing's cells (not the opening solve's trial clearings)
@@ -92,7 +95,9 @@ def run(enterprises: int, providers: int, steps: int, seed: int = 0,
 
         setattr(model, name, timed)
     t1 = time.perf_counter()
-    for _ in range(steps):
+    for step in range(steps):
+        if inputs is not None and step == steps - 1:
+            inputs.capture = True  # the last clearing's utilities, for the reference timings
         model.step()
     stepping = time.perf_counter() - t1
     t2 = time.perf_counter()

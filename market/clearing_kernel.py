@@ -323,6 +323,12 @@ def demand_terms(shares: FloatArray, volume: FloatArray, price_sensitivity: Floa
     return DemandSlopes(demand=demand, own_slope=own_slope, beta=beta), overflow
 
 
+def _numpy_logit_shares(utility: FloatArray, outside_utility: FloatArray, mu: float, *,
+                        in_place: bool = False) -> tuple[FloatArray, FloatArray]:
+    """The reference ``market.clearing.logit_shares`` (it never overwrites ``utility``, whatever ``in_place``)."""
+    return clearing.logit_shares(utility, outside_utility, mu)
+
+
 def _numpy_demand_terms(shares: FloatArray, volume: FloatArray, price_sensitivity: FloatArray, mu: float,
                         price: FloatArray, form: str, capacity: FloatArray | None,
                         **terms: Any) -> tuple[DemandSlopes, FloatArray]:
@@ -333,7 +339,8 @@ def _numpy_demand_terms(shares: FloatArray, volume: FloatArray, price_sensitivit
 
 @dataclass(frozen=True)
 class ClearingEngine:
-    """One implementation of the clearing's array functions (same signatures in both)."""
+    """One implementation of the clearing's array functions (same signatures in both; ``logit_shares(...,
+    in_place=True)`` allows the shares to overwrite the utilities, which the fused kernel does)."""
 
     logit_shares: Callable[..., tuple[FloatArray, FloatArray]]
     clear_logit_market: Callable[..., Clearing]
@@ -343,7 +350,7 @@ class ClearingEngine:
 
 ENGINES = {
     "fused": ClearingEngine(logit_shares, clear_logit_market, clear_with_volume_response, demand_terms),
-    "numpy": ClearingEngine(clearing.logit_shares, clearing.clear_logit_market, clearing.clear_with_volume_response,
+    "numpy": ClearingEngine(_numpy_logit_shares, clearing.clear_logit_market, clearing.clear_with_volume_response,
                             _numpy_demand_terms),
 }
 
