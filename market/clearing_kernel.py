@@ -211,9 +211,13 @@ def _ration(shares: FloatArray, outside: FloatArray, volume: FloatArray, price: 
 
 
 def _result(shares: FloatArray, outside: FloatArray, volume: FloatArray, r: _Rationing, price: FloatArray,
-            m: _Market, *, fallback_price: FloatArray | float, iterations: int, gap: float) -> Clearing:
-    """The allocation in one pass and the :class:`~market.clearing.Clearing`, as ``market.clearing._result``."""
-    allocation = np.empty_like(shares)
+            m: _Market, *, fallback_price: FloatArray | float, iterations: int, gap: float,
+            out: FloatArray | None = None) -> Clearing:
+    """The allocation in one pass (into ``out`` when it is a C-contiguous float matrix of the shares' shape) and
+    the :class:`~market.clearing.Clearing`, as ``market.clearing._result``."""
+    usable = (out is not None and out.shape == shares.shape and out.dtype == np.float64
+              and out.flags.c_contiguous and out.flags.writeable)
+    allocation = out if usable else np.empty_like(shares)
     served_by_enterprise, spend = kernel_passes._expand(shares, m.group, m.eligible, r.rows, r.cols,
                                                         np.asarray(price, dtype=np.float64), allocation)
     unmet = r.inside - served_by_enterprise
@@ -268,9 +272,12 @@ def clear_with_volume_response(
     shares: FloatArray, outside_share: FloatArray, base_volume: FloatArray, reference_price: FloatArray,
     elasticity: FloatArray, capacity: FloatArray | None, price: FloatArray, rounds: int = 3, tolerance: float = 1e-3,
     max_iterations: int = 20, *, classes: ClassArrays | None = None, pools: PoolArrays | None = None,
+    out: FloatArray | None = None,
 ) -> Clearing:
     """``market.clearing.clear_with_volume_response``: the same safeguarded secant iteration on each buyer's log
-    gap ``ln T_e(V) - ln V_e`` (see there), each clearing in ``2 + rounds`` compiled passes."""
+    gap ``ln T_e(V) - ln V_e`` (see there), each clearing in ``2 + rounds`` compiled passes; the allocation is
+    written into ``out`` when it is a float matrix of the shares' shape (a matrix already in memory is written
+    about ten times faster than a new one on a busy machine: no page faults)."""
     if max_iterations < 1:
         raise ValueError(f"max_iterations must be >= 1, got {max_iterations}")
     if tolerance <= 0:
@@ -282,7 +289,8 @@ def clear_with_volume_response(
     volume = np.asarray(effective_volume(base_volume, posted, reference_price, elasticity), dtype=np.float64)
     volume, r, iteration, gap = solve_volume(lambda v: _ration(shares, outside, v, price, rounds, m), volume, posted,
                                              base_volume, reference_price, elasticity, tolerance, max_iterations)
-    return _result(shares, outside, volume, r, price, m, fallback_price=posted, iterations=iteration, gap=gap)
+    return _result(shares, outside, volume, r, price, m, fallback_price=posted, iterations=iteration, gap=gap,
+                   out=out)
 
 
 @_threaded
@@ -329,6 +337,12 @@ def _numpy_logit_shares(utility: FloatArray, outside_utility: FloatArray, mu: fl
     return clearing.logit_shares(utility, outside_utility, mu)
 
 
+def _numpy_clear_with_volume_response(*args: Any, out: FloatArray | None = None, **kwargs: Any) -> Clearing:
+    """The reference ``market.clearing.clear_with_volume_response`` (it allocates its own matrix, whatever
+    ``out``)."""
+    return clearing.clear_with_volume_response(*args, **kwargs)
+
+
 def _numpy_demand_terms(shares: FloatArray, volume: FloatArray, price_sensitivity: FloatArray, mu: float,
                         price: FloatArray, form: str, capacity: FloatArray | None,
                         **terms: Any) -> tuple[DemandSlopes, FloatArray]:
@@ -340,7 +354,8 @@ def _numpy_demand_terms(shares: FloatArray, volume: FloatArray, price_sensitivit
 @dataclass(frozen=True)
 class ClearingEngine:
     """One implementation of the clearing's array functions (same signatures in both; ``logit_shares(...,
-    in_place=True)`` allows the shares to overwrite the utilities, which the fused kernel does)."""
+    in_place=True)`` allows the shares to overwrite the utilities, and ``clear_with_volume_response(..., out=M)``
+    the allocation to be written into ``M``, which the fused kernel does)."""
 
     logit_shares: Callable[..., tuple[FloatArray, FloatArray]]
     clear_logit_market: Callable[..., Clearing]
@@ -350,7 +365,7 @@ class ClearingEngine:
 
 ENGINES = {
     "fused": ClearingEngine(logit_shares, clear_logit_market, clear_with_volume_response, demand_terms),
-    "numpy": ClearingEngine(_numpy_logit_shares, clearing.clear_logit_market, clearing.clear_with_volume_response,
+    "numpy": ClearingEngine(_numpy_logit_shares, clearing.clear_logit_market, _numpy_clear_with_volume_response,
                             _numpy_demand_terms),
 }
 

@@ -153,6 +153,7 @@ class InferenceMarket(mesa.Model):
         self.base_volume = self.population.base_volume(0)
         self.offers = OfferBook.empty()
         self.clearing = Clearing.empty(self.population.size)
+        self._spare_allocation: FloatArray | None = None  # the allocation matrix of two steps ago (clear_market)
         self.observation: MarketObservation | None = None  # None until the first clearing
         self.settlement = Settlement.zeros(len(self.holders))
         self.volume = np.zeros(self.population.size)
@@ -376,16 +377,19 @@ class InferenceMarket(mesa.Model):
     def clear_market(self) -> None:
         """Enterprises choose among offers (logit), each with its own quality floor; volume and rationing are
         solved to a fixed point at the prices buyers pay (``market.clearing.clear_with_volume_response``); what
-        pricing observes is kept."""
+        pricing observes is kept. The allocation matrix of two steps ago is reused for this step's (a clearing's
+        ``allocation`` is valid until the step after next: copy it to keep it longer)."""
         offers, pop, sim = self.offers, self.population, self.config.simulation
         sd = self.config.logit.offer_shock_sd
         own = int((offers.via < 0).sum())  # a router's offer carries the shock of the offer it routes to
         shocks = routers.routed_values(self.shock_rng.normal(0.0, sd, own), offers.via) if sd > 0 else None
         shares, outside = self._choice_shares(offers, shocks)
         classes, pools = self._task_classes(offers), self._pools(offers)
+        spare, self._spare_allocation = self._spare_allocation, self.clearing.allocation
         c = self.clearing = engine(sim.clearing_kernel).clear_with_volume_response(
             shares, outside, self.base_volume, pop.reference_price, pop.elasticity, offers.capacity, offers.price,
-            sim.rationing_rounds, sim.volume_tolerance, sim.volume_max_iterations, classes=classes, pools=pools)
+            sim.rationing_rounds, sim.volume_tolerance, sim.volume_max_iterations, classes=classes, pools=pools,
+            out=spare)
         self.volume = c.volume if c.volume is not None else np.zeros(pop.size)
         effective = c.effective_price if c.effective_price is not None else pop.reference_price
         self.consumer_surplus = consumer_surplus(
