@@ -36,6 +36,11 @@ def scenario(enterprises: int, providers: int, steps: int):  # type: ignore[no-u
     return load_scenario(ROOT / "experiments/configs/baseline.toml", overrides)
 
 
+def tiers_scenario(steps: int):  # type: ignore[no-untyped-def]
+    """The tiered scenario (experiments/configs/tiers.toml) at its own size, for ``steps`` steps."""
+    return load_scenario(ROOT / "experiments/configs/tiers.toml", [f"simulation.steps={steps}"])
+
+
 class ClearingInputs:
     """Keeps the arguments of the model's last clearing and counts enterprise-offer cells over the run.
 
@@ -78,9 +83,10 @@ class ClearingInputs:
 
 
 def run(enterprises: int, providers: int, steps: int, seed: int = 0,
-        inputs: ClearingInputs | None = None) -> dict[str, float]:
-    """Time set-up, every stage, the whole run and the output frames; no files are written."""
-    config = scenario(enterprises, providers, steps)
+        inputs: ClearingInputs | None = None, config: Any = None) -> dict[str, float]:
+    """Time set-up, every stage, the whole run and the output frames; no files are written (``config``: a
+    scenario to run instead of the scaled baseline, such as :func:`tiers_scenario`)."""
+    config = scenario(enterprises, providers, steps) if config is None else config
     t0 = time.perf_counter()
     model = InferenceMarket(config, seed=seed)
     setup = time.perf_counter() - t0
@@ -104,5 +110,10 @@ def run(enterprises: int, providers: int, steps: int, seed: int = 0,
     model.recorder.frames()
     frames = time.perf_counter() - t2
     offers = len(model.offers) if model.offers is not None else 0
+    classes = model._task_classes(model.offers)
     return {"setup_s": setup, "steps_s": stepping, "frames_s": frames, "wall_s": setup + stepping + frames,
-            "per_step_s": stepping / steps, "offers_last_step": offers, **{f"{k}_s": v for k, v in spent.items()}}
+            "per_step_s": stepping / steps, "offers_last_step": offers, "scenario": config.name,
+            "enterprises": model.population.size, "tiers": len(model.tiers.names) if model.tiers.declared else 1,
+            "task_classes": 1 if classes is None else int(classes.mix.shape[1]),
+            "pools_last_step": int(model.offers.n_pools),
+            "providers_active": sum(p.active for p in model.providers), **{f"{k}_s": v for k, v in spent.items()}}

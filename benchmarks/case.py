@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from benchmarks.bench_engine import ClearingInputs, run
+from benchmarks.bench_engine import ClearingInputs, run, tiers_scenario
 from benchmarks.floor import floor_clearing
 from market import clearing_kernel
 
@@ -99,8 +99,23 @@ def references(inputs: ClearingInputs, mesa_sample: int) -> dict[str, float]:
             "clearing_vs_floor_2_threads": two_threads_s / floor_s, "fused_vs_numpy_clearing": numpy_s / engine_s}
 
 
+def tiers_case(steps: int) -> dict[str, Any]:
+    """The tiered scenario at its own size: the engine's run only (its clearing has task classes and capacity
+    pools, which the Mesa reference and the floor do not model)."""
+    with ClearingInputs() as inputs:
+        engine = run(0, 0, steps, inputs=inputs, config=tiers_scenario(steps))
+    engine["peak_rss_mib"] = peak_rss_mib()
+    engine["cells"] = inputs.cells
+    engine["cells_per_s"] = inputs.cells / engine["clear_market_s"]
+    engine["steps"] = steps
+    return engine
+
+
 def main(argv: list[str]) -> None:
-    """Run one case and print its JSON."""
+    """Run one case and print its JSON (``tiers STEPS``: the tiered scenario, :func:`tiers_case`)."""
+    if argv[0] == "tiers":
+        print(json.dumps(tiers_case(int(argv[1]))))
+        return
     enterprises, providers, steps, mesa_sample = (int(a) for a in argv)
     with ClearingInputs() as inputs:
         engine = run(enterprises, providers, steps, inputs=inputs)

@@ -94,6 +94,16 @@ def print_cases(cases: list[dict[str, Any]], console: Console) -> None:
     console.print(stages)
 
 
+def print_tiers(c: dict[str, Any], console: Console) -> None:
+    """The tiered scenario's run: its size and per-step time by stage."""
+    console.print(f"tiered scenario ({c['scenario']}): {c['enterprises']:,} enterprises, {c['providers_active']} "
+                  f"providers, {c['tiers']} tiers, {c['task_classes']} task classes, {c['offers_last_step']} offers "
+                  f"in {c['pools_last_step']} capacity pools (last step), {c['steps']} steps: wall "
+                  f"{c['wall_s']:.2f} s, {1000 * c['per_step_s']:.1f} ms per step, peak {c['peak_rss_mib']:.0f} MiB")
+    console.print("  per step by stage, ms: " + ", ".join(f"{n.replace('_', ' ')} {1000 * c[f'{n}_s'] / c['steps']:.1f}"
+                                                        for n in STAGES))
+
+
 def print_summary(document: dict[str, Any], console: Console) -> None:
     """Scaling, sweep figures, targets and the machine."""
     for key, value in document.get("scaling", {}).items():
