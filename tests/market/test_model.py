@@ -248,3 +248,14 @@ def test_the_clearing_reuses_the_allocation_matrix_of_two_steps_ago_and_results_
     assert seen[2].shape == seen[0].shape  # the same offers in steps 1 and 3 of this market
     assert seen[2] is seen[0]
     pd.testing.assert_frame_equal(model.recorder.frames()["model"], fresh.recorder.frames()["model"])
+
+
+def test_the_numpy_reference_clearing_runs_the_step_with_the_fused_kernel_s_arguments() -> None:
+    """``simulation.clearing_kernel = "numpy"`` takes the step's in_place and out arguments (and allocates its
+    own matrices): its first clearing is the fused kernel's to rounding (1e-15 relative, checked to 1e-9)."""
+    fused, reference = small_baseline(), small_baseline(simulation__clearing_kernel="numpy")
+    fused.step()
+    reference.step()
+    a, b = fused.clearing.allocation, reference.clearing.allocation
+    assert a.shape == b.shape and a.shape[1] > 0
+    assert np.max(np.abs(a - b)) <= 1e-9 * np.max(np.abs(b))
