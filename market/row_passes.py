@@ -3,8 +3,9 @@
 Each pass reads a row of an enterprises x offers matrix once and keeps its per-row work in a few registers or
 a row-sized buffer, so no E x O (or E x models) temporary is built. Rows are independent and each sums over
 offers in offer order, so the results are the same bits at any number of numba threads; they agree with the
-numpy references (``market.metrics.use_probabilities`` / ``probability_at_least``, the matrix product of
-``market.demand.choice_utilities``) to rounding, tested to 1e-12 relative.
+numpy references (``market.metrics.multihoming_shares_reference``, ``market.demand.choice_utilities_reference``)
+to rounding, tested to 1e-12 relative (the utilities are the reference's bits where BLAS sums as described in
+:func:`utility_pass`).
 """
 
 from __future__ import annotations
