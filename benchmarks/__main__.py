@@ -2,7 +2,8 @@
 
 Examples::
 
-    python -m benchmarks                                  # 1,000 / 10,000 / 100,000 x 20 / 50 / 100, 12 steps
+    python -m benchmarks                                  # 1,000 / 10,000 / 100,000 x 20 / 50 / 100, 12 steps,
+                                                          # then the tiered scenario at its own size
     python -m benchmarks --quick                          # a smoke test: two small cases
     python -m benchmarks --scale target --json FILE       # 100,000 x 100 x 120 only
     python -m benchmarks --scale sweep                    # sweep throughput and load_sweep of 1,000 runs
@@ -21,7 +22,7 @@ from typing import Any
 from rich.console import Console
 
 from benchmarks.bench_engine import ROOT
-from benchmarks.report import machine, print_cases, print_summary, scaling, targets
+from benchmarks.report import machine, print_cases, print_summary, print_tiers, scaling, targets
 
 GRID = [(e, p) for e in (1_000, 10_000, 100_000) for p in (20, 50, 100)]
 QUICK = [(1_000, 20), (10_000, 50)]
@@ -36,6 +37,16 @@ def run_case(enterprises: int, providers: int, steps: int, mesa_sample: int, con
                            str(mesa_sample)], cwd=ROOT, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"case {enterprises} x {providers} x {steps} failed:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_tiers(steps: int, console: Console) -> dict[str, Any]:
+    """The tiered scenario at its own size in a fresh process (``benchmarks.case tiers STEPS``)."""
+    console.print(f"running the tiered scenario (experiments/configs/tiers.toml) x {steps} steps ...")
+    done = subprocess.run([sys.executable, "-m", "benchmarks.case", "tiers", str(steps)], cwd=ROOT,
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"tiered case failed:\n{done.stderr}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -88,6 +99,9 @@ def main(argv: list[str] | None = None) -> None:
         print_cases(cases, console)
         largest = max(cases, key=lambda c: c["cells"])
         document["targets"] = targets({**{k: largest[k] for k in TARGET_KEYS[1:]}, **document["scaling"]})
+        if not args.quick:
+            document["tiers"] = run_tiers(args.steps, console)
+            print_tiers(document["tiers"], console)
     if args.scale == "sweep" or args.sweep:
         from benchmarks.sweeps import measure
 

@@ -36,20 +36,27 @@ def scenario(enterprises: int, providers: int, steps: int):  # type: ignore[no-u
     return load_scenario(ROOT / "experiments/configs/baseline.toml", overrides)
 
 
+def tiers_scenario(steps: int):  # type: ignore[no-untyped-def]
+    """The tiered scenario (experiments/configs/tiers.toml) at its own size, for ``steps`` steps."""
+    return load_scenario(ROOT / "experiments/configs/tiers.toml", [f"simulation.steps={steps}"])
+
+
 class ClearingInputs:
     """Keeps the arguments of the model's last clearing and counts enterprise-offer cells over the run.
 
     While installed, it wraps the two functions ``InferenceMarket.clear_market`` calls through the configured
     clearing (``market.clearing_kernel.engine(simulation.clearing_kernel)``: ``logit_shares`` and
     ``clear_with_volume_response``), and keeps the final clearing's inputs at the fixed-point volume (what
-    ``clear_logit_market`` reproduces); the model itself is not changed. Keeping the last step's utilities alive
-    costs at most one enterprises x offers matrix.
+    ``clear_logit_market`` reproduces); the model itself is not changed. The utilities are copied (the model lets
+    the shares overwrite them) only while ``capture`` is set, which :func:`run` does for the last step: keeping
+    them costs one enterprises x offers matrix and one copy.
     """
 
     def __init__(self) -> None:
         self.logit: tuple[Any, ...] = ()
         self.clearing: tuple[Any, ...] = ()
         self.cells = 0
+        self.capture = False
         self._originals = dict(clearing_kernel.ENGINES)
 
     def __enter__(self) -> ClearingInputs:
@@ -58,9 +65,10 @@ class ClearingInputs:
         return self
 
     def _wrapped(self, engine: clearing_kernel.ClearingEngine) -> clearing_kernel.ClearingEngine:
-        def logit(*args: Any) -> Any:
-            self.logit = args
-            return engine.logit_shares(*args)
+        def logit(*args: Any, **kwargs: Any) -> Any:
+            if self.capture:
+                self.logit = (args[0].copy(), *args[1:])
+            return engine.logit_shares(*args, **kwargs)
 
         def clear(*args: Any, **kwargs: Any) -> Any:
             self.cells += args[0].size  # the clearing's cells (not the opening solve's trial clearings)
@@ -75,9 +83,12 @@ class ClearingInputs:
 
 
 def run(enterprises: int, providers: int, steps: int, seed: int = 0,
-        inputs: ClearingInputs | None = None) -> dict[str, float]:
-    """Time set-up, every stage, the whole run and the output frames; no files are written."""
-    config = scenario(enterprises, providers, steps)
+        inputs: ClearingInputs | None = None, config: Any = None) -> dict[str, float]:
+    """Time set-up, every stage, the whole run and the output frames; no files are written (``config``: a
+    scenario to run instead of the scaled baseline, such as :func:`tiers_scenario`). Stages and steps are timed
+    in wall seconds (``*_s``) and in this process's CPU seconds (``*_cpu_s``, ``steps_cpu_s``): on a machine
+    shared with other work the CPU time is the steadier figure, as the kernels and BLAS run on one thread."""
+    config = scenario(enterprises, providers, steps) if config is None else config
     t0 = time.perf_counter()
     model = InferenceMarket(config, seed=seed)
     setup = time.perf_counter() - t0
@@ -86,18 +97,27 @@ def run(enterprises: int, providers: int, steps: int, seed: int = 0,
         stage = getattr(model, name)
 
         def timed(stage=stage, name=name):  # type: ignore[no-untyped-def]
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             stage()
             spent[name] += time.perf_counter() - start
+            spent[f"{name}_cpu"] += time.process_time() - cpu
 
         setattr(model, name, timed)
-    t1 = time.perf_counter()
-    for _ in range(steps):
+    t1, cpu1 = time.perf_counter(), time.process_time()
+    for step in range(steps):
+        if inputs is not None and step == steps - 1:
+            inputs.capture = True  # the last clearing's utilities, for the reference timings
         model.step()
-    stepping = time.perf_counter() - t1
+    stepping, stepping_cpu = time.perf_counter() - t1, time.process_time() - cpu1
     t2 = time.perf_counter()
     model.recorder.frames()
     frames = time.perf_counter() - t2
     offers = len(model.offers) if model.offers is not None else 0
+    classes = model._task_classes(model.offers)
     return {"setup_s": setup, "steps_s": stepping, "frames_s": frames, "wall_s": setup + stepping + frames,
-            "per_step_s": stepping / steps, "offers_last_step": offers, **{f"{k}_s": v for k, v in spent.items()}}
+            "per_step_s": stepping / steps, "steps_cpu_s": stepping_cpu, "per_step_cpu_s": stepping_cpu / steps,
+            "offers_last_step": offers, "scenario": config.name,
+            "enterprises": model.population.size, "tiers": len(model.tiers.names) if model.tiers.declared else 1,
+            "task_classes": 1 if classes is None else int(classes.mix.shape[1]),
+            "pools_last_step": int(model.offers.n_pools),
+            "providers_active": sum(p.active for p in model.providers), **{f"{k}_s": v for k, v in spent.items()}}

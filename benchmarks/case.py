@@ -17,7 +17,10 @@ three paths that all start from given utilities:
   to the whole market in proportion to the number of agents; ``engine_sample_s`` is the engine on that sample.
 
 Each timing is the shortest of ``REPEATS`` calls, with BLAS on one thread as inside the model's step. No path
-collects data.
+collects data. The engine and the floor write their enterprises x offers results into matrices already in memory
+(as the model's step writes its allocation into the matrix of two steps ago), so neither pays the page faults of
+a new 160 MB matrix, which on a busy machine cost more than the arithmetic; the numpy reference and the Mesa
+agents allocate as they always do.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from benchmarks.bench_engine import ClearingInputs, run
+from benchmarks.bench_engine import ClearingInputs, run, tiers_scenario
 from benchmarks.floor import floor_clearing
 from market import clearing_kernel
 
@@ -58,12 +61,14 @@ def best_time(call: Callable[[], Any], repeats: int = REPEATS) -> float:
 
 
 def engine_clearing(utility: Any, outside: Any, mu: float, volume: Any, capacity: Any, price: Any,
-                    rounds: int, kernel: str = "fused") -> Any:
+                    rounds: int, kernel: str = "fused", buffers: tuple[Any, Any] | None = None) -> Any:
     """The engine's clearing from utilities: logit shares, then allocation with rationing rounds, through the
-    clearing ``simulation.clearing_kernel`` chooses (default: the fused kernel)."""
+    clearing ``simulation.clearing_kernel`` chooses (default: the fused kernel); ``buffers``: matrices of the
+    utilities' shape the fused kernel writes its shares and allocation into (the numpy reference allocates)."""
     engine = clearing_kernel.engine(kernel)
-    shares, outside_share = engine.logit_shares(utility, outside, mu)
-    return engine.clear_logit_market(shares, outside_share, volume, capacity, price, rounds)
+    into = buffers or (None, None)
+    shares, outside_share = engine.logit_shares(utility, outside, mu, out=into[0])
+    return engine.clear_logit_market(shares, outside_share, volume, capacity, price, rounds, out=into[1])
 
 
 def references(inputs: ClearingInputs, mesa_sample: int) -> dict[str, float]:
@@ -73,15 +78,18 @@ def references(inputs: ClearingInputs, mesa_sample: int) -> dict[str, float]:
     utility, outside, mu = inputs.logit
     volume, capacity, price, rounds = inputs.clearing
     n_ent = utility.shape[0]
-    result = engine_clearing(utility, outside, mu, volume, capacity, price, rounds)
+    buffers = (np.zeros_like(utility), np.zeros_like(utility))  # in memory before any timing, as in a run
+    result = engine_clearing(utility, outside, mu, volume, capacity, price, rounds, buffers=buffers)
     rationed = int(np.sum(result.offer_demand > capacity))
-    engine_s = best_time(lambda: engine_clearing(utility, outside, mu, volume, capacity, price, rounds))
+    engine_s = best_time(lambda: engine_clearing(utility, outside, mu, volume, capacity, price, rounds,
+                                                 buffers=buffers))
     numpy_s = best_time(lambda: engine_clearing(utility, outside, mu, volume, capacity, price, rounds, "numpy"))
     threads = clearing_kernel.THREADS
     clearing_kernel.THREADS = 2
-    two_threads_s = best_time(lambda: engine_clearing(utility, outside, mu, volume, capacity, price, rounds))
+    two_threads_s = best_time(lambda: engine_clearing(utility, outside, mu, volume, capacity, price, rounds,
+                                                      buffers=buffers))
     clearing_kernel.THREADS = threads
-    floor_s = best_time(lambda: floor_clearing(utility, outside, volume, capacity, mu))
+    floor_s = best_time(lambda: floor_clearing(utility, outside, volume, capacity, mu, out=buffers[0]))
     rows = np.unique(np.linspace(0, n_ent - 1, min(mesa_sample, n_ent)).round().astype(np.int64))
     sample = (np.ascontiguousarray(utility[rows]), outside[rows], volume[rows])
     sample_capacity = capacity * (volume[rows].sum() / volume.sum())
@@ -99,8 +107,23 @@ def references(inputs: ClearingInputs, mesa_sample: int) -> dict[str, float]:
             "clearing_vs_floor_2_threads": two_threads_s / floor_s, "fused_vs_numpy_clearing": numpy_s / engine_s}
 
 
+def tiers_case(steps: int) -> dict[str, Any]:
+    """The tiered scenario at its own size: the engine's run only (its clearing has task classes and capacity
+    pools, which the Mesa reference and the floor do not model)."""
+    with ClearingInputs() as inputs:
+        engine = run(0, 0, steps, inputs=inputs, config=tiers_scenario(steps))
+    engine["peak_rss_mib"] = peak_rss_mib()
+    engine["cells"] = inputs.cells
+    engine["cells_per_s"] = inputs.cells / engine["clear_market_s"]
+    engine["steps"] = steps
+    return engine
+
+
 def main(argv: list[str]) -> None:
-    """Run one case and print its JSON."""
+    """Run one case and print its JSON (``tiers STEPS``: the tiered scenario, :func:`tiers_case`)."""
+    if argv[0] == "tiers":
+        print(json.dumps(tiers_case(int(argv[1]))))
+        return
     enterprises, providers, steps, mesa_sample = (int(a) for a in argv)
     with ClearingInputs() as inputs:
         engine = run(enterprises, providers, steps, inputs=inputs)

@@ -15,10 +15,11 @@ FloatArray = NDArray[np.float64]
 
 
 def floor_clearing(utility: FloatArray, outside_utility: FloatArray, volume: FloatArray, capacity: FloatArray,
-                   mu: float) -> FloatArray:
-    """Allocation (enterprises x offers) after the logit and one capacity pass."""
+                   mu: float, out: FloatArray | None = None) -> FloatArray:
+    """Allocation (enterprises x offers) after the logit and one capacity pass (written into ``out``, a matrix of
+    the utilities' shape, when given)."""
     top = np.maximum(utility.max(axis=1), outside_utility)
-    weights = utility - top[:, None]
+    weights = np.subtract(utility, top[:, None], out=out)
     weights *= 1.0 / mu
     np.exp(weights, out=weights)
     scale = volume / (weights.sum(axis=1) + np.exp((outside_utility - top) / mu))

@@ -69,12 +69,12 @@ def targets(figures: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def print_cases(cases: list[dict[str, Any]], console: Console) -> None:
     """The per-case table and the per-stage table."""
     table = Table(title="Engine runs (seconds are wall time; clearing ratios on the last step's inputs)")
-    for head in ("enterprises", "providers", "offers", "steps", "wall s", "per step ms", "clearing share",
-                 "peak MiB", "Mcells/s", "vs Mesa", "vs floor", "Mesa sample"):
+    for head in ("enterprises", "providers", "offers", "steps", "wall s", "per step ms", "CPU ms/step",
+                 "clearing share", "peak MiB", "Mcells/s", "vs Mesa", "vs floor", "Mesa sample"):
         table.add_column(head, justify="right")
     for c in cases:
         table.add_row(f"{c['enterprises']:,}", str(c["providers"]), str(c["offers_last_step"]), str(c["steps"]),
-                      f"{c['wall_s']:.2f}", f"{1000 * c['per_step_s']:.1f}",
+                      f"{c['wall_s']:.2f}", f"{1000 * c['per_step_s']:.1f}", f"{1000 * c['per_step_cpu_s']:.1f}",
                       f"{c['clear_market_s'] / c['steps_s']:.0%}", f"{c['peak_rss_mib']:.0f}",
                       f"{c['cells_per_s'] / 1e6:.0f}", f"{c['clearing_vs_mesa']:.1f}x",
                       f"{c['clearing_vs_floor']:.2f}x", f"{c['mesa_sample']:,}")
@@ -91,7 +91,19 @@ def print_cases(cases: list[dict[str, Any]], console: Console) -> None:
     for c in cases:
         stages.add_row(f"{c['enterprises']:,} x {c['providers']}",
                        *(f"{1000 * c[f'{n}_s'] / c['steps']:.1f}" for n in STAGES))
+        stages.add_row("  CPU", *(f"{1000 * c[f'{n}_cpu_s'] / c['steps']:.1f}" for n in STAGES))
     console.print(stages)
+
+
+def print_tiers(c: dict[str, Any], console: Console) -> None:
+    """The tiered scenario's run: its size and per-step time by stage."""
+    console.print(f"tiered scenario ({c['scenario']}): {c['enterprises']:,} enterprises, {c['providers_active']} "
+                  f"providers, {c['tiers']} tiers, {c['task_classes']} task classes, {c['offers_last_step']} offers "
+                  f"in {c['pools_last_step']} capacity pools (last step), {c['steps']} steps: wall "
+                  f"{c['wall_s']:.2f} s, {1000 * c['per_step_s']:.1f} ms per step ({1000 * c['per_step_cpu_s']:.1f} ms "
+                  f"CPU), peak {c['peak_rss_mib']:.0f} MiB")
+    console.print("  per step by stage, ms: " + ", ".join(f"{n.replace('_', ' ')} {1000 * c[f'{n}_s'] / c['steps']:.1f}"
+                                                        for n in STAGES))
 
 
 def print_summary(document: dict[str, Any], console: Console) -> None:

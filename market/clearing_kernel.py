@@ -136,15 +136,15 @@ def _over(numerator: FloatArray, denominator: FloatArray) -> FloatArray:
 
 
 @_threaded
-def logit_shares(utility: FloatArray, outside_utility: FloatArray, mu: float, *,
-                 in_place: bool = False) -> tuple[FloatArray, FloatArray]:
+def logit_shares(utility: FloatArray, outside_utility: FloatArray, mu: float, *, in_place: bool = False,
+                 out: FloatArray | None = None) -> tuple[FloatArray, FloatArray]:
     """``market.clearing.logit_shares`` in two compiled passes around numpy's vectorised ``exp`` (``in_place``: the
-    shares overwrite ``utility``)."""
+    shares overwrite ``utility``; ``out``: they are written into that matrix when it fits, see :func:`_into`)."""
     if mu <= 0:
         raise ValueError(f"logit scale mu must be positive, got {mu}")
     utility = np.ascontiguousarray(utility, dtype=np.float64)
     outside_utility = np.asarray(outside_utility, dtype=np.float64)
-    weights = utility if in_place else np.empty_like(utility)
+    weights = utility if in_place else _into(out, utility)
     top = kernel_passes._logit_exponents(utility, outside_utility, 1.0 / mu, weights)
     np.exp(weights, out=weights)  # numpy's vectorised exp, as in the reference
     outside = np.empty(utility.shape[0])
@@ -210,10 +210,20 @@ def _ration(shares: FloatArray, outside: FloatArray, volume: FloatArray, price: 
                       rationed_none=rationed_none, rows=np.stack(rows), cols=np.vstack(cols))
 
 
+def _into(out: FloatArray | None, like: FloatArray) -> FloatArray:
+    """``out`` when it is a writeable C-contiguous float matrix of ``like``'s shape, else a new one (a matrix
+    already in memory is written about ten times faster than a new one on a busy machine: no page faults)."""
+    usable = (out is not None and out.shape == like.shape and out.dtype == np.float64
+              and out.flags.c_contiguous and out.flags.writeable)
+    return out if usable and out is not None else np.empty_like(like)
+
+
 def _result(shares: FloatArray, outside: FloatArray, volume: FloatArray, r: _Rationing, price: FloatArray,
-            m: _Market, *, fallback_price: FloatArray | float, iterations: int, gap: float) -> Clearing:
-    """The allocation in one pass and the :class:`~market.clearing.Clearing`, as ``market.clearing._result``."""
-    allocation = np.empty_like(shares)
+            m: _Market, *, fallback_price: FloatArray | float, iterations: int, gap: float,
+            out: FloatArray | None = None) -> Clearing:
+    """The allocation in one pass (into ``out`` when it is a C-contiguous float matrix of the shares' shape) and
+    the :class:`~market.clearing.Clearing`, as ``market.clearing._result``."""
+    allocation = _into(out, shares)
     served_by_enterprise, spend = kernel_passes._expand(shares, m.group, m.eligible, r.rows, r.cols,
                                                         np.asarray(price, dtype=np.float64), allocation)
     unmet = r.inside - served_by_enterprise
@@ -241,13 +251,14 @@ def _prepared(shares: FloatArray, outside_share: FloatArray, capacity: FloatArra
 @_threaded
 def clear_logit_market(shares: FloatArray, outside_share: FloatArray, volume: FloatArray, capacity: FloatArray | None,
                        price: FloatArray, rounds: int = 3, *, classes: ClassArrays | None = None,
-                       pools: PoolArrays | None = None) -> Clearing:
-    """``market.clearing.clear_logit_market`` in ``3 + rounds`` compiled passes."""
+                       pools: PoolArrays | None = None, out: FloatArray | None = None) -> Clearing:
+    """``market.clearing.clear_logit_market`` in ``3 + rounds`` compiled passes (the allocation into ``out`` when
+    it fits, :func:`_into`)."""
     shares, outside, m = _prepared(shares, outside_share, capacity, rounds, classes, pools)
     volume = np.asarray(volume, dtype=np.float64)
     price = np.asarray(price, dtype=np.float64)
     r = _ration(shares, outside, volume, price, rounds, m)
-    return _result(shares, outside, volume, r, price, m, fallback_price=np.nan, iterations=0, gap=0.0)
+    return _result(shares, outside, volume, r, price, m, fallback_price=np.nan, iterations=0, gap=0.0, out=out)
 
 
 def posted_price(shares: FloatArray, outside: FloatArray, price: FloatArray, m: _Market,
@@ -268,9 +279,11 @@ def clear_with_volume_response(
     shares: FloatArray, outside_share: FloatArray, base_volume: FloatArray, reference_price: FloatArray,
     elasticity: FloatArray, capacity: FloatArray | None, price: FloatArray, rounds: int = 3, tolerance: float = 1e-3,
     max_iterations: int = 20, *, classes: ClassArrays | None = None, pools: PoolArrays | None = None,
+    out: FloatArray | None = None,
 ) -> Clearing:
     """``market.clearing.clear_with_volume_response``: the same safeguarded secant iteration on each buyer's log
-    gap ``ln T_e(V) - ln V_e`` (see there), each clearing in ``2 + rounds`` compiled passes."""
+    gap ``ln T_e(V) - ln V_e`` (see there), each clearing in ``2 + rounds`` compiled passes; the allocation is
+    written into ``out`` when it fits (:func:`_into`)."""
     if max_iterations < 1:
         raise ValueError(f"max_iterations must be >= 1, got {max_iterations}")
     if tolerance <= 0:
@@ -282,7 +295,8 @@ def clear_with_volume_response(
     volume = np.asarray(effective_volume(base_volume, posted, reference_price, elasticity), dtype=np.float64)
     volume, r, iteration, gap = solve_volume(lambda v: _ration(shares, outside, v, price, rounds, m), volume, posted,
                                              base_volume, reference_price, elasticity, tolerance, max_iterations)
-    return _result(shares, outside, volume, r, price, m, fallback_price=posted, iterations=iteration, gap=gap)
+    return _result(shares, outside, volume, r, price, m, fallback_price=posted, iterations=iteration, gap=gap,
+                   out=out)
 
 
 @_threaded
@@ -323,6 +337,24 @@ def demand_terms(shares: FloatArray, volume: FloatArray, price_sensitivity: Floa
     return DemandSlopes(demand=demand, own_slope=own_slope, beta=beta), overflow
 
 
+def _numpy_logit_shares(utility: FloatArray, outside_utility: FloatArray, mu: float, *, in_place: bool = False,
+                        out: FloatArray | None = None) -> tuple[FloatArray, FloatArray]:
+    """The reference ``market.clearing.logit_shares`` (it allocates its own matrix, whatever ``in_place`` and
+    ``out``)."""
+    return clearing.logit_shares(utility, outside_utility, mu)
+
+
+def _numpy_clear_logit_market(*args: Any, out: FloatArray | None = None, **kwargs: Any) -> Clearing:
+    """The reference ``market.clearing.clear_logit_market`` (it allocates its own matrix, whatever ``out``)."""
+    return clearing.clear_logit_market(*args, **kwargs)
+
+
+def _numpy_clear_with_volume_response(*args: Any, out: FloatArray | None = None, **kwargs: Any) -> Clearing:
+    """The reference ``market.clearing.clear_with_volume_response`` (it allocates its own matrix, whatever
+    ``out``)."""
+    return clearing.clear_with_volume_response(*args, **kwargs)
+
+
 def _numpy_demand_terms(shares: FloatArray, volume: FloatArray, price_sensitivity: FloatArray, mu: float,
                         price: FloatArray, form: str, capacity: FloatArray | None,
                         **terms: Any) -> tuple[DemandSlopes, FloatArray]:
@@ -333,7 +365,9 @@ def _numpy_demand_terms(shares: FloatArray, volume: FloatArray, price_sensitivit
 
 @dataclass(frozen=True)
 class ClearingEngine:
-    """One implementation of the clearing's array functions (same signatures in both)."""
+    """One implementation of the clearing's array functions (same signatures in both; ``logit_shares(...,
+    in_place=True)`` allows the shares to overwrite the utilities, and ``out=M`` (``logit_shares`` and both
+    clearings) the shares or the allocation to be written into ``M``, which the fused kernel does)."""
 
     logit_shares: Callable[..., tuple[FloatArray, FloatArray]]
     clear_logit_market: Callable[..., Clearing]
@@ -343,7 +377,7 @@ class ClearingEngine:
 
 ENGINES = {
     "fused": ClearingEngine(logit_shares, clear_logit_market, clear_with_volume_response, demand_terms),
-    "numpy": ClearingEngine(clearing.logit_shares, clearing.clear_logit_market, clearing.clear_with_volume_response,
+    "numpy": ClearingEngine(_numpy_logit_shares, _numpy_clear_logit_market, _numpy_clear_with_volume_response,
                             _numpy_demand_terms),
 }
 

@@ -13,8 +13,10 @@ holds, per choice class (segment x region x residency-bound), the latency penalt
 and :data:`EXCLUDED` for offers the class may not use (data residency, quality floor). The logit noise is
 integrated out by the multinomial logit in :mod:`market.clearing`.
 
-Everything is one matrix product of an (E x K) feature matrix with a (K x O) loading matrix, so the cost per
-step is a single BLAS call plus one scatter for incumbents.
+The utilities are computed in one compiled pass over the rows (``market.row_passes.utility_pass``: each row
+written once, no E x K feature temporaries); ``choice_utilities_reference`` is the same as one matrix product of
+an (E x K) feature matrix with a (K x O) loading matrix plus one scatter for incumbents, the reference it is
+tested against.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from market.config import OutsideOptionConfig
+from market.row_passes import utility_pass
 from market.technology import GenerationTable, power_cost_per_gpu_month, tokens_per_gpu_month
 
 FloatArray = NDArray[np.float64]
@@ -108,13 +111,64 @@ def choice_utilities(
     quality_floor: FloatArray | None = None,
     frontier_quality: float = 1.0,
 ) -> FloatArray:
-    """Utility of every enterprise for every offer (E x O), as one matrix product.
+    """Utility of every enterprise for every offer (E x O), in one compiled pass over the rows
+    (``market.row_passes.utility_pass``; :func:`choice_utilities_reference` is the same as a numpy matrix product).
 
     Per-enterprise arrays have length E, per-offer arrays length O; ``incumbent_offer`` is the offer index of
     each enterprise's current main provider in this step's offer list, or -1. See the module docstring for the
     equation. With ``quality_floor`` (E, fractions of ``frontier_quality``), offer ``o`` is :data:`EXCLUDED` for
-    ``e`` when ``q_o < quality_floor_e * frontier_quality`` (only offers below the highest floor are visited).
+    ``e`` when ``q_o < quality_floor_e * frontier_quality``.
     """
+    n_ent = len(price_sensitivity)
+    n_offers = len(offer_price)
+    features = np.column_stack([quality_weight, -price_sensitivity, -privacy_sensitivity, -lockin_aversion,
+                                -trust_weight, -reliability_weight, -switching_cost, np.ones(n_ent)])
+    loadings = np.empty((8, n_offers))
+    loadings[0] = utility_transform(offer_quality, form)
+    loadings[1] = utility_transform(offer_price, form)
+    loadings[2] = offer_privacy_risk
+    loadings[3] = offer_lock_in
+    loadings[4] = offer_unverified
+    loadings[5] = 1.0 - offer_reliability
+    loadings[6] = 1.0
+    loadings[7] = 0.0 if offer_shock is None else offer_shock
+    if quality_floor is not None:
+        threshold = np.asarray(quality_floor, dtype=np.float64) * frontier_quality - 1e-12
+    else:
+        threshold = np.full(n_ent, -np.inf)
+    utility = np.empty((n_ent, n_offers))
+    utility_pass(np.ascontiguousarray(features, dtype=np.float64), loadings,
+                 np.asarray(choice_class, dtype=np.int64), np.ascontiguousarray(class_penalty, dtype=np.float64),
+                 np.asarray(incumbent_offer, dtype=np.int64), np.asarray(switching_cost, dtype=np.float64),
+                 np.asarray(offer_quality, dtype=np.float64), threshold, EXCLUDED, utility)
+    return utility
+
+
+def choice_utilities_reference(
+    *,
+    quality_weight: FloatArray,
+    price_sensitivity: FloatArray,
+    privacy_sensitivity: FloatArray,
+    lockin_aversion: FloatArray,
+    trust_weight: FloatArray,
+    reliability_weight: FloatArray,
+    switching_cost: FloatArray,
+    choice_class: IntArray,
+    incumbent_offer: IntArray,
+    offer_quality: FloatArray,
+    offer_price: FloatArray,
+    offer_privacy_risk: FloatArray,
+    offer_lock_in: FloatArray,
+    offer_unverified: FloatArray,
+    offer_reliability: FloatArray,
+    class_penalty: FloatArray,
+    form: str,
+    offer_shock: FloatArray | None = None,
+    quality_floor: FloatArray | None = None,
+    frontier_quality: float = 1.0,
+) -> FloatArray:
+    """:func:`choice_utilities` as one numpy matrix product (E x K features by K x O loadings), a scatter for
+    incumbents and a masked block for quality floors: the reference the compiled pass is tested against."""
     n_ent = len(price_sensitivity)
     n_offers = len(offer_price)
     n_classes = class_penalty.shape[0]

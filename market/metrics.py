@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from market.row_passes import multihoming_pass
+
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
@@ -209,7 +211,28 @@ def multihoming_shares(allocation: FloatArray, model: IntArray, family: IntArray
     Poisson(``workloads``) workloads land on (:func:`use_probabilities`), so the share is the firm-weighted mean
     of ``P(N >= 5)`` over models and ``P(N >= 3)`` over families (:func:`probability_at_least`). The stylized
     facts they compare with: 37% of enterprises use 5+ models, 81% use 3+ model families. NaN when nobody buys.
+    Every model belongs to one family (``family`` is the same on all offers of a model).
+
+    Computed exactly in one compiled pass over the rows of ``allocation`` (``market.row_passes.multihoming_pass``,
+    no E x models temporaries); :func:`multihoming_shares_reference` is the numpy reference it is tested against.
     """
+    model_index = np.unique(np.asarray(model), return_inverse=True)[1]
+    first = np.unique(model_index, return_index=True)[1]  # an offer of each model, for its family
+    families, family_of_model = np.unique(np.asarray(family)[first], return_inverse=True)
+    served, five, three = multihoming_pass(np.ascontiguousarray(allocation, dtype=np.float64),
+                                           model_index.astype(np.int64), family_of_model.astype(np.int64),
+                                           len(families), float(workloads), 5, 3)
+    buying = served > 0
+    firms = float(weight[buying].sum())
+    if firms <= 0:
+        return float("nan"), float("nan")
+    w = weight[buying]
+    return float(w @ five[buying]) / firms, float(w @ three[buying]) / firms
+
+
+def multihoming_shares_reference(allocation: FloatArray, model: IntArray, family: IntArray, weight: FloatArray,
+                                 workloads: float) -> tuple[float, float]:
+    """:func:`multihoming_shares` in numpy (E x models matrices): the reference of the compiled pass."""
     buying = allocation.sum(axis=1) > 0
     firms = float(weight[buying].sum())
     if firms <= 0:

@@ -9,7 +9,9 @@ and applies the result; docs/ODD.md section 3 maps each stage to its functions. 
 
 from __future__ import annotations
 
+import functools
 import json
+import sys
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -19,7 +21,7 @@ import mesa
 import networkx as nx
 import numpy as np
 from numpy.typing import NDArray
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from agents.enterprise import Enterprise, EnterprisePopulation
 from agents.provider import Provider
@@ -55,6 +57,18 @@ OPENING_ROUNDS: int = 200
 OPENING_MIN_DAMPING: float = 2.0**-10
 """Smallest damping weight of the opening-price solve: a rule still cycling when its moves are damped this much
 stops there (its prices then move by less than a thousandth of the rule's step)."""
+
+
+def _blas_threads() -> ThreadpoolController:
+    """The process's BLAS thread pools, found again only when modules were imported since the last look (a
+    BLAS library comes with a module; scanning the loaded libraries every step cost 0.13 s per 60-step baseline
+    run)."""
+    return _blas_threads_with(len(sys.modules))
+
+
+@functools.lru_cache(maxsize=1)
+def _blas_threads_with(modules: int) -> ThreadpoolController:
+    return ThreadpoolController().select(user_api="blas")
 
 
 class InferenceMarket(mesa.Model):
@@ -139,6 +153,7 @@ class InferenceMarket(mesa.Model):
         self.base_volume = self.population.base_volume(0)
         self.offers = OfferBook.empty()
         self.clearing = Clearing.empty(self.population.size)
+        self._spare_allocation: FloatArray | None = None  # the allocation matrix of two steps ago (clear_market)
         self.observation: MarketObservation | None = None  # None until the first clearing
         self.settlement = Settlement.zeros(len(self.holders))
         self.volume = np.zeros(self.population.size)
@@ -193,7 +208,7 @@ class InferenceMarket(mesa.Model):
         BLAS runs single-threaded inside a step, so results do not depend on the machine's thread count (a
         multithreaded matrix product may sum in another order) and parallel runs do not oversubscribe cores.
         """
-        with threadpool_limits(limits=1, user_api="blas"):
+        with _blas_threads().limit(limits=1):
             self.advance_technology()
             self.grow_demand()
             self.post_offers()
@@ -328,7 +343,8 @@ class InferenceMarket(mesa.Model):
                 pop.current_switching_cost(), factor,
                 routers.behind_router_offers(offers, {r.holder_id: r.eligible(offers, self.frontier)
                                                       for r in self.roster.routers}))
-        return engine(self.config.simulation.clearing_kernel).logit_shares(utility, self._outside_utility(), self.mu)
+        return engine(self.config.simulation.clearing_kernel).logit_shares(utility, self._outside_utility(), self.mu,
+                                                                           in_place=True)  # utility is not kept
 
     def _task_classes(self, offers: OfferBook) -> TaskClasses | None:
         """The buyers' task classes over ``offers`` (``market.routing``); None when no segment declares tasks.
@@ -361,16 +377,19 @@ class InferenceMarket(mesa.Model):
     def clear_market(self) -> None:
         """Enterprises choose among offers (logit), each with its own quality floor; volume and rationing are
         solved to a fixed point at the prices buyers pay (``market.clearing.clear_with_volume_response``); what
-        pricing observes is kept."""
+        pricing observes is kept. The allocation matrix of two steps ago is reused for this step's (a clearing's
+        ``allocation`` is valid until the step after next: copy it to keep it longer)."""
         offers, pop, sim = self.offers, self.population, self.config.simulation
         sd = self.config.logit.offer_shock_sd
         own = int((offers.via < 0).sum())  # a router's offer carries the shock of the offer it routes to
         shocks = routers.routed_values(self.shock_rng.normal(0.0, sd, own), offers.via) if sd > 0 else None
         shares, outside = self._choice_shares(offers, shocks)
         classes, pools = self._task_classes(offers), self._pools(offers)
+        spare, self._spare_allocation = self._spare_allocation, self.clearing.allocation
         c = self.clearing = engine(sim.clearing_kernel).clear_with_volume_response(
             shares, outside, self.base_volume, pop.reference_price, pop.elasticity, offers.capacity, offers.price,
-            sim.rationing_rounds, sim.volume_tolerance, sim.volume_max_iterations, classes=classes, pools=pools)
+            sim.rationing_rounds, sim.volume_tolerance, sim.volume_max_iterations, classes=classes, pools=pools,
+            out=spare)
         self.volume = c.volume if c.volume is not None else np.zeros(pop.size)
         effective = c.effective_price if c.effective_price is not None else pop.reference_price
         self.consumer_surplus = consumer_surplus(
