@@ -87,7 +87,35 @@ def capital_recovery_factor(rate_per_year: float, months: FloatArray | float) ->
     """Monthly payment that repays $1 of capital over ``months`` at ``rate_per_year`` (an annuity):
     ``a = r / (1 - (1 + r)^-L)`` with the monthly rate ``r = (1 + rate)^(1/12) - 1``; ``1 / L`` when ``r = 0``."""
     life = np.maximum(np.asarray(months, dtype=np.float64), 1.0)
+    return capital_recovery_factor_monthly((1.0 + rate_per_year) ** (1.0 / 12.0) - 1.0, life)
+
+
+def obsolescence_factor(rate_per_year: float, rent_decline_per_year: float, months: FloatArray | float) -> FloatArray:
+    """Share of a GPU's rent over its life that survives an expected fall of its rent, at equal present value.
+
+    A GPU whose first month earns ``R`` and whose rent falls by ``d`` a month (``1 - d = (1 - D)^(1/12)``, ``D`` =
+    ``rent_decline_per_year``: newer generations and falling prices per token make old capacity earn less) earns
+    ``R sum_{t=1..L} (1 - d)^(t-1) / (1 + r)^t`` over ``L`` months at the monthly cost of capital ``r``; this
+    over the present value of a constant rent, ``R sum_{t=1..L} 1 / (1 + r)^t``, is
+
+    ``phi = PV(r', L) / ((1 - d) PV(r, L))``,  ``PV(x, L) = (1 - (1 + x)^-L) / x``,  ``1 + r' = (1 + r) / (1 - d)``
+
+    (``phi = (1 - (1 - d)^L) / (d L)`` at ``r = 0``; 1 when ``D = 0``). ``price * phi`` is the constant price
+    with the same present value as the falling one: Jorgenson's (1963) user cost of capital with economic
+    depreciation from technical progress.
+    """
+    life = np.maximum(np.asarray(months, dtype=np.float64), 1.0)
+    if rent_decline_per_year <= 0.0:
+        return np.ones_like(life)
+    keep = (1.0 - rent_decline_per_year) ** (1.0 / 12.0)
     r = (1.0 + rate_per_year) ** (1.0 / 12.0) - 1.0
+    r_falling = (1.0 + r) / keep - 1.0
+    return np.asarray(1.0 / (capital_recovery_factor_monthly(r_falling, life) * keep)
+                      * capital_recovery_factor_monthly(r, life), dtype=np.float64)
+
+
+def capital_recovery_factor_monthly(r: float, life: FloatArray) -> FloatArray:
+    """``r / (1 - (1 + r)^-L)`` at the monthly rate ``r`` (``1 / L`` when ``r = 0``), ``1 / PV(r, L)``."""
     if r <= 0.0:
         return np.asarray(1.0 / life, dtype=np.float64)
     return np.asarray(r / -np.expm1(-life * np.log1p(r)), dtype=np.float64)
@@ -229,8 +257,11 @@ class UtilizationTargetStrategy(InvestmentStrategy):
             used_ok = p.buy_used and used >= 0
             new_cost = new_cost_per_mtok(view) if new_ok else np.inf
             used_cost = float(used_cost_per_mtok(view)[used]) if used_ok else np.inf
-            need = np.where(capacity_pays(view.price, min(used_cost, new_cost), p.target_utilization,
-                                          p.min_price_to_cost), need, 0.0)
+            hurdle = min(used_cost, new_cost)
+            if p.expected_rent_decline_per_year > 0:  # the cost a falling rent must cover (obsolescence_factor)
+                hurdle = min(used_cost / self._keep(view, float(view.used_life_left[used])) if used_ok else np.inf,
+                             new_cost / self._keep(view, view.new_lifetime) if new_ok else np.inf)
+            need = np.where(capacity_pays(view.price, hurdle, p.target_utilization, p.min_price_to_cost), need, 0.0)
             if need.sum() <= 0:
                 return self._divest(view, order, desired)
             if used_cost < new_cost:
@@ -242,6 +273,11 @@ class UtilizationTargetStrategy(InvestmentStrategy):
                 units = np.floor(need / view.new_tokens_per_gpu)
                 order.buy_new = _fit(units, np.inf, budget / view.new_price)
         return self._divest(view, order, desired)
+
+    def _keep(self, view: InvestmentView, months: float) -> float:
+        """:func:`obsolescence_factor` over ``months`` at the provider's cost of capital."""
+        return float(obsolescence_factor(view.cost_of_capital_per_year, self.params.expected_rent_decline_per_year,
+                                         max(months, 1.0)))
 
     def _divest(self, view: InvestmentView, order: FleetOrder, desired: FloatArray) -> FleetOrder:
         """Sell GPUs where utilization is below ``divest_below_utilization``, down to the desired capacity."""

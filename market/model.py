@@ -226,6 +226,10 @@ class InferenceMarket(mesa.Model):
         self.frontier = tech.frontier_quality(t, cfg.frontier_quality_start, cfg.frontier_growth_per_year)
         self.open_weight = tech.open_weight_quality(t, cfg)
         self.algorithmic_efficiency = tech.algorithmic_efficiency(t, cfg.algorithmic_efficiency_growth_per_year)
+        if self.tiers.catches_up:  # smaller tiers close their quality gap (market.tiers.caught_up_quality_factor)
+            self.tiers = self.tiers.at_step(t)
+            for p in self.providers:
+                p.tier_table = self.tiers
         scrapped = self.ledger.scrap_expired(t)
         for g, n in zip(scrapped.generation, scrapped.count, strict=True):
             self.record_event(Event(EventKind.GPU_SCRAPPED, holder=-1, generation=int(g), units=int(n)))

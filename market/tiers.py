@@ -3,7 +3,8 @@
 A tier ``t`` scales what a provider serves: quality ``q_o = q_provider * quality_factor_t``; tokens per GPU
 ``x throughput_multiplier_t``, so one Mtok of the tier uses ``w_t = 1 / throughput_multiplier_t`` capacity units
 (Mtok of the reference model) and its unit and variable cost per Mtok are ``w_t`` times the fleet's; serving
-latency ``base_latency_ms_t`` plus queueing (``market.latency``).
+latency ``base_latency_ms_t`` plus queueing (``market.latency``). A tier with a quality-gap half-life catches up
+with the model it is distilled from (:func:`caught_up_quality_factor`).
 
 **Latency premium** of a month (:func:`latency_premium`): within each tier, offers whose serving latency is
 below the tier's demand-weighted median latency are *fast*, the others *slow*; the tier's premium is the
@@ -13,7 +14,7 @@ the tiers' premiums weighted by their tokens served (NaN where no tier has both 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -24,6 +25,20 @@ from market.latency import serving_latency_ms
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
+
+
+def caught_up_quality_factor(quality_factor: FloatArray, half_life_months: FloatArray, step: float) -> FloatArray:
+    """Tier quality factors at month ``step`` when each tier closes its gap to the full model at a half-life:
+
+    ``f_t(s) = 1 - (1 - f_t(0)) * 2^(-s / H_t)``
+
+    (distillation of frontier capability into smaller models: the gap halves every ``H_t`` months; ``H_t = inf``
+    keeps ``f_t(0)``).
+    """
+    f0 = np.asarray(quality_factor, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        remaining = np.exp2(-step / np.asarray(half_life_months, dtype=np.float64))
+    return np.asarray(1.0 - (1.0 - f0) * remaining, dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -37,6 +52,8 @@ class TierTable:
         base_latency_ms: Serving latency at zero load, ms.
         declared: False for the implicit single tier of a scenario that declares none.
         arrival_cv, service_cv, max_utilization: Kingman's ``ca``, ``cs`` and the utilization cap.
+        initial_quality_factor: Quality factors at month 0 (``quality_factor`` moves with catch-up).
+        quality_gap_half_life_months: Catch-up half-life per tier, months (inf: none).
     """
 
     names: tuple[str, ...]
@@ -47,6 +64,8 @@ class TierTable:
     arrival_cv: float = 1.0
     service_cv: float = 1.0
     max_utilization: float = 0.95
+    initial_quality_factor: FloatArray | None = None
+    quality_gap_half_life_months: FloatArray | None = None
 
     def __len__(self) -> int:
         return len(self.names)
@@ -70,7 +89,24 @@ class TierTable:
                    quality_factor=np.array([t.quality_factor for t in tiers], dtype=np.float64),
                    capacity_weight=np.array([1.0 / t.throughput_multiplier for t in tiers], dtype=np.float64),
                    base_latency_ms=np.array([t.base_latency_ms for t in tiers], dtype=np.float64), declared=True,
-                   arrival_cv=lat.arrival_cv, service_cv=lat.service_cv, max_utilization=lat.max_utilization)
+                   arrival_cv=lat.arrival_cv, service_cv=lat.service_cv, max_utilization=lat.max_utilization,
+                   initial_quality_factor=np.array([t.quality_factor for t in tiers], dtype=np.float64),
+                   quality_gap_half_life_months=np.array(
+                       [np.inf if t.quality_gap_half_life_months is None else t.quality_gap_half_life_months
+                        for t in tiers], dtype=np.float64))
+
+    @property
+    def catches_up(self) -> bool:
+        """Whether any tier's quality factor moves over time."""
+        h = self.quality_gap_half_life_months
+        return h is not None and bool(np.isfinite(h).any())
+
+    def at_step(self, step: int) -> TierTable:
+        """The table with each tier's quality factor at month ``step`` (:func:`caught_up_quality_factor`)."""
+        if not self.catches_up or self.initial_quality_factor is None or self.quality_gap_half_life_months is None:
+            return self
+        return replace(self, quality_factor=caught_up_quality_factor(
+            self.initial_quality_factor, self.quality_gap_half_life_months, float(step)))
 
     def ids(self, names: list[str]) -> IntArray:
         """Tier ids of ``names`` (every tier when empty)."""

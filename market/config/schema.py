@@ -312,6 +312,10 @@ class TierConfig(_Section):
     base_latency_ms: NonNegFloat = Field(
         0.0, description="Serving latency at zero load, ms (also the mean service time of the batching queue)."
     )
+    quality_gap_half_life_months: PosFloat | None = Field(
+        None, description="Months in which the tier closes half its quality gap to the model the provider serves "
+        "(distillation: quality_factor(t) = 1 - (1 - quality_factor) * 2^(-t / half-life)); none: a constant factor."
+    )
 
 
 class LatencyConfig(_Section):
@@ -601,6 +605,11 @@ class UtilizationTargetInvestment(_Section):
         1.0, description="Adds capacity in a region only while price x target_utilization covers this multiple of "
         "the full cost per Mtok of the GPUs it would buy (capital as an annuity at the cost of capital over their "
         "life, power, opex); 0 switches the test off."
+    )
+    expected_rent_decline_per_year: Annotated[float, Field(ge=0.0, lt=1.0)] = Field(
+        0.0, description="Yearly fall of a GPU's rent the provider expects from technical progress (fraction): new "
+        "capacity must then cover its full cost with a rent that falls at this rate over the GPU's life "
+        "(agents.investment.obsolescence_factor); 0: a constant rent (the rule without obsolescence)."
     )
     buy_new: bool = Field(True, description="Whether the provider buys new GPUs from the vendor.")
     buy_used: bool = Field(True, description="Whether the provider buys used GPUs from resellers.")
