@@ -36,7 +36,7 @@ from threadpoolctl import threadpool_limits
 
 from benchmarks.bench_engine import ClearingInputs, run, tiers_scenario
 from benchmarks.floor import floor_clearing
-from market import clearing_kernel
+from market import clearing_kernel, kernel_passes
 
 REPEATS = 3
 
@@ -84,11 +84,11 @@ def references(inputs: ClearingInputs, mesa_sample: int) -> dict[str, float]:
     engine_s = best_time(lambda: engine_clearing(utility, outside, mu, volume, capacity, price, rounds,
                                                  buffers=buffers))
     numpy_s = best_time(lambda: engine_clearing(utility, outside, mu, volume, capacity, price, rounds, "numpy"))
-    threads = clearing_kernel.THREADS
-    clearing_kernel.THREADS = 2
+    threads = kernel_passes.THREADS
+    kernel_passes.THREADS = 2
     two_threads_s = best_time(lambda: engine_clearing(utility, outside, mu, volume, capacity, price, rounds,
                                                       buffers=buffers))
-    clearing_kernel.THREADS = threads
+    kernel_passes.THREADS = threads
     floor_s = best_time(lambda: floor_clearing(utility, outside, volume, capacity, mu, out=buffers[0]))
     rows = np.unique(np.linspace(0, n_ent - 1, min(mesa_sample, n_ent)).round().astype(np.int64))
     sample = (np.ascontiguousarray(utility[rows]), outside[rows], volume[rows])

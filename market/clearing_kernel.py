@@ -14,13 +14,10 @@ pool per offer holding ``capacity``).
 
 from __future__ import annotations
 
-import functools
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import Any, ParamSpec, Protocol, TypeVar
+from typing import Any, Protocol
 
-import numba
 import numpy as np
 from numpy.typing import NDArray
 
@@ -31,32 +28,12 @@ from market.pricing import DemandSlopes, demand_slopes, rationing_overflow
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
-P = ParamSpec("P")
-R = TypeVar("R")
-
 KERNELS = ("fused", "numpy")
 """Values of ``simulation.clearing_kernel``: the compiled path (default) and the numpy reference."""
 
-THREADS = int(os.environ.get("NUMBA_NUM_THREADS", "1"))
-"""Threads the compiled passes use: 1 unless ``NUMBA_NUM_THREADS`` asks for more. As with single-threaded BLAS
-inside a step, runs in parallel (Ray workers) do not oversubscribe cores, and on a shared machine a parallel
-region does not wait for a thread whose core is busy (measured: 2 threads 13x slower than 1 on a loaded 2-core
-machine). Results are the same bits at any thread count."""
-
-
-def _threaded(function: Callable[P, R]) -> Callable[P, R]:
-    """Run ``function`` with :data:`THREADS` numba threads (restored afterwards)."""
-
-    @functools.wraps(function)
-    def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        before = numba.get_num_threads()
-        numba.set_num_threads(max(1, min(THREADS, numba.config.NUMBA_NUM_THREADS)))  # type: ignore[attr-defined]
-        try:
-            return function(*args, **kwargs)
-        finally:
-            numba.set_num_threads(before)
-
-    return run
+_threaded = kernel_passes.threaded
+"""The compiled passes run with ``kernel_passes.THREADS`` numba threads (1 unless ``NUMBA_NUM_THREADS`` asks for
+more); results are the same bits at any thread count."""
 
 
 class ClassArrays(Protocol):

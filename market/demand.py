@@ -25,6 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from market.config import OutsideOptionConfig
+from market.kernel_passes import threaded
 from market.row_passes import utility_pass
 from market.technology import GenerationTable, power_cost_per_gpu_month, tokens_per_gpu_month
 
@@ -137,7 +138,7 @@ def choice_utilities(
     else:
         threshold = np.full(n_ent, -np.inf)
     utility = np.empty((n_ent, n_offers))
-    utility_pass(np.ascontiguousarray(features, dtype=np.float64), loadings,
+    threaded(utility_pass)(np.ascontiguousarray(features, dtype=np.float64), loadings,
                  np.asarray(choice_class, dtype=np.int64), np.ascontiguousarray(class_penalty, dtype=np.float64),
                  np.asarray(incumbent_offer, dtype=np.int64), np.asarray(switching_cost, dtype=np.float64),
                  np.asarray(offer_quality, dtype=np.float64), threshold, EXCLUDED, utility)

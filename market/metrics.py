@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from market.kernel_passes import threaded
 from market.row_passes import multihoming_pass
 
 FloatArray = NDArray[np.float64]
@@ -219,7 +220,7 @@ def multihoming_shares(allocation: FloatArray, model: IntArray, family: IntArray
     model_index = np.unique(np.asarray(model), return_inverse=True)[1]
     first = np.unique(model_index, return_index=True)[1]  # an offer of each model, for its family
     families, family_of_model = np.unique(np.asarray(family)[first], return_inverse=True)
-    served, five, three = multihoming_pass(np.ascontiguousarray(allocation, dtype=np.float64),
+    served, five, three = threaded(multihoming_pass)(np.ascontiguousarray(allocation, dtype=np.float64),
                                            model_index.astype(np.int64), family_of_model.astype(np.int64),
                                            len(families), float(workloads), 5, 3)
     buying = served > 0

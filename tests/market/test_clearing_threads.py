@@ -18,7 +18,7 @@ import numba
 import numpy as np
 import pytest
 
-from market import clearing_kernel
+from market import clearing_kernel, kernel_passes
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -32,8 +32,8 @@ def everything(n_threads: int) -> list[np.ndarray]:
     capacity = np.where(rng.random(n_off) < 0.5, 0.3 * volume.sum() / n_off, np.inf)  # half the offers bind
     classes = SimpleNamespace(group=rng.integers(0, 2, n_ent), mix=np.array([[0.3, 0.7], [0.5, 0.5]]),
                               eligible=rng.random((2, 2, n_off)) < 0.7)
-    before = clearing_kernel.THREADS
-    clearing_kernel.THREADS = n_threads
+    before = kernel_passes.THREADS
+    kernel_passes.THREADS = n_threads
     try:
         shares, outside = clearing_kernel.logit_shares(utility, outside_utility, 0.5)
         out = [shares, outside]
@@ -45,7 +45,7 @@ def everything(n_threads: int) -> list[np.ndarray]:
             out += [c.allocation, c.served, c.spend, c.unmet, slopes.demand, slopes.own_slope, overflow]
         return out
     finally:
-        clearing_kernel.THREADS = before
+        kernel_passes.THREADS = before
 
 
 def test_kernels_give_the_same_bits_at_one_and_two_threads() -> None:
