@@ -42,10 +42,10 @@ from analysis.statistics import (
 from experiments.evaluators import Evaluator, make_evaluator
 from experiments.locks import DirectoryLock, check_unlocked
 from experiments.outputs import write_file_atomic, write_text_atomic
-from experiments.sweep import ProgressCallback, check_store, execute_tasks, open_store
+from experiments.sweep import ProgressCallback, check_store, open_store
 from experiments.sweep_config import RunTask, derive_seeds, plan_frame, resolve_base
 from experiments.theses import Thesis, discover_theses, estimate, load_thesis
-from experiments.verdicts import StoreGroup, check_theses_dir, format_number
+from experiments.verdicts import check_theses_dir, execute_shared, format_number
 from experiments.worlds import DEFAULT_WORLDS, WorldsFile, read_worlds, world_settings
 from market.config import ScenarioConfig
 from market.config.files import ConfigError, apply_settings, read_toml, validate_data
@@ -260,8 +260,7 @@ def run_theses_in_worlds(
         stores = {thesis.name: open_store(root / thesis.name, record, plan_frame(tasks), resume=resume,
                                           kind="thesis", name=thesis.name)
                   for thesis, tasks, record in selected}
-        execute_tasks([t for ts in tasks_by.values() for t in ts], StoreGroup(stores, tasks_by),  # type: ignore[arg-type]
-                      evaluator, progress)
+        execute_shared(tasks_by, stores, evaluator, progress)
         x = encode_parameters(frame, document)
         rows, boxes, by_world = [], [], []
         for thesis, _, _ in selected:
