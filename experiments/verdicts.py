@@ -150,7 +150,8 @@ def check_theses_dir(root: Path) -> None:
         raise ConfigError(f"--out {root}: exists and is not a directory")
     if not root.is_dir():
         return
-    ours = {"verdicts.md", "verdicts.parquet", "verdicts_by_world.parquet", "boxes.parquet", LOCK_FILE}
+    ours = {"verdicts.md", "verdicts.parquet", "verdicts_by_world.parquet", "boxes.parquet", "robustness.md",
+            "robustness.parquet", LOCK_FILE}
     foreign = [p.name for p in root.iterdir()
                if p.name not in ours and not (p.is_dir() and ResultStore(p).exists()) and not p.name.startswith(".")]
     if foreign:
