@@ -207,3 +207,8 @@ def test_robustness_end_to_end(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["theses", "--out", str(tmp_path / "x"), "--robustness",
                                       str(tmp_path / "r.toml"), "--worlds", "3"])
     assert result.exit_code == 2 and "--robustness" in result.output and not (tmp_path / "x").exists()
+    result = CliRunner().invoke(app, ["theses", "--out", str(tmp_path / "x"), "--over-worlds", "v.parquet"])
+    assert result.exit_code == 2 and "--over-worlds needs --robustness" in result.output
+    # a resumed run re-runs nothing and gives the same table
+    again = run_robustness(out, robustness_file=tmp_path / "r.toml", theses_dir=theses, workers=1, resume=True)
+    pd.testing.assert_frame_equal(again, table)
