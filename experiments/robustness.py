@@ -342,7 +342,7 @@ def flip_check(table: pd.DataFrame, worlds: pd.DataFrame | None) -> pd.DataFrame
         return flips
     verdicts = worlds.set_index("thesis")["verdict"]
     flips["over_worlds"] = flips["thesis"].map(verdicts).fillna("not judged")
-    flips["holds"] = flips["over_worlds"] == "conditional"
+    flips["holds"] = [pd.NA if v == "not judged" else v == "conditional" for v in flips["over_worlds"]]
     return flips
 
 
@@ -360,14 +360,14 @@ def robustness_markdown(table: pd.DataFrame, spec: RobustnessSpec, worlds: pd.Da
                      + " | ".join(cell(by.loc[c.name]) if c.name in by.index else "-" for c in columns) + " |")
     lines += ["", "S supported, R refuted, I inconclusive; **(flip)**: supported <-> refuted against the column "
               f"'{next(c.label for c in columns if c.name == spec.baseline)}'.", "", "Columns:", ""]
-    lines += [f"- **{c.label}** ({c.name}): {c.question} Source: {c.source}" for c in columns]
+    lines += [" ".join(f"- **{c.label}** ({c.name}): {c.question} Source: {c.source}".split()) for c in columns]
     flips = flip_check(table, worlds)
     lines += ["", "Flips under a single switch" + (" and the thesis's verdict over worlds:" if worlds is not None
                                                    else ":"), ""]
     if flips.empty:
         lines.append("- none")
     for _, f in flips.iterrows():
-        tail = "" if worlds is None else (f" - over worlds: {f['over_worlds']}"
-                                          + ("" if f["holds"] else " (NOT conditional: the acceptance rule fails)"))
+        tail = "" if worlds is None else f" - over worlds: {f['over_worlds']}" + (
+            "" if f["holds"] is pd.NA or f["holds"] else " (not conditional: the acceptance rule fails)")
         lines.append(f"- {f['number']}. {f['title']}: {f['verdict']} under '{f['label']}'{tail}")
     return "\n".join(lines) + "\n"

@@ -109,10 +109,14 @@ def test_the_table_writer_marks_flips_and_checks_them_against_the_worlds() -> No
     assert "| # | thesis | claim | BASE | X |" in text
     assert "| 1 | A | > 0 | 0.5 [0.25, 0.75] S | **0.5 [0.25, 0.75] R (flip)** |" in text
     assert "| 2 | B | > 0 | 0.5 [0.25, 0.75] R | 0.5 [0.25, 0.75] R |" in text
-    assert "- 1. A: refuted under 'X' - over worlds: robustly supported (NOT conditional" in text
+    assert "- 1. A: refuted under 'X' - over worlds: robustly supported (not conditional" in text
     checked = flip_check(table, worlds)
     assert checked["holds"].tolist() == [False]
     assert flip_check(table, worlds.assign(verdict="conditional"))["holds"].tolist() == [True]
+    unjudged = flip_check(table, worlds[worlds["thesis"] == "b"])
+    assert unjudged["over_worlds"].tolist() == ["not judged"] and unjudged["holds"].isna().all()
+    assert "- 1. A: refuted under 'X' - over worlds: not judged\n" in robustness_markdown(
+        table, spec, worlds[worlds["thesis"] == "b"])
 
 
 @pytest.mark.slow
