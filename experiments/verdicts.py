@@ -3,7 +3,7 @@
 ``run_theses`` plans every scenario x replication of every selected thesis, executes them all through one
 evaluator (one Ray session), stores each thesis's runs under ``OUT/<thesis>/`` (a sweep directory, readable
 with :func:`analysis.results.load_sweep`), then judges each thesis and writes ``OUT/verdicts.md`` and
-``OUT/verdicts.parquet``.
+``OUT/verdicts.parquet``. Identical runs of different theses run once (:mod:`experiments.shared_runs`).
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ writes it; :mod:`experiments.worlds`), and for every thesis, world and scenario 
 settings are applied to each scenario's base first and the thesis's own settings after, so a thesis's
 counterfactual (e.g. no catch-up) overrides the world's value of the same key. Replication r uses the same seed
 in every scenario and every world (common random numbers). Runs are stored per thesis under ``OUT/<thesis>/``
-(a sweep directory; every row carries ``world`` and ``scenario``).
+(a sweep directory; every row carries ``world`` and ``scenario``). A run that several theses share (the same
+resolved document and seed) runs once and is stored for each of them (:mod:`experiments.shared_runs`).
 
 Per thesis and world: the estimate, bootstrap 95% interval and verdict, as in the one-world mode
 (:func:`experiments.theses.estimate`). Over worlds: the shares of worlds in which the thesis is supported,
