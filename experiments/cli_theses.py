@@ -38,6 +38,12 @@ def theses(
     resume: ResumeOption = False,
     theses_dir: Annotated[Path | None, typer.Option(help="Directory of thesis files (default: the shipped ones).")
                           ] = None,
+    robustness: Annotated[Path | None, typer.Option(help="Judge every thesis under the single switches of this file "
+                                                    "(experiments/configs/robustness.toml) and write the robustness "
+                                                    "table (robustness.md, robustness.parquet).")] = None,
+    over_worlds: Annotated[Path | None, typer.Option(help="With --robustness: verdicts.parquet of a --worlds run; "
+                                                     "each flip is checked against the verdict over worlds.")
+                           ] = None,
 ) -> None:
     """Test the theses: run each one's scenarios, then write a verdict table (Markdown and Parquet) to OUT.
 
@@ -49,6 +55,14 @@ def theses(
     """
     if worlds is None and worlds_file is not None:
         raise fail("--worlds-file needs --worlds N")
+    if robustness is not None and worlds is not None:
+        raise fail("--robustness judges the baseline under single switches; it does not take --worlds N")
+    if robustness is None and over_worlds is not None:
+        raise fail("--over-worlds needs --robustness FILE")
+    if robustness is not None:
+        run_robustness_command(out, robustness, over_worlds, replications=replications, only=only,
+                               theses_dir=theses_dir, workers=workers, address=address, resume=resume)
+        return
     from experiments.verdicts import run_theses
     from experiments.world_verdicts import run_theses_in_worlds
     from experiments.worlds import DEFAULT_WORLDS
@@ -84,6 +98,36 @@ def theses(
         console.print(f"verdicts: {(out / 'verdicts.md').resolve()}, verdicts.parquet, verdicts_by_world.parquet, "
                       f"boxes.parquet  {seconds}")
     cli_sweep.fail_on_failed_thesis_runs(out, table["thesis"])
+
+def run_robustness_command(out: Path, robustness: Path, over_worlds: Path | None, *, replications: int | None,
+                           only: list[str] | None, theses_dir: Path | None, workers: int | None,
+                           address: str | None, resume: bool) -> None:
+    """``ieco theses --robustness FILE``: the robustness table (:mod:`experiments.robustness`)."""
+    from experiments.robustness import flip_check, run_robustness
+
+    started = time.perf_counter()
+    again = ["theses", "--out", out, "--robustness", robustness,
+             *(["--over-worlds", over_worlds] if over_worlds else []),
+             *(["--replications", replications] if replications else []),
+             *[a for name in only or [] for a in ("--only", name)],
+             *(["--theses-dir", theses_dir] if theses_dir else []), *(["--workers", workers] if workers else []),
+             *(["--address", address] if address else [])]
+    try:
+        with on_interrupt(lambda: resume_hint(out, again)), progress_bar("robustness") as update:
+            table = run_robustness(out, robustness_file=robustness, replications=replications, only=only,
+                                   theses_dir=theses_dir, over_worlds=over_worlds, workers=workers,
+                                   address=address, resume=resume, progress=update)
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    except ConnectionError as exc:
+        raise fail(f"cannot reach the Ray cluster at {address}: {exc}") from None
+    flips = flip_check(table, None)
+    console.print(f"{len(flips)} verdict(s) flip under a single switch: "
+                  + (", ".join(f"{r['thesis']} ({r['column']})" for _, r in flips.iterrows()) or "none"))
+    console.print(f"robustness table: {(out / 'robustness.md').resolve()} and robustness.parquet  "
+                  f"({time.perf_counter() - started:.0f} s)")
+    cli_sweep.fail_on_failed_thesis_runs(out, table["thesis"].unique())
+
 
 WORLD_STYLE = {"robustly supported": "green", "robustly refuted": "red", "conditional": "yellow"}
 

@@ -3,7 +3,7 @@
 ``run_theses`` plans every scenario x replication of every selected thesis, executes them all through one
 evaluator (one Ray session), stores each thesis's runs under ``OUT/<thesis>/`` (a sweep directory, readable
 with :func:`analysis.results.load_sweep`), then judges each thesis and writes ``OUT/verdicts.md`` and
-``OUT/verdicts.parquet``.
+``OUT/verdicts.parquet``. Identical runs of different theses run once (:mod:`experiments.shared_runs`).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import pandas as pd
 from experiments.evaluators import Evaluator, RunOutcome, make_evaluator
 from experiments.locks import LOCK_FILE, DirectoryLock, check_unlocked
 from experiments.outputs import write_file_atomic, write_text_atomic
+from experiments.shared_runs import SharedStore, share_tasks
 from experiments.store import ResultStore
 from experiments.sweep import ProgressCallback, check_store, execute_tasks, open_store
 from experiments.sweep_config import RunTask, derive_seeds, plan_frame
@@ -123,12 +124,20 @@ def run_theses(
         stores = {name: open_store(root / name, document, plan_frame(tasks[name]), resume=resume, kind="thesis",
                                    name=name)
                   for name, document in documents_by_thesis.items()}
-        everything = [t for ts in tasks.values() for t in ts]
-        execute_tasks(everything, StoreGroup(stores, tasks), evaluator, progress)  # type: ignore[arg-type]
+        execute_shared(tasks, stores, evaluator, progress)
         table = pd.DataFrame([judge(thesis, root / thesis.name) for thesis, _ in selected],
                              columns=list(VERDICT_COLUMNS))
         write_verdicts(table, root, [thesis for thesis, _ in selected])
     return table
+
+
+def execute_shared(tasks: dict[str, list[RunTask]], stores: dict[str, ResultStore], evaluator: Evaluator,
+                   progress: ProgressCallback | None) -> int:
+    """Execute each distinct run of all theses once and store it for every thesis that uses it
+    (:mod:`experiments.shared_runs`); progress counts distinct runs. Returns the number of distinct runs."""
+    shared = SharedStore(StoreGroup(stores, tasks), share_tasks([t for ts in tasks.values() for t in ts]))
+    execute_tasks(shared.tasks(), shared, evaluator, progress)  # type: ignore[arg-type]
+    return len(shared.runs)
 
 
 def check_theses_dir(root: Path) -> None:
@@ -141,7 +150,8 @@ def check_theses_dir(root: Path) -> None:
         raise ConfigError(f"--out {root}: exists and is not a directory")
     if not root.is_dir():
         return
-    ours = {"verdicts.md", "verdicts.parquet", "verdicts_by_world.parquet", "boxes.parquet", LOCK_FILE}
+    ours = {"verdicts.md", "verdicts.parquet", "verdicts_by_world.parquet", "boxes.parquet", "robustness.md",
+            "robustness.parquet", LOCK_FILE}
     foreign = [p.name for p in root.iterdir()
                if p.name not in ours and not (p.is_dir() and ResultStore(p).exists()) and not p.name.startswith(".")]
     if foreign:

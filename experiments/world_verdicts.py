@@ -5,7 +5,8 @@ writes it; :mod:`experiments.worlds`), and for every thesis, world and scenario 
 settings are applied to each scenario's base first and the thesis's own settings after, so a thesis's
 counterfactual (e.g. no catch-up) overrides the world's value of the same key. Replication r uses the same seed
 in every scenario and every world (common random numbers). Runs are stored per thesis under ``OUT/<thesis>/``
-(a sweep directory; every row carries ``world`` and ``scenario``).
+(a sweep directory; every row carries ``world`` and ``scenario``). A run that several theses share (the same
+resolved document and seed) runs once and is stored for each of them (:mod:`experiments.shared_runs`).
 
 Per thesis and world: the estimate, bootstrap 95% interval and verdict, as in the one-world mode
 (:func:`experiments.theses.estimate`). Over worlds: the shares of worlds in which the thesis is supported,
@@ -42,10 +43,10 @@ from analysis.statistics import (
 from experiments.evaluators import Evaluator, make_evaluator
 from experiments.locks import DirectoryLock, check_unlocked
 from experiments.outputs import write_file_atomic, write_text_atomic
-from experiments.sweep import ProgressCallback, check_store, execute_tasks, open_store
+from experiments.sweep import ProgressCallback, check_store, open_store
 from experiments.sweep_config import RunTask, derive_seeds, plan_frame, resolve_base
 from experiments.theses import Thesis, discover_theses, estimate, load_thesis
-from experiments.verdicts import StoreGroup, check_theses_dir, format_number
+from experiments.verdicts import check_theses_dir, execute_shared, format_number
 from experiments.worlds import DEFAULT_WORLDS, WorldsFile, read_worlds, world_settings
 from market.config import ScenarioConfig
 from market.config.files import ConfigError, apply_settings, read_toml, validate_data
@@ -260,8 +261,7 @@ def run_theses_in_worlds(
         stores = {thesis.name: open_store(root / thesis.name, record, plan_frame(tasks), resume=resume,
                                           kind="thesis", name=thesis.name)
                   for thesis, tasks, record in selected}
-        execute_tasks([t for ts in tasks_by.values() for t in ts], StoreGroup(stores, tasks_by),  # type: ignore[arg-type]
-                      evaluator, progress)
+        execute_shared(tasks_by, stores, evaluator, progress)
         x = encode_parameters(frame, document)
         rows, boxes, by_world = [], [], []
         for thesis, _, _ in selected:

@@ -23,7 +23,7 @@ from market.config.files import (
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_CONFIGS = sorted([*(p for p in (REPO_ROOT / "experiments" / "configs").glob("*.toml")
-                            if p.name != "uncertainty.toml"),  # the space of plausible worlds, not a scenario
+                            if p.name not in ("uncertainty.toml", "robustness.toml")),  # not scenarios
                           *(REPO_ROOT / "experiments" / "configs" / "validation").glob("*.toml")])
 
 

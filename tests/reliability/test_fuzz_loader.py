@@ -32,7 +32,8 @@ from market.config.toml_reader import parse_toml, read_toml
 REPO = Path(__file__).resolve().parents[2]
 SCENARIOS = sorted((REPO / "experiments" / "configs").rglob("*.toml"))
 SCENARIOS = [p for p in SCENARIOS
-             if "sweeps" not in p.parts and "calibration" not in p.parts and p.name != "uncertainty.toml"]
+             if "sweeps" not in p.parts and "calibration" not in p.parts
+             and p.name not in ("uncertainty.toml", "robustness.toml")]
 SWEEPS = sorted((REPO / "experiments" / "configs" / "sweeps").glob("*.toml"))
 THESES = sorted((REPO / "experiments" / "theses").glob("*.toml"))
 INF_ALLOWED = {"vendor_supply_per_month", "power_capacity_mw", "capacity_mtok_per_month"}
