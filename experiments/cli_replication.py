@@ -81,20 +81,9 @@ def replication_values(thesis: Any, store: Path) -> pd.Series:
     Raises:
         StatisticError: The statistic cannot be computed from the stored runs.
     """
-    from analysis.results import load_sweep
-    from analysis.statistics import StatisticError
-    from experiments.theses import estimate
+    from experiments.theses import estimate, load_frames
 
-    spec = thesis.statistic
-    frames = {}
-    for name in [spec.scenario] if spec.scenario else list(spec.compare or []):
-        try:
-            frames[name] = load_sweep(store, spec.table, columns=spec.columns(), filters=[("scenario", "==", name)])
-        except FileNotFoundError:
-            raise StatisticError(f"no finished run has a '{spec.table}' table") from None
-        if frames[name].empty:
-            raise StatisticError(f"no finished run of scenario '{name}'")
-    return estimate(thesis, frames, seed=thesis.root_seed)["values"].sort_index()
+    return estimate(thesis, load_frames(thesis, store), seed=thesis.root_seed)["values"].sort_index()
 
 
 def build_curves(directory: Path, only: list[str] | None = None, tolerance: float = 0.2,

@@ -39,7 +39,7 @@ from experiments.locks import DirectoryLock, check_unlocked
 from experiments.outputs import write_file_atomic, write_text_atomic
 from experiments.sweep import ProgressCallback, check_store, open_store
 from experiments.sweep_config import RunTask, derive_seeds, plan_frame
-from experiments.theses import StatisticSpec, Thesis, discover_theses, estimate, load_thesis
+from experiments.theses import StatisticSpec, Thesis, discover_theses, estimate, fill_estimate, load_thesis
 from experiments.verdicts import check_theses_dir, execute_shared, format_number
 from experiments.world_verdicts import world_documents
 from experiments.worlds import load_uncertainty
@@ -190,7 +190,7 @@ def judge_column(thesis: Thesis, column: RobustnessColumn, frames: dict[str, pd.
                            "claim": str(thesis.claim), "column": column.name, "label": column.label,
                            "estimate": math.nan, "ci_low": math.nan, "ci_high": math.nan, "n": 0,
                            "verdict": "error", "flip": False, "error": ""}
-    try:
+    def compute() -> dict[str, Any]:
         horizon = column.horizon if column.horizon is not None else months
         if horizon > months:
             raise StatisticError(f"horizon = {horizon} months is longer than the runs ({months} months)")
@@ -198,13 +198,9 @@ def judge_column(thesis: Thesis, column: RobustnessColumn, frames: dict[str, pd.
         if any(frame.empty for frame in frames.values()):
             raise StatisticError("no finished run of a compared scenario")
         switched = thesis.model_copy(update={"statistic": switched_statistic(thesis.statistic, column, horizon)})
-        result = estimate(switched, cut, seed=thesis.root_seed)
-        row.update({k: result[k] for k in ("estimate", "ci_low", "ci_high", "n", "verdict")})
-    except StatisticError as exc:
-        row["error"] = str(exc)
-    except Exception as exc:  # reported in the table; the other columns go on
-        row["error"] = f"{type(exc).__name__}: {exc}"
-    return row
+        return estimate(switched, cut, seed=thesis.root_seed)
+
+    return fill_estimate(row, compute)
 
 
 def mark_flips(table: pd.DataFrame, baseline: str) -> pd.DataFrame:

@@ -13,6 +13,7 @@ Adding a thesis is adding a file; nothing here names a particular thesis.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -243,6 +244,46 @@ def estimate(thesis: Thesis, frames: dict[str, pd.DataFrame], seed: int = 0) -> 
     }
 
 
+ESTIMATE_FIELDS = ("estimate", "ci_low", "ci_high", "n", "verdict")
+"""The fields of :func:`estimate` a verdict row keeps."""
+
+
+def fill_estimate(row: dict[str, Any], compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Fill ``row``'s :data:`ESTIMATE_FIELDS` from ``compute()`` (an :func:`estimate`), or its ``error`` with why it
+    failed: a :class:`StatisticError`'s message, or the type and message of an unexpected failure, so that the
+    other rows of a table go on."""
+    try:
+        result = compute()
+        row.update({k: result[k] for k in ESTIMATE_FIELDS})
+    except StatisticError as exc:
+        row["error"] = str(exc)
+    except Exception as exc:  # reported in the table; the other rows go on
+        row["error"] = f"{type(exc).__name__}: {exc}"
+    return row
+
+
+def load_frames(thesis: Thesis, directory: str | Path) -> dict[str, pd.DataFrame]:
+    """The statistic's table of every finished run in ``directory``, by scenario the statistic reads.
+
+    Raises:
+        StatisticError: No run has the table, the table lacks a column, or a scenario has no finished run.
+    """
+    spec = thesis.statistic
+    try:
+        available = sweep_dataset(directory, spec.table).schema.names
+    except FileNotFoundError:
+        raise StatisticError(f"no finished run has a '{spec.table}' table") from None
+    missing = [c for c in spec.columns() if c not in available]
+    if missing:
+        raise StatisticError(f"table '{spec.table}' has no column(s) {', '.join(missing)}")
+    frames = {}
+    for name in [spec.scenario] if spec.scenario else list(spec.compare or []):
+        frames[name] = load_sweep(directory, spec.table, columns=spec.columns(), filters=[("scenario", "==", name)])
+        if frames[name].empty:
+            raise StatisticError(f"no finished run of scenario '{name}'")
+    return frames
+
+
 def judge(thesis: Thesis, directory: str | Path) -> dict[str, Any]:
     """Read a thesis's runs from ``directory`` and return its verdict row (errors become an ``error`` row)."""
     spec = thesis.statistic
@@ -253,25 +294,4 @@ def judge(thesis: Thesis, directory: str | Path) -> dict[str, Any]:
         "replications": thesis.replications, "verdict": "error", "error": "",
         "assumptions": "; ".join(thesis.assumptions),
     }
-    try:
-        scenarios = [spec.scenario] if spec.scenario else list(spec.compare or [])
-        try:
-            available = sweep_dataset(directory, spec.table).schema.names
-        except FileNotFoundError:
-            raise StatisticError(f"no finished run has a '{spec.table}' table") from None
-        missing = [c for c in spec.columns() if c not in available]
-        if missing:
-            raise StatisticError(f"table '{spec.table}' has no column(s) {', '.join(missing)}")
-        frames = {}
-        for name in scenarios:
-            frames[name] = load_sweep(directory, spec.table, columns=spec.columns(),
-                                      filters=[("scenario", "==", name)])
-            if frames[name].empty:
-                raise StatisticError(f"no finished run of scenario '{name}'")
-        result = estimate(thesis, frames, seed=thesis.root_seed)
-        row.update({k: result[k] for k in ("estimate", "ci_low", "ci_high", "n", "verdict")})
-    except StatisticError as exc:
-        row["error"] = str(exc)
-    except Exception as exc:  # an unexpected failure is reported in the table; the other theses go on
-        row["error"] = f"{type(exc).__name__}: {exc}"
-    return row
+    return fill_estimate(row, lambda: estimate(thesis, load_frames(thesis, directory), seed=thesis.root_seed))

@@ -45,7 +45,7 @@ from experiments.locks import DirectoryLock, check_unlocked
 from experiments.outputs import write_file_atomic, write_text_atomic
 from experiments.sweep import ProgressCallback, check_store, open_store
 from experiments.sweep_config import RunTask, derive_seeds, plan_frame, resolve_base
-from experiments.theses import Thesis, discover_theses, estimate, load_thesis
+from experiments.theses import Thesis, discover_theses, estimate, fill_estimate, load_thesis
 from experiments.verdicts import check_theses_dir, execute_shared, format_number
 from experiments.worlds import DEFAULT_WORLDS, WorldsFile, read_worlds, world_settings
 from market.config import ScenarioConfig
@@ -114,17 +114,15 @@ def judge_worlds(thesis: Thesis, directory: Path, worlds: Sequence[str]) -> pd.D
     for world in worlds:
         row: dict[str, Any] = {"thesis": thesis.name, "world": world, "estimate": math.nan, "ci_low": math.nan,
                                "ci_high": math.nan, "n": 0, "verdict": "error", "error": ""}
-        try:
-            frames = {name: grouped.get((world, name), pd.DataFrame()) for name in scenarios}
+        frames = {name: grouped.get((world, name), pd.DataFrame()) for name in scenarios}
+
+        def compute(world: str = world, frames: dict[str, pd.DataFrame] = frames) -> dict[str, Any]:
             empty = [name for name, frame in frames.items() if frame.empty]
             if empty:
                 raise StatisticError(f"no finished run of scenario(s) {', '.join(empty)} in world {world}")
-            result = estimate(thesis, frames, seed=thesis.root_seed)
-            row.update({k: result[k] for k in ("estimate", "ci_low", "ci_high", "n", "verdict")})
-        except StatisticError as exc:
-            row["error"] = str(exc)
-        except Exception as exc:  # reported in the table; the other worlds go on
-            row["error"] = f"{type(exc).__name__}: {exc}"
+            return estimate(thesis, frames, seed=thesis.root_seed)
+
+        fill_estimate(row, compute)
         rows.append(row)
     return pd.DataFrame(rows, columns=list(BY_WORLD_COLUMNS))
 

@@ -29,6 +29,9 @@ from market.kernel_passes import threaded
 from market.row_passes import utility_pass
 from market.technology import GenerationTable, power_cost_per_gpu_month, tokens_per_gpu_month
 
+_utility_pass = threaded(utility_pass)
+"""``utility_pass`` with the kernel's thread count (``market.kernel_passes.THREADS``)."""
+
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
@@ -138,7 +141,7 @@ def choice_utilities(
     else:
         threshold = np.full(n_ent, -np.inf)
     utility = np.empty((n_ent, n_offers))
-    threaded(utility_pass)(np.ascontiguousarray(features, dtype=np.float64), loadings,
+    _utility_pass(np.ascontiguousarray(features, dtype=np.float64), loadings,
                  np.asarray(choice_class, dtype=np.int64), np.ascontiguousarray(class_penalty, dtype=np.float64),
                  np.asarray(incumbent_offer, dtype=np.int64), np.asarray(switching_cost, dtype=np.float64),
                  np.asarray(offer_quality, dtype=np.float64), threshold, EXCLUDED, utility)

@@ -11,6 +11,9 @@ from market.row_passes import multihoming_pass
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
+_multihoming_pass = threaded(multihoming_pass)
+"""``multihoming_pass`` with the kernel's thread count (``market.kernel_passes.THREADS``)."""
+
 MERGER_SCREENS: dict[str, tuple[float, float]] = {
     "hhi_2023": (1800.0, 100.0),
     "hhi_2010": (2500.0, 200.0),
@@ -220,7 +223,7 @@ def multihoming_shares(allocation: FloatArray, model: IntArray, family: IntArray
     model_index = np.unique(np.asarray(model), return_inverse=True)[1]
     first = np.unique(model_index, return_index=True)[1]  # an offer of each model, for its family
     families, family_of_model = np.unique(np.asarray(family)[first], return_inverse=True)
-    served, five, three = threaded(multihoming_pass)(np.ascontiguousarray(allocation, dtype=np.float64),
+    served, five, three = _multihoming_pass(np.ascontiguousarray(allocation, dtype=np.float64),
                                            model_index.astype(np.int64), family_of_model.astype(np.int64),
                                            len(families), float(workloads), 5, 3)
     buying = served > 0
