@@ -24,7 +24,8 @@ from market.config import (
     ShareAcquisitionPricing,
 )
 from market.demand import price_term_derivative, utility_transform
-from market.pricing import capacity_clearing_price, logit_best_response, pooled_best_response
+from market.pooled_pricing import pooled_best_response
+from market.pricing import capacity_clearing_price, logit_best_response
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -135,7 +136,8 @@ def best_response_prices(view: PricingView, recapture: FloatArray) -> FloatArray
     demand fitted to the offer's observed demand and slope (``market.pricing.logit_best_response``). Where
     capacity binds this is the price at which demand meets capacity (the shadow price of capacity added to the
     unconstrained optimum). Offers that share a pool (``view.pool``: tiers on the same GPUs) are priced jointly
-    against the pool's capacity with one shadow price per capacity unit (``market.pricing.pooled_best_response``).
+    against the pool's capacity with one shadow price per capacity unit
+    (``market.pooled_pricing.pooled_best_response``).
     Where demand is too inelastic for an interior optimum the price is capped at 1,000 x
     the full unit cost. Offers without an observed demand keep :func:`fallback_prices`."""
     base = fallback_prices(view)

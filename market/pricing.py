@@ -185,19 +185,17 @@ def diversion_margin(
     if classes is not None:
         algebra, (scale, den) = _class_terms(shares, volume, classes, outside_share)
         class_weight = (price_sensitivity / mu)[:, None] * over(scale, den)  # (b_e / mu) V_ek / den_ek^2
+        eligible_by_row = algebra.eligible[classes.group]  # E x K x O: A[g_e, k, o]
     for idx in groups:
         if len(idx) < 2:
             continue
         block = shares[:, idx]
         if classes is None:
             cross = (block * weight[:, None]).T @ block  # sum_e w_e s_ei s_ej
-        else:
-            cross = np.zeros((len(idx), len(idx)))
-            for g, rows in algebra.blocks:
-                for k in range(classes.n_classes):
-                    eligible = algebra.eligible[g, k, idx]
-                    part = block[rows] * eligible[None, :]
-                    cross += (part * class_weight[rows, k][:, None]).T @ part
+        else:  # sum_{e,k} cw_ek (S_ei A_gki) (S_ej A_gkj), (e, k) pairs as the rows of one product
+            part = block[:, None, :] * eligible_by_row[:, :, idx]
+            flat = part.reshape(-1, len(idx))
+            cross = (flat * class_weight.reshape(-1, 1)).T @ flat
         np.fill_diagonal(cross, 0.0)
         slope_ij = cross * gprime[idx][:, None]  # dD_j/dp_i, rows i
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -260,96 +258,6 @@ def logit_best_response(
         cap = np.asarray(capacity, dtype=np.float64)[valid]
         floor = _clearing_price(cap, demand[valid] / share0, odds0, b, g0, form)
         best = np.maximum(best, floor)
-    out[valid] = best
-    return out
-
-
-def pooled_best_response(
-    *,
-    cost: FloatArray,
-    price: FloatArray,
-    demand: FloatArray,
-    own_slope: FloatArray,
-    beta: FloatArray,
-    form: str,
-    weight: FloatArray,
-    pool: IntArray,
-    pool_capacity: FloatArray,
-    max_price_ratio: float = 1e3,
-    price_anchor: FloatArray | None = None,
-) -> FloatArray:
-    """Best responses of one owner's offers that share capacity pools (tiers on the same GPUs).
-
-    The owner maximizes ``sum_o (p_o - c_o) D_o(p_o)`` subject to ``sum_{o in p} w_o D_o(p_o) <= C_p`` per pool,
-    each ``D_o`` the logit fitted to the offer's observed demand and slope (as :func:`logit_best_response`).
-    With the Lagrangian ``L = sum_o (p_o - c_o) D_o - sum_p lam_p (sum_{o in p} w_o D_o - C_p)`` every offer's
-    first-order condition is the single-offer one at the cost ``c_o + lam_p w_o``: a pool's capacity costs each
-    of its offers its shadow price per capacity unit times the capacity the offer's Mtok use. ``lam_p = 0`` where
-    the unconstrained optimum fits the pool; otherwise ``lam_p > 0`` solves ``sum_{o in p} w_o D_o(p_o(lam_p)) =
-    C_p`` (the left side falls in ``lam_p``; bisection on ``ln lam``). So every offer of a full pool earns at
-    least ``lam_p`` per capacity unit over its cost, and capacity goes to the offers that earn most per unit
-    (with one offer per pool this is :func:`logit_best_response`'s clearing price). Offers without an
-    observed demand keep ``price`` and use no capacity.
-
-    Args:
-        cost, price, demand, own_slope, beta, form, max_price_ratio, price_anchor: As :func:`logit_best_response`.
-        weight: Capacity units per Mtok of each offer (``w_o``).
-        pool: Pool id of each offer (0..P-1).
-        pool_capacity: Capacity of each offer's pool, capacity units (repeated on each offer of the pool).
-
-    Returns:
-        Best-response prices, $/Mtok.
-    """
-    cost = np.asarray(cost, dtype=np.float64)
-    price = np.asarray(price, dtype=np.float64)
-    valid = (demand > 0) & (own_slope > 0) & (beta > 0)
-    out = price.copy()
-    if not valid.any():
-        return out
-    c, b, w, grp = cost[valid], beta[valid], np.asarray(weight, dtype=np.float64)[valid], pool[valid]
-    p0 = price[valid]
-    gprime0 = price_term_derivative(p0, form)
-    share0 = np.clip(1.0 - own_slope[valid] / (b * gprime0 * demand[valid]), 1e-12, 1.0 - 1e-12)
-    odds0, g0, market = (1.0 - share0) / share0, utility_transform(p0, form), demand[valid] / share0
-    anchor = np.maximum(c, p0) if price_anchor is None else np.maximum(
-        np.asarray(price_anchor, dtype=np.float64)[valid], c)
-    cap_price = max_price_ratio * anchor
-    n_pools = int(pool.max()) + 1
-    capacity = np.full(n_pools, np.inf)
-    capacity[grp] = np.asarray(pool_capacity, dtype=np.float64)[valid]
-
-    def respond(lam: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """Prices at shadow prices ``lam`` (per pool) and the capacity units they use per pool."""
-        shadow_cost = c + lam[grp] * w
-        best = _solve_first_order_condition(shadow_cost, g0, odds0, b, form, np.maximum(cap_price, shadow_cost))
-        z = np.log(odds0) + b * (utility_transform(best, form) - g0)
-        used = np.asarray(np.bincount(grp, weights=w * market * 0.5 * (1.0 - np.tanh(0.5 * z)), minlength=n_pools),
-                          dtype=np.float64)
-        return best, used
-
-    zero = np.zeros(n_pools)
-    best, used = respond(zero)
-    full = np.isfinite(capacity) & (used > capacity * (1.0 + 1e-12))
-    if full.any():
-        # bracket lam in [lo, hi] per full pool: at hi every offer's price is far above its fitted market
-        lo = np.zeros(n_pools)
-        hi = np.ones(n_pools)
-        for _ in range(200):
-            _, used_hi = respond(np.where(full, hi, 0.0))
-            short = full & (used_hi > capacity)
-            if not short.any():
-                break
-            hi = np.where(short, hi * 4.0, hi)
-        lo = np.where(full, hi * 1e-12, 0.0)
-        for _ in range(100):
-            mid = np.where(full, np.sqrt(lo * hi), 0.0)
-            _, used_mid = respond(mid)
-            over_cap = used_mid > capacity
-            lo = np.where(full & over_cap, mid, lo)
-            hi = np.where(full & ~over_cap, mid, hi)
-            if np.all(hi[full] <= lo[full] * (1.0 + 1e-12)):
-                break
-        best, _ = respond(np.where(full, hi, 0.0))
     out[valid] = best
     return out
 

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.optimize import brentq, minimize, minimize_scalar
 
 from agents.pricing import PricingView, best_response_prices
-from market.pricing import logit_best_response, pooled_best_response
+from market.pooled_pricing import first_order_price, pooled_best_response
+from market.pricing import _solve_first_order_condition, logit_best_response
 
 BETA = np.array([4.0, 4.0])  # b / mu per offer (linear utility)
 P0 = np.array([1.0, 0.4])  # last prices: a frontier tier and a small tier
@@ -106,3 +109,32 @@ def test_best_response_strategy_prices_a_pool_jointly() -> None:
     slot = capacity * units / units.sum() / WEIGHT
     split = logit_best_response(cost=COST, price=P0, form="linear", capacity=slot, **obs)
     assert float(split @ fitted_demand(split)) < float(optimum @ fitted_demand(optimum)) * (1.0 - 1e-3)
+
+
+@settings(max_examples=200, deadline=None)
+@given(cost=st.floats(0.0, 5.0), g0=st.floats(-3.0, 3.0), share=st.floats(0.01, 0.99),
+       beta=st.floats(0.2, 20.0), log_form=st.booleans())
+def test_compiled_first_order_price_is_the_numpy_solver(cost: float, g0: float, share: float, beta: float,
+                                                        log_form: bool) -> None:
+    # The compiled one-offer solver against market.pricing's vectorized one on the same condition: both find the
+    # root of the same monotone function, so they agree to the Newton tolerance (1e-13 in x).
+    form = "log" if log_form else "linear"
+    log_odds = float(np.log((1.0 - share) / share))
+    max_price = 1e3 * max(cost, 1.0)
+    reference = _solve_first_order_condition(np.array([cost]), np.array([g0]), np.array([np.exp(log_odds)]),
+                                             np.array([beta]), form, np.array([max_price]))[0]
+    compiled = first_order_price(cost, g0, log_odds, beta, log_form, max_price)
+    assert compiled == pytest.approx(reference, rel=1e-11, abs=1e-12)
+
+
+def test_pools_of_one_owner_are_solved_separately() -> None:
+    # Two pools of the same two tiers, one slack and one full: each pool gets its own answer, the one it gets
+    # when solved alone.
+    obs = observed()
+    both = pooled_best_response(cost=np.tile(COST, 2), price=np.tile(P0, 2), form="linear",
+                                weight=np.tile(WEIGHT, 2), pool=np.array([0, 0, 1, 1]),
+                                pool_capacity=np.array([1000.0, 1000.0, 40.0, 40.0]),
+                                demand=np.tile(obs["demand"], 2), own_slope=np.tile(obs["own_slope"], 2),
+                                beta=np.tile(BETA, 2))
+    np.testing.assert_allclose(both[:2], solve(1000.0), rtol=1e-12)
+    np.testing.assert_allclose(both[2:], solve(40.0), rtol=1e-12)

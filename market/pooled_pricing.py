@@ -1,0 +1,183 @@
+"""Best responses of one owner's offers that share capacity pools (tiers on the same GPUs), compiled (numba).
+
+The owner maximizes ``sum_o (p_o - c_o) D_o(p_o)`` subject to ``sum_{o in p} w_o D_o(p_o) <= C_p`` per pool, each
+``D_o`` the homogeneous logit fitted to the offer's observed demand and slope (``market.pricing``, module
+docstring): ``D_o(p) = M_o s_o(p)``, ``s_o(p) = 1 / (1 + K_o exp(beta_o (g(p) - g(p0_o))))``. With the Lagrangian
+``L = sum_o (p_o - c_o) D_o - sum_p lam_p (sum_{o in p} w_o D_o - C_p)`` every offer's first-order condition is
+the single-offer one at the cost ``c_o + lam_p w_o``: a pool's capacity costs each of its offers its shadow price
+per capacity unit times the capacity the offer's Mtok use. ``lam_p = 0`` where the unconstrained optimum fits the
+pool; otherwise ``lam_p > 0`` solves ``sum_{o in p} w_o D_o(p_o(lam_p)) = C_p``. The left side falls in
+``lam_p``, so the root is bracketed (``lam`` multiplied by 4 until the pool is no longer over-full) and bisected
+on ``ln lam`` to a relative width of 1e-12. So every offer of a full pool earns at least ``lam_p`` per capacity
+unit over its cost, and capacity goes to the offers that earn most per unit (with one offer per pool this is
+``market.pricing.logit_best_response``'s clearing price).
+
+A pooled response solves the one-offer condition some thousand times (tens of bisection steps, each a Newton
+solve per offer of the pool); written as scalar loops it costs microseconds where numpy's per-call overhead on
+arrays of two or three offers cost milliseconds. The one-offer solver is ``market.pricing``'s
+``_solve_first_order_condition`` element by element (tests/market/test_pooled_pricing.py compares the two).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+from numpy.typing import NDArray
+
+from market.demand import price_term_derivative, utility_transform
+from market.kernel_passes import CACHE
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+NEWTON_STEPS = 100
+"""Newton iterations of the one-offer first-order condition at most (it converges in a few)."""
+BRACKET_STEPS = 200
+"""Times the shadow price's upper bracket may be multiplied by 4 at most."""
+BISECTION_STEPS = 100
+"""Bisection steps on ``ln lam`` at most (a relative width of 1e-12 takes about 45)."""
+
+
+@njit(cache=CACHE)
+def first_order_price(cost: float, g0: float, log_odds: float, beta: float, log_form: bool,
+                      max_price: float) -> float:  # pragma: no cover - compiled
+    """The root ``x`` of ``G(x) = ln(m(x)) + ln(beta) + ln(1 - s(x))`` by monotone Newton steps from the left,
+    returned as a price (``market.pricing._solve_first_order_condition`` for one offer).
+
+    ``x`` is the price (linear utility, ``m = x - c``) or the log price (log utility, ``m = 1 - c exp(-x)``),
+    ``1 - s(x) = 1 / (1 + exp(-z))``, ``z = ln K + beta (x - g0)``. With log utility and ``c = 0`` the root is
+    closed-form, ``x = g0 - (ln(beta - 1) + ln K) / beta`` (none when ``beta <= 1``); the price never exceeds
+    ``max_price`` (log utility).
+    """
+    cost = max(cost, 0.0)
+    if log_form:
+        cap = math.log(max_price)
+        if cost <= 0.0:
+            closed = g0 - (math.log(beta - 1.0) + log_odds) / beta if beta > 1.0 else math.inf
+            return math.exp(min(closed, cap))
+        x = math.log(cost) + 1e-9
+    else:
+        cap = math.inf
+        x = cost + 1e-9 / beta
+    log_beta = math.log(beta)
+    for _ in range(NEWTON_STEPS):
+        z = log_odds + beta * (x - g0)
+        share = 0.5 * (1.0 - math.tanh(0.5 * z))  # s = 1 / (1 + exp(z)) without overflow
+        log_one_minus_s = -(max(0.0, -z) + math.log1p(math.exp(-abs(z))))  # -ln(1 + exp(-z))
+        if log_form:
+            rel = cost * math.exp(-x)
+            g = math.log1p(-rel) + log_beta + log_one_minus_s
+            slope = rel / (1.0 - rel) + beta * share
+        else:
+            margin = x - cost
+            g = math.log(margin) + log_beta + log_one_minus_s
+            slope = 1.0 / margin + beta * share
+        step = g / slope
+        x = min(x - step, cap)
+        if abs(step) <= 1e-13 * max(1.0, abs(x)):
+            break
+    return math.exp(x) if log_form else x
+
+
+@njit(cache=CACHE)
+def _respond(lam: float, members: IntArray, cost: FloatArray, g0: FloatArray, log_odds: FloatArray,
+             beta: FloatArray, weight: FloatArray, market: FloatArray, cap_price: FloatArray, log_form: bool,
+             out: FloatArray) -> float:  # pragma: no cover - compiled
+    """Prices of a pool's ``members`` at shadow price ``lam`` (into ``out``) and the capacity units they use."""
+    used = 0.0
+    for o in members:
+        shadow = cost[o] + lam * weight[o]
+        price = first_order_price(shadow, g0[o], log_odds[o], beta[o], log_form, max(cap_price[o], shadow))
+        out[o] = price
+        z = log_odds[o] + beta[o] * ((math.log(max(price, 1e-300)) if log_form else price) - g0[o])
+        used += weight[o] * market[o] * 0.5 * (1.0 - math.tanh(0.5 * z))
+    return used
+
+
+@njit(cache=CACHE)
+def pooled_prices(cost: FloatArray, g0: FloatArray, log_odds: FloatArray, beta: FloatArray, weight: FloatArray,
+                  pool: IntArray, market: FloatArray, cap_price: FloatArray, capacity: FloatArray,
+                  log_form: bool) -> FloatArray:  # pragma: no cover - compiled
+    """Each pool's constrained best-response prices (module docstring); ``capacity`` per pool (inf: none)."""
+    out = np.empty(len(cost))
+    for p in range(len(capacity)):
+        members = np.flatnonzero(pool == p)
+        if len(members) == 0:
+            continue
+        used = _respond(0.0, members, cost, g0, log_odds, beta, weight, market, cap_price, log_form, out)
+        if not (math.isfinite(capacity[p]) and used > capacity[p] * (1.0 + 1e-12)):
+            continue
+        hi = 1.0
+        for _ in range(BRACKET_STEPS):
+            if _respond(hi, members, cost, g0, log_odds, beta, weight, market, cap_price, log_form,
+                        out) <= capacity[p]:
+                break
+            hi *= 4.0
+        lo = hi * 1e-12
+        for _ in range(BISECTION_STEPS):
+            mid = math.sqrt(lo * hi)
+            if _respond(mid, members, cost, g0, log_odds, beta, weight, market, cap_price, log_form,
+                        out) > capacity[p]:
+                lo = mid
+            else:
+                hi = mid
+            if hi <= lo * (1.0 + 1e-12):
+                break
+        _respond(hi, members, cost, g0, log_odds, beta, weight, market, cap_price, log_form, out)
+    return out
+
+
+def pooled_best_response(
+    *,
+    cost: FloatArray,
+    price: FloatArray,
+    demand: FloatArray,
+    own_slope: FloatArray,
+    beta: FloatArray,
+    form: str,
+    weight: FloatArray,
+    pool: IntArray,
+    pool_capacity: FloatArray,
+    max_price_ratio: float = 1e3,
+    price_anchor: FloatArray | None = None,
+) -> FloatArray:
+    """Best responses of one owner's offers that share capacity pools (module docstring). Offers without an
+    observed demand keep ``price`` and use no capacity.
+
+    Args:
+        cost: Effective marginal cost ``c'`` per offer, $/Mtok.
+        price: Last price per offer, $/Mtok.
+        demand: Demand at the last price, Mtok.
+        own_slope: ``-dD/dp`` at the last price.
+        beta: Buyers' mean ``b / mu``.
+        form: ``linear`` or ``log``.
+        weight: Capacity units per Mtok of each offer (``w_o``).
+        pool: Pool id of each offer (0..P-1).
+        pool_capacity: Capacity of each offer's pool, capacity units (repeated on each offer of the pool).
+        max_price_ratio: Cap on price / anchor where demand is too inelastic for an interior optimum (log
+            utility with ``beta (1 - s) <= 1`` at every price), as in ``market.pricing.logit_best_response``.
+        price_anchor: The anchor of that cap per offer (default ``max(cost, last price)``).
+
+    Returns:
+        Best-response prices, $/Mtok.
+    """
+    cost = np.asarray(cost, dtype=np.float64)
+    price = np.asarray(price, dtype=np.float64)
+    valid = (demand > 0) & (own_slope > 0) & (beta > 0)
+    out = price.copy()
+    if not valid.any():
+        return out
+    c, b, grp = cost[valid], beta[valid], np.asarray(pool, dtype=np.int64)[valid]
+    p0 = price[valid]
+    share0 = np.clip(1.0 - own_slope[valid] / (b * price_term_derivative(p0, form) * demand[valid]), 1e-12,
+                     1.0 - 1e-12)
+    anchor = np.maximum(c, p0) if price_anchor is None else np.maximum(
+        np.asarray(price_anchor, dtype=np.float64)[valid], c)
+    capacity = np.full(int(np.max(pool)) + 1, np.inf)
+    capacity[grp] = np.asarray(pool_capacity, dtype=np.float64)[valid]
+    out[valid] = pooled_prices(c, utility_transform(p0, form), np.log((1.0 - share0) / share0), b,
+                               np.asarray(weight, dtype=np.float64)[valid], grp, demand[valid] / share0,
+                               max_price_ratio * anchor, capacity, form == "log")
+    return out
