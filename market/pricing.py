@@ -185,7 +185,7 @@ def diversion_margin(
     if classes is not None:
         algebra, (scale, den) = _class_terms(shares, volume, classes, outside_share)
         class_weight = (price_sensitivity / mu)[:, None] * over(scale, den)  # (b_e / mu) V_ek / den_ek^2
-        eligible_by_row = algebra.eligible[classes.group]  # E x K x O: A[g_e, k, o]
+        group = classes.group
     for idx in groups:
         if len(idx) < 2:
             continue
@@ -193,7 +193,7 @@ def diversion_margin(
         if classes is None:
             cross = (block * weight[:, None]).T @ block  # sum_e w_e s_ei s_ej
         else:  # sum_{e,k} cw_ek (S_ei A_gki) (S_ej A_gkj), (e, k) pairs as the rows of one product
-            part = block[:, None, :] * eligible_by_row[:, :, idx]
+            part = block[:, None, :] * algebra.eligible[:, :, idx][group]  # S_ei A[g_e, k, i], E x K x n
             flat = part.reshape(-1, len(idx))
             cross = (flat * class_weight.reshape(-1, 1)).T @ flat
         np.fill_diagonal(cross, 0.0)
