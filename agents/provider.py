@@ -74,7 +74,7 @@ class Provider(mesa.Agent):
         self.pue = config.pue
         self.parent: Provider | None = None
         self.active = True
-        self.cumulative_served_mtok = 0.0
+        self.cumulative_served_mtok = 0.0  # work served to date, capacity units (Mtok of the frontier model)
         self.months_distressed = 0
         self.months_idle = 0
         self.pricing = make_pricing_strategy(config.pricing, rng=pricing_rng)

@@ -15,6 +15,14 @@ With routers (``market.routers``), ``served_o`` counts for the holder whose GPUs
 tokens are served by the provider it routes to, which earns ``p_via x`` from the router and bears its variable
 cost; the router's revenue is what buyers paid it and its cash cost what it paid providers (no fleet, no
 interest).
+
+The data flywheel (``market.corporate.flywheel_gain``) learns from the work served, counted in capacity units
+(Mtok of the frontier model, the GPU time the tokens took)::
+
+    served_units[h] = sum_o capacity_weight_o * served_o      (a routed token: the weight of the offer it is routed to)
+
+so a small tier's cheap token, a fifteenth of a frontier token's GPU time, teaches a fifteenth as much; with one
+tier (weight 1) it is ``served``.
 """
 
 from __future__ import annotations
@@ -34,7 +42,8 @@ FloatArray = NDArray[np.float64]
 
 @dataclass(frozen=True)
 class Settlement:
-    """One month's accounts per holder id, $ (``served`` in Mtok). Holders without accounts have zeros.
+    """One month's accounts per holder id, $ (``served`` in Mtok of the tiers served, ``served_units`` in
+    capacity units, module docstring). Holders without accounts have zeros.
 
     ``routed`` (only in a market with routers): the month's sales through routers (``market.routers.PassThrough``).
     """
@@ -45,6 +54,7 @@ class Settlement:
     cash_cost: FloatArray
     interest: FloatArray
     profit: FloatArray
+    served_units: FloatArray
     routed: PassThrough | None = None
 
     @classmethod
@@ -86,13 +96,17 @@ def settle_month(offers: OfferBook, clearing: Clearing, fleet: FleetEconomics, i
         direct = np.where(offers.via < 0, clearing.served, 0.0)
         routed = pass_through(offers, clearing.served, n)
         served = per_holder(direct) + routed.provider_served
+        via = offers.via[offers.via >= 0]
+        units = per_holder(direct * offers.capacity_weight) + np.bincount(
+            offers.holder[via], weights=clearing.served[offers.via >= 0] * offers.capacity_weight[via], minlength=n)
         variable = per_holder(direct * offers.variable_cost) + routed.provider_variable_cost + routed.router_cost
         revenue = revenue + routed.provider_revenue
     else:
         served = per_holder(clearing.served)
+        units = per_holder(clearing.served * offers.capacity_weight)
         variable = per_holder(clearing.served * offers.variable_cost)
     depreciation = fleet.depreciation.sum(axis=1)
     cash_cost = fleet.power_cost.sum(axis=1) + fleet.opex.sum(axis=1) + variable
     profit = np.where(books, revenue - cash_cost - depreciation - interest, 0.0)
     return Settlement(revenue=revenue, served=served, depreciation=depreciation, cash_cost=cash_cost,
-                      interest=interest, profit=profit, routed=routed)
+                      interest=interest, profit=profit, served_units=units, routed=routed)

@@ -420,7 +420,7 @@ class InferenceMarket(mesa.Model):
                 p.cash += s.revenue[h] - s.cash_cost[h] - s.interest[h]
                 p.last_profit = s.profit[h]
                 p.monthly_operating_cost = s.cash_cost[h] + s.interest[h]
-                p.cumulative_served_mtok += s.served[h]
+                p.cumulative_served_mtok += s.served_units[h]
         for r in self.roster.routers:
             r.settle(float(s.revenue[r.holder_id]), float(s.cash_cost[r.holder_id]))
         margins = corporate.margin_by_kind(s.revenue, s.profit, self.roster.kind_ids(active_only=True),

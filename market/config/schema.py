@@ -692,10 +692,11 @@ class ProviderConfig(_Section):
         description="Upgrade cycle: GPUs older than this are sold to resellers (None: kept to end of life).",
     )
     flywheel_learning_rate: NonNegFloat = Field(
-        0.0, description="Data flywheel: quality gain per e-fold of cumulative tokens served (0: none)."
+        0.0, description="Data flywheel: quality gain per e-fold of cumulative work served (0: none)."
     )
     flywheel_scale_mtok: PosFloat = Field(
-        1e9, description="Cumulative Mtok at which the flywheel gain is learning_rate * ln(2)."
+        1e9, description="Cumulative work served (capacity units: Mtok of the frontier model) at which the "
+        "flywheel gain is learning_rate * ln(2)."
     )
     flywheel_privacy_cost: NonNegFloat = Field(
         0.0, description="Added privacy risk per unit of flywheel quality gain (customers' data trains its models)."

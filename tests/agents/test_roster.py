@@ -434,7 +434,8 @@ def test_reseller_desk() -> None:
 def settlement(revenue: list[float], cash_cost: list[float]) -> Settlement:
     n = len(revenue)
     return Settlement(revenue=np.array(revenue), served=np.zeros(n), depreciation=np.zeros(n),
-                      cash_cost=np.array(cash_cost), interest=np.zeros(n), profit=np.zeros(n))
+                      cash_cost=np.array(cash_cost), interest=np.zeros(n), profit=np.zeros(n),
+                      served_units=np.zeros(n))
 
 
 def test_acquisition_view() -> None:

@@ -7,6 +7,8 @@ module docstring of market/accounts.py::
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from market.accounts import Settlement, settle_month
@@ -77,10 +79,35 @@ def test_padded_adds_zero_rows_for_new_holders() -> None:
     """Accounts of 2 holders padded to 4: every field gains two zeros; padding to 2 (or fewer) changes nothing."""
     settlement = Settlement(revenue=np.array([1.0, 2.0]), served=np.array([3.0, 4.0]),
                             depreciation=np.array([5.0, 6.0]), cash_cost=np.array([7.0, 8.0]),
-                            interest=np.array([9.0, 10.0]), profit=np.array([11.0, 12.0]))
+                            interest=np.array([9.0, 10.0]), profit=np.array([11.0, 12.0]),
+                            served_units=np.array([13.0, 14.0]))
     padded = settlement.padded(4)
     for name, (a, b) in {"revenue": (1, 2), "served": (3, 4), "depreciation": (5, 6), "cash_cost": (7, 8),
-                         "interest": (9, 10), "profit": (11, 12)}.items():
+                         "interest": (9, 10), "profit": (11, 12), "served_units": (13, 14)}.items():
         np.testing.assert_array_equal(getattr(padded, name), [a, b, 0.0, 0.0])
         np.testing.assert_array_equal(getattr(settlement.padded(2), name), [a, b])
         np.testing.assert_array_equal(getattr(settlement.padded(1), name), [a, b])
+
+
+def test_served_capacity_units_weigh_tiers_and_routed_tokens_by_gpu_time() -> None:
+    """The flywheel's measure of work served, by hand: provider 0 serves 100 Mtok of a frontier tier (weight 1)
+    and 150 Mtok of a small tier (weight 1/15); provider 1 serves 40 Mtok of a mid tier (weight 1/4) directly and
+    20 Mtok of it through router 2's offer (the router's own weight does not count: the tokens run on provider
+    1's GPUs). served = [250, 60, 0]; served_units = [100 + 150/15, 40/4 + 20/4, 0] = [110, 15, 0]."""
+    price = [2.0, 0.1, 0.5, 0.6]
+    book = replace(offer_book([0, 0, 1, 2], price, [0.0] * 4), capacity_weight=np.array([1.0, 1 / 15, 0.25, 1.0]),
+                   via=np.array([-1, -1, -1, 2]))
+    settlement = settle_month(book, clearing([100.0, 150.0, 40.0, 20.0], price),
+                              fleet([[0.0]] * 3, [[0.0]] * 3, [[0.0]] * 3), interest=np.zeros(3),
+                              books=np.array([True, True, True]))
+    np.testing.assert_allclose(settlement.served, [250.0, 60.0, 0.0], rtol=1e-15)
+    np.testing.assert_allclose(settlement.served_units, [110.0, 15.0, 0.0], rtol=1e-15)
+
+
+def test_served_units_are_the_tokens_with_one_tier() -> None:
+    """Weight 1 everywhere (no declared tiers): the flywheel counts Mtok exactly as before."""
+    price = [2.0, 3.0, 4.0]
+    settlement = settle_month(offer_book([0, 0, 1], price, [0.0] * 3), clearing([100.0, 50.0, 25.0], price),
+                              fleet([[0.0]] * 3, [[0.0]] * 3, [[0.0]] * 3), interest=np.zeros(3),
+                              books=np.array([True, True, False]))
+    np.testing.assert_array_equal(settlement.served_units, settlement.served)

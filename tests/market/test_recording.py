@@ -61,7 +61,7 @@ def outcome(owner: tuple[int, int] = (0, 1), reference_generation: int = 1, step
                            variable_cost=np.zeros((3, 2)), load_mw=np.zeros(2))
     settlement = Settlement(revenue=np.array([40.0, 27.0, 0.0]), served=np.array([20.0, 27.0, 0.0]),
                             depreciation=np.zeros(3), cash_cost=np.zeros(3), interest=np.zeros(3),
-                            profit=np.array([12.0, -3.0, 0.0]))
+                            profit=np.array([12.0, -3.0, 0.0]), served_units=np.array([20.0, 27.0, 0.0]))
     providers = ProviderSnapshot(
         holder=np.array([0, 1]), name=np.array(["cloud", "swarm"], dtype=object),
         kind=np.array(["hyperscaler", "decentralized"], dtype=object),
