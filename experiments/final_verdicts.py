@@ -214,6 +214,7 @@ def final_markdown(final: pd.DataFrame, baseline_label: str) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for _, r in final.iterrows():
-        lines.append(f"| {r['number']} | {r['title']} | {r['baseline_verdict'] or '-'} | {r['verdict_over_worlds']} "
-                     f"| {r['flips_under'] or '-'} | **{r['verdict']}** | {r['conditions'] or '-'} |")
+        cells = [str(r["number"]), r["title"], r["baseline_verdict"] or "-", r["verdict_over_worlds"],
+                 r["flips_under"] or "-", f"**{r['verdict']}**", r["conditions"] or "-"]
+        lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines) + "\n"
