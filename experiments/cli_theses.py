@@ -42,7 +42,8 @@ def theses(
                                                     "(experiments/configs/robustness.toml) and write the robustness "
                                                     "table (robustness.md, robustness.parquet).")] = None,
     over_worlds: Annotated[Path | None, typer.Option(help="With --robustness: verdicts.parquet of a --worlds run; "
-                                                     "each flip is checked against the verdict over worlds.")
+                                                     "writes the final verdicts (verdicts_final.md, .parquet): "
+                                                     "a robust verdict that flips under a switch is conditional.")
                            ] = None,
 ) -> None:
     """Test the theses: run each one's scenarios, then write a verdict table (Markdown and Parquet) to OUT.
@@ -103,7 +104,8 @@ def run_robustness_command(out: Path, robustness: Path, over_worlds: Path | None
                            only: list[str] | None, theses_dir: Path | None, workers: int | None,
                            address: str | None, resume: bool) -> None:
     """``ieco theses --robustness FILE``: the robustness table (:mod:`experiments.robustness`)."""
-    from experiments.robustness import flip_check, run_robustness
+    from experiments.final_verdicts import ROBUST, flip_check
+    from experiments.robustness import run_robustness
 
     started = time.perf_counter()
     again = ["theses", "--out", out, "--robustness", robustness,
@@ -124,6 +126,14 @@ def run_robustness_command(out: Path, robustness: Path, over_worlds: Path | None
     flips = flip_check(table, None)
     console.print(f"{len(flips)} verdict(s) flip under a single switch: "
                   + (", ".join(f"{r['thesis']} ({r['column']})" for _, r in flips.iterrows()) or "none"))
+    if over_worlds is not None:
+        import pandas as pd
+
+        final = pd.read_parquet(out / "verdicts_final.parquet")
+        made = final[final["verdict"].eq("conditional") & final["verdict_over_worlds"].isin(ROBUST)]["thesis"]
+        console.print(f"{len(made)} robust verdict(s) over worlds made conditional by a single switch: "
+                      + (", ".join(made) or "none"))
+        console.print(f"final verdicts: {(out / 'verdicts_final.md').resolve()} and verdicts_final.parquet")
     console.print(f"robustness table: {(out / 'robustness.md').resolve()} and robustness.parquet  "
                   f"({time.perf_counter() - started:.0f} s)")
     cli_sweep.fail_on_failed_thesis_runs(out, table["thesis"].unique())

@@ -16,9 +16,11 @@ the uncertainty file (``parameters = {demand_elasticity = "low"}``), or a change
 
 Columns with the same settings share their runs (a run set), and identical runs of different theses run once
 (:mod:`experiments.shared_runs`). Replication r has the same seed in every column and scenario (common random
-numbers). A verdict that changes sign against the baseline column (supported <-> refuted) is marked as a flip; with
-the verdicts over worlds of ``ieco theses --worlds`` at hand, each flip is checked against the acceptance rule that
-a thesis whose verdict flips under one switch must be conditional over worlds.
+numbers). A verdict that changes sign against the baseline column (supported <-> refuted) is marked as a flip. With
+the verdicts over worlds of ``ieco theses --worlds`` at hand (``--over-worlds``), the final verdicts are written too
+(:mod:`experiments.final_verdicts`): a robust verdict over worlds that flips under a column becomes conditional on
+the baseline's setting of that switch (the column's ``condition``), so that no verdict a user reads changes sign
+under a single switch without being conditional.
 """
 
 from __future__ import annotations
@@ -35,6 +37,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from analysis.results import load_sweep
 from analysis.statistics import StatisticError
 from experiments.evaluators import Evaluator, make_evaluator
+from experiments.final_verdicts import (
+    column_condition,
+    final_markdown,
+    final_verdicts,
+    flip_check,
+    read_over_worlds,
+)
 from experiments.locks import DirectoryLock, check_unlocked
 from experiments.outputs import write_file_atomic, write_text_atomic
 from experiments.sweep import ProgressCallback, check_store, open_store
@@ -72,6 +81,9 @@ class RobustnessColumn(_Spec):
     horizon: int | None = Field(None, ge=1, le=100_000, description="Months of the runs the statistic reads.")
     burn_in: int | None = Field(None, ge=0, le=100_000, description="Burn-in of every statistic, months.")
     window: Literal["declared", "alternate"] = Field("declared", description="The statistic's window.")
+    condition: str = Field("", description="What a verdict that flips under this column holds under: the "
+                           "baseline's setting of the switch, in words (e.g. 'a 5-year horizon'); default: the "
+                           "baseline column's label.")
 
     @field_validator("name")
     @classmethod
@@ -254,12 +266,14 @@ def run_robustness(
     """Run every thesis in every run set of the robustness file and write the robustness table.
 
     Args:
-        out: Directory: one sweep directory per thesis plus ``robustness.md`` and ``robustness.parquet``.
+        out: Directory: one sweep directory per thesis plus ``robustness.md`` and ``robustness.parquet`` (and,
+            with ``over_worlds``, ``verdicts_final.parquet`` and ``verdicts_final.md``).
         robustness_file: The columns.
         replications: Replications per scenario and run set (default: the file's).
         only: Names of the theses to run (default: all).
         theses_dir: Directory of thesis files (default: the shipped ones).
-        over_worlds: ``verdicts.parquet`` of ``ieco theses --worlds``: each flip is checked against it.
+        over_worlds: ``verdicts.parquet`` of ``ieco theses --worlds``: each flip is checked against it, and the
+            final verdicts are written (``verdicts_final.parquet`` and ``verdicts_final.md``).
         workers: Parallel runs; 1 runs in-process, otherwise on Ray.
         address: Ray cluster to join.
         resume: Continue an interrupted run in ``out``.
@@ -301,20 +315,16 @@ def run_robustness(
         table = mark_flips(pd.DataFrame(rows, columns=list(ROBUSTNESS_COLUMNS)), spec.baseline)
         write_file_atomic(root / "robustness.parquet", lambda p: table.to_parquet(p, index=False))
         write_text_atomic(root / "robustness.md", robustness_markdown(table, spec, worlds_table))
+        if worlds_table is not None:
+            write_final_verdicts(root, final_verdicts(table, spec, worlds_table), spec)
     return table
 
 
-def read_over_worlds(path: str | Path) -> pd.DataFrame:
-    """The verdicts over worlds (``thesis`` and ``verdict`` columns) of ``ieco theses --worlds``.
-
-    Raises:
-        ConfigError: The file cannot be read or lacks the columns.
-    """
-    try:
-        frame = pd.read_parquet(path, columns=["thesis", "verdict", "share_supported", "share_refuted"])
-    except (OSError, ValueError, KeyError) as exc:
-        raise ConfigError(f"--over-worlds {path}: not a verdicts.parquet of `ieco theses --worlds` ({exc})") from None
-    return frame
+def write_final_verdicts(out: Path, final: pd.DataFrame, spec: RobustnessSpec) -> None:
+    """Write ``verdicts_final.parquet`` and ``verdicts_final.md`` atomically."""
+    write_file_atomic(out / "verdicts_final.parquet", lambda p: final.to_parquet(p, index=False))
+    baseline = next(c.label for c in spec.columns if c.name == spec.baseline)
+    write_text_atomic(out / "verdicts_final.md", final_markdown(final, baseline))
 
 
 SHORT = {"supported": "S", "refuted": "R", "inconclusive": "I", "error": "E"}
@@ -327,19 +337,6 @@ def cell(row: pd.Series) -> str:
     text = (f"{format_number(row['estimate'])} [{format_number(row['ci_low'])}, {format_number(row['ci_high'])}] "
             f"{SHORT.get(row['verdict'], '?')}")
     return f"**{text} (flip)**" if row["flip"] else text
-
-
-def flip_check(table: pd.DataFrame, worlds: pd.DataFrame | None) -> pd.DataFrame:
-    """Every flip with the thesis's verdict over worlds and whether the acceptance rule holds (conditional)."""
-    flips = table[table["flip"]][["number", "thesis", "title", "column", "label", "verdict"]].copy()
-    if worlds is None:
-        flips["over_worlds"] = ""
-        flips["holds"] = pd.NA
-        return flips
-    verdicts = worlds.set_index("thesis")["verdict"]
-    flips["over_worlds"] = flips["thesis"].map(verdicts).fillna("not judged")
-    flips["holds"] = [pd.NA if v == "not judged" else v == "conditional" for v in flips["over_worlds"]]
-    return flips
 
 
 def robustness_markdown(table: pd.DataFrame, spec: RobustnessSpec, worlds: pd.DataFrame | None = None) -> str:
@@ -357,13 +354,31 @@ def robustness_markdown(table: pd.DataFrame, spec: RobustnessSpec, worlds: pd.Da
     lines += ["", "S supported, R refuted, I inconclusive; **(flip)**: supported <-> refuted against the column "
               f"'{next(c.label for c in columns if c.name == spec.baseline)}'.", "", "Columns:", ""]
     lines += [" ".join(f"- **{c.label}** ({c.name}): {c.question} Source: {c.source}".split()) for c in columns]
+    lines += ["", *flip_lines(table, spec, worlds)]
+    return "\n".join(lines) + "\n"
+
+
+def flip_lines(table: pd.DataFrame, spec: RobustnessSpec, worlds: pd.DataFrame | None) -> list[str]:
+    """The flips under a single switch, each with the thesis's verdict over worlds and its final verdict."""
     flips = flip_check(table, worlds)
-    lines += ["", "Flips under a single switch" + (" and the thesis's verdict over worlds:" if worlds is not None
-                                                   else ":"), ""]
+    by_name = {c.name: c for c in spec.columns}
+    lines = ["Flips under a single switch" + (", the thesis's verdict over worlds and its final verdict:"
+                                              if worlds is not None else ":"), ""]
     if flips.empty:
         lines.append("- none")
     for _, f in flips.iterrows():
-        tail = "" if worlds is None else f" - over worlds: {f['over_worlds']}" + (
-            "" if f["holds"] is pd.NA or f["holds"] else " (not conditional: the acceptance rule fails)")
+        tail = ""
+        if worlds is not None and f["holds"] is pd.NA:
+            tail = " - not judged over worlds (no final verdict over worlds)"
+        elif worlds is not None:
+            holds_under = column_condition(by_name[f["column"]], by_name[spec.baseline])
+            tail = f" - over worlds: {f['over_worlds']}; final verdict: **{f['final']}** (holds under {holds_under})"
         lines.append(f"- {f['number']}. {f['title']}: {f['verdict']} under '{f['label']}'{tail}")
-    return "\n".join(lines) + "\n"
+    if worlds is None:
+        lines += ["", "Without verdicts over worlds (`--over-worlds`) no final verdicts are written."]
+    elif not flips.empty:
+        lines += ["", "Each flip makes the thesis's final verdict conditional (`verdicts_final.md`): a verdict that "
+                  "changes sign under a single switch holds only under the baseline's setting of that switch, and the "
+                  "final verdict carries that setting as its condition. So no final verdict changes sign under a "
+                  "single switch without this table showing it and the verdict being conditional."]
+    return lines

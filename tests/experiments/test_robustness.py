@@ -11,11 +11,11 @@ from typer.testing import CliRunner
 
 from experiments.cli import app
 from experiments.evaluators import execute_run
+from experiments.final_verdicts import FINAL_COLUMNS, flip_check
 from experiments.robustness import (
     DEFAULT_ROBUSTNESS,
     ROBUSTNESS_COLUMNS,
     RobustnessColumn,
-    flip_check,
     load_robustness,
     mark_flips,
     robustness_markdown,
@@ -109,14 +109,18 @@ def test_the_table_writer_marks_flips_and_checks_them_against_the_worlds() -> No
     assert "| # | thesis | claim | BASE | X |" in text
     assert "| 1 | A | > 0 | 0.5 [0.25, 0.75] S | **0.5 [0.25, 0.75] R (flip)** |" in text
     assert "| 2 | B | > 0 | 0.5 [0.25, 0.75] R | 0.5 [0.25, 0.75] R |" in text
-    assert "- 1. A: refuted under 'X' - over worlds: robustly supported (not conditional" in text
+    # the robust verdict that flips is conditional in the final verdicts: the rule holds by construction
+    assert ("- 1. A: refuted under 'X' - over worlds: robustly supported; final verdict: **conditional** (holds "
+            "under the setting of the column 'BASE')\n") in text
+    assert "final verdict carries that setting as its condition" in text
     checked = flip_check(table, worlds)
-    assert checked["holds"].tolist() == [False]
+    assert checked["final"].tolist() == ["conditional"] and checked["holds"].tolist() == [True]
     assert flip_check(table, worlds.assign(verdict="conditional"))["holds"].tolist() == [True]
     unjudged = flip_check(table, worlds[worlds["thesis"] == "b"])
-    assert unjudged["over_worlds"].tolist() == ["not judged"] and unjudged["holds"].isna().all()
-    assert "- 1. A: refuted under 'X' - over worlds: not judged\n" in robustness_markdown(
-        table, spec, worlds[worlds["thesis"] == "b"])
+    assert unjudged["over_worlds"].tolist() == ["not judged over worlds"] and unjudged["holds"].isna().all()
+    assert "- 1. A: refuted under 'X' - not judged over worlds (no final verdict over worlds)\n" in (
+        robustness_markdown(table, spec, worlds[worlds["thesis"] == "b"]))
+    assert "no final verdicts are written" in robustness_markdown(table, spec, None)
 
 
 @pytest.mark.slow
@@ -213,6 +217,22 @@ def test_robustness_end_to_end(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "--robustness" in result.output and not (tmp_path / "x").exists()
     result = CliRunner().invoke(app, ["theses", "--out", str(tmp_path / "x"), "--over-worlds", "v.parquet"])
     assert result.exit_code == 2 and "--over-worlds needs --robustness" in result.output
+    assert not (out / "verdicts_final.parquet").exists()  # no verdicts over worlds, no final verdicts
     # a resumed run re-runs nothing and gives the same table
     again = run_robustness(out, robustness_file=tmp_path / "r.toml", theses_dir=theses, workers=1, resume=True)
     pd.testing.assert_frame_equal(again, table)
+    # with verdicts over worlds, the command line re-judges the stored runs and writes the final verdicts
+    assert table["verdict"].eq("supported").all() and not table["flip"].any()
+    pd.DataFrame({"thesis": ["share"], "verdict": ["robustly supported"], "share_supported": [1.0],
+                  "share_refuted": [0.0]}).to_parquet(tmp_path / "verdicts.parquet")
+    result = CliRunner().invoke(app, ["theses", "--out", str(out), "--robustness", str(tmp_path / "r.toml"),
+                                      "--theses-dir", str(theses), "--workers", "1", "--resume",
+                                      "--over-worlds", str(tmp_path / "verdicts.parquet")])
+    assert result.exit_code == 0, result.output
+    final = pd.read_parquet(out / "verdicts_final.parquet")
+    assert list(final.columns) == list(FINAL_COLUMNS)
+    assert final[["thesis", "baseline_verdict", "verdict_over_worlds", "verdict", "flips_under", "conditions"]
+                 ].values.tolist() == [["share", "supported", "robustly supported", "robustly supported", "", ""]]
+    assert "| 1 | Share | supported | robustly supported | - | **robustly supported** | - |" in (
+        out / "verdicts_final.md").read_text()
+    assert "0 robust verdict(s) over worlds made conditional" in " ".join(result.output.split())
