@@ -49,7 +49,9 @@ def first_order_price(cost: float, g0: float, log_odds: float, beta: float, log_
     ``x`` is the price (linear utility, ``m = x - c``) or the log price (log utility, ``m = 1 - c exp(-x)``),
     ``1 - s(x) = 1 / (1 + exp(-z))``, ``z = ln K + beta (x - g0)``. With log utility and ``c = 0`` the root is
     closed-form, ``x = g0 - (ln(beta - 1) + ln K) / beta`` (none when ``beta <= 1``); the price never exceeds
-    ``max_price`` (log utility).
+    ``max_price`` (log utility): since the iterates rise monotonically to the root, the first step that would
+    pass the cap ends the solve at the cap, and a cap at or below the cost (a shadow cost above the cap of the
+    offer's price) is the answer itself.
     """
     cost = max(cost, 0.0)
     if log_form:
@@ -58,6 +60,8 @@ def first_order_price(cost: float, g0: float, log_odds: float, beta: float, log_
             closed = g0 - (math.log(beta - 1.0) + log_odds) / beta if beta > 1.0 else math.inf
             return math.exp(min(closed, cap))
         x = math.log(cost) + 1e-9
+        if x >= cap:  # the cap is at (or below) the cost: no margin can be earned under it
+            return max_price
     else:
         cap = math.inf
         x = cost + 1e-9 / beta
@@ -74,8 +78,13 @@ def first_order_price(cost: float, g0: float, log_odds: float, beta: float, log_
             margin = x - cost
             g = math.log(margin) + log_beta + log_one_minus_s
             slope = 1.0 / margin + beta * share
+        if not slope > 0.0:  # G is flat only where the share has underflowed: no better point to move to
+            break
         step = g / slope
-        x = min(x - step, cap)
+        if x - step >= cap:  # Newton's iterates rise monotonically to the root: the root is at or above the cap
+            x = cap
+            break
+        x = x - step
         if abs(step) <= 1e-13 * max(1.0, abs(x)):
             break
     return math.exp(x) if log_form else x

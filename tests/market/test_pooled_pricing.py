@@ -138,3 +138,51 @@ def test_pools_of_one_owner_are_solved_separately() -> None:
                                 beta=np.tile(BETA, 2))
     np.testing.assert_allclose(both[:2], solve(1000.0), rtol=1e-12)
     np.testing.assert_allclose(both[2:], solve(40.0), rtol=1e-12)
+
+
+def test_a_full_pool_whose_shadow_cost_passes_the_price_cap_clears_it() -> None:
+    # Log utility, a fleet with zero marginal cost, and a price cap of 1,000 x an anchor of $1e-6 ($0.001): the
+    # pool is so short that its shadow cost per Mtok passes the cap. The cap then does not hold the price down
+    # (as logit_best_response's capacity floor does not): each tier is priced at its shadow cost and the pool
+    # is just full. (This raised ZeroDivisionError in the compiled solver when the Newton iterate reached a cap
+    # equal to the cost.)
+    obs = observed()
+    prices = pooled_best_response(cost=COST, price=P0, form="log", weight=WEIGHT, pool=np.array([0, 0]),
+                                  pool_capacity=np.full(2, 5.0), price_anchor=np.full(2, 1e-6), **obs)
+    assert np.all(np.isfinite(prices)) and np.all(prices > 1e-3)
+    share0 = np.clip(1.0 - obs["own_slope"] / (BETA / P0 * obs["demand"]), 1e-12, 1.0 - 1e-12)
+    market, odds = obs["demand"] / share0, (1.0 - share0) / share0
+    used = WEIGHT @ (market / (1.0 + odds * np.exp(BETA * (np.log(prices) - np.log(P0)))))
+    assert used == pytest.approx(5.0, rel=1e-9)
+    assert prices[0] / WEIGHT[0] == pytest.approx(prices[1] / WEIGHT[1], rel=1e-9)  # one shadow price per unit
+
+
+def test_compiled_first_order_price_with_the_cap_at_the_cost_is_the_cap() -> None:
+    assert first_order_price(2.0, 0.0, 0.0, 3.0, True, 2.0) == 2.0
+    assert first_order_price(2.0, 0.0, 0.0, 3.0, True, 1.5) == 1.5
+
+
+@settings(max_examples=150, deadline=None)
+@given(cost=st.lists(st.floats(0.0, 2.0), min_size=3, max_size=3),
+       share=st.lists(st.floats(0.01, 0.99), min_size=3, max_size=3),
+       beta=st.lists(st.floats(0.3, 30.0), min_size=3, max_size=3),
+       capacity=st.floats(1e-3, 1e4), anchor=st.floats(1e-9, 10.0), log_form=st.booleans())
+def test_pooled_prices_are_finite_and_fill_no_pool_beyond_capacity(cost: list[float], share: list[float],
+                                                                  beta: list[float], capacity: float,
+                                                                  anchor: float, log_form: bool) -> None:
+    # Any observed demand, cost, cap anchor and pool size: prices are finite and positive, and the fitted demand
+    # at them uses at most the pool's capacity (to the bisection's tolerance) where the pool binds.
+    form = "log" if log_form else "linear"
+    p0, s, b = np.array([1.0, 0.4, 0.1]), np.array(share), np.array(beta)
+    market = np.array([100.0, 300.0, 500.0])
+    slope_scale = 1.0 / p0 if log_form else np.ones(3)
+    demand, own_slope = market * s, b * slope_scale * s * (1.0 - s) * market
+    weight = np.array([1.0, 0.25, 1.0 / 15.0])
+    prices = pooled_best_response(cost=np.array(cost), price=p0, demand=demand, own_slope=own_slope, beta=b,
+                                  form=form, weight=weight, pool=np.zeros(3, dtype=np.int64),
+                                  pool_capacity=np.full(3, capacity), price_anchor=np.full(3, anchor))
+    assert np.all(np.isfinite(prices)) and np.all(prices > 0)
+    g = np.log(prices) - np.log(p0) if log_form else prices - p0
+    with np.errstate(over="ignore"):  # a price far above the fitted market: its demand is 0
+        used = weight @ (market / (1.0 + (1.0 - s) / s * np.exp(b * g)))
+    assert used <= capacity * (1.0 + 1e-6)
