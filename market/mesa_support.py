@@ -1,14 +1,24 @@
-"""What makes the model a Mesa model as Mesa users expect: seeds for ``mesa.batch_run``, the data collector.
+"""What makes the model a Mesa model as Mesa users expect: seeds for ``mesa.batch_run``, the data collector, and
+models that are freed when their last reference goes.
 
 ``mesa.batch_run`` (Mesa 3.3) builds every iteration of a parameter combination with the same keyword
 parameters and tells the model nothing about the iteration. So that iterations are different and still
 reproducible, the model derives iteration ``k``'s seed from the parameters' seed with
 :func:`batch_iteration_seed`, reading ``k`` from the batch runner's frame (:func:`mesa_batch_iteration`).
+
+Mesa 3.3 numbers agents per model in a class attribute, ``mesa.Agent._ids``, a ``defaultdict`` keyed by the model
+itself: every model ever built stays referenced by it, with its agents and all their arrays, for the life of the
+process (measured: about 9 MB a baseline run; a Ray worker of a 3,300-run sweep grew to 7.7 GB).
+:func:`release_models_when_unreferenced` replaces that dictionary with one that holds its models weakly
+(:class:`AgentCounters`): agents are numbered exactly as before, and a model is freed when nothing else refers
+to it.
 """
 
 from __future__ import annotations
 
+import itertools
 import sys
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -17,6 +27,28 @@ import numpy as np
 
 from market.config import ScenarioConfig
 from market.config.schema import MAX_SEED
+
+
+class AgentCounters(weakref.WeakKeyDictionary[Any, "itertools.count[int]"]):
+    """``mesa.Agent._ids`` with weak keys: the counter of agent ids of each live model, from 1 (as Mesa's)."""
+
+    def __getitem__(self, model: Any) -> itertools.count[int]:
+        counter = self.get(model)
+        if counter is None:
+            counter = self[model] = itertools.count(1)
+        return counter
+
+
+def release_models_when_unreferenced() -> None:
+    """Install :class:`AgentCounters` as ``mesa.Agent._ids``, keeping the counters of models already built (a
+    no-op when installed before)."""
+    current = mesa.Agent._ids
+    if isinstance(current, AgentCounters):
+        return
+    counters = AgentCounters()
+    for model, counter in list(current.items()):
+        counters[model] = counter
+    mesa.Agent._ids = counters
 
 
 def batch_iteration_seed(seed: int, iteration: int) -> int:

@@ -39,7 +39,7 @@ from market.events import Event, EventKind, EventLog
 from market.fleet import FleetEconomics, fleet_economics, grid_load_mw, installed_kw
 from market.hardware import SCRAPPED, GpuLedger, best_quotes
 from market.latency import latency_disutility, network_latency_ms, pool_utilization
-from market.mesa_support import market_datacollector, model_seed
+from market.mesa_support import market_datacollector, model_seed, release_models_when_unreferenced
 from market.metrics import by_holder, consumer_surplus, revenue_by_buyer_region
 from market.networks import market_networks
 from market.observation import MarketObservation, observe_market
@@ -96,6 +96,7 @@ class InferenceMarket(mesa.Model):
         config = scenario_with_settings(load_scenario(scenario) if config is None else config, kwargs)
         root = np.random.SeedSequence(model_seed(config, seed, rng))
         setup_seq, shock_seq, corporate_seq, self.pricing_seq = root.spawn(4)  # 4th: providers' pricing
+        release_models_when_unreferenced()  # Mesa's agent counters would keep every model alive (mesa_support)
         super().__init__(rng=np.random.default_rng(setup_seq))
         self.seed = int(root.entropy)  # type: ignore[arg-type]
         self.config = config
