@@ -8,7 +8,8 @@ reproducible, the model derives iteration ``k``'s seed from the parameters' seed
 
 Mesa 3.3 numbers agents per model in a class attribute, ``mesa.Agent._ids``, a ``defaultdict`` keyed by the model
 itself: every model ever built stays referenced by it, with its agents and all their arrays, for the life of the
-process (measured: about 9 MB a baseline run; a Ray worker of a 3,300-run sweep grew to 7.7 GB).
+process (measured: about 9 MB a baseline run; a Ray worker of a 3,300-run sweep grew to 7.7 GB; Mesa's issue
+#3179, fixed upstream by pull request #3180, which numbers agents at registration instead).
 :func:`release_models_when_unreferenced` replaces that dictionary with one that holds its models weakly
 (:class:`AgentCounters`): agents are numbered exactly as before, and a model is freed when nothing else refers
 to it.
@@ -41,9 +42,9 @@ class AgentCounters(weakref.WeakKeyDictionary[Any, "itertools.count[int]"]):
 
 def release_models_when_unreferenced() -> None:
     """Install :class:`AgentCounters` as ``mesa.Agent._ids``, keeping the counters of models already built (a
-    no-op when installed before)."""
-    current = mesa.Agent._ids
-    if isinstance(current, AgentCounters):
+    no-op when installed before, or with a Mesa that has no ``Agent._ids``)."""
+    current = getattr(mesa.Agent, "_ids", None)
+    if current is None or isinstance(current, AgentCounters):  # a Mesa without the class-level counters
         return
     counters = AgentCounters()
     for model, counter in list(current.items()):
