@@ -26,8 +26,8 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
-from market.demand import price_term_derivative, utility_transform
 from market.kernel_passes import CACHE
+from market.pricing import FittedLogit
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -156,37 +156,25 @@ def pooled_best_response(
     observed demand keep ``price`` and use no capacity.
 
     Args:
-        cost: Effective marginal cost ``c'`` per offer, $/Mtok.
-        price: Last price per offer, $/Mtok.
-        demand: Demand at the last price, Mtok.
-        own_slope: ``-dD/dp`` at the last price.
-        beta: Buyers' mean ``b / mu``.
-        form: ``linear`` or ``log``.
+        cost, price, demand, own_slope, beta, form, max_price_ratio, price_anchor: As
+            :func:`market.pricing.logit_best_response` (the logit fitted to each offer: ``market.pricing.
+            FittedLogit``).
         weight: Capacity units per Mtok of each offer (``w_o``).
         pool: Pool id of each offer (0..P-1).
         pool_capacity: Capacity of each offer's pool, capacity units (repeated on each offer of the pool).
-        max_price_ratio: Cap on price / anchor where demand is too inelastic for an interior optimum (log
-            utility with ``beta (1 - s) <= 1`` at every price), as in ``market.pricing.logit_best_response``.
-        price_anchor: The anchor of that cap per offer (default ``max(cost, last price)``).
 
     Returns:
         Best-response prices, $/Mtok.
     """
-    cost = np.asarray(cost, dtype=np.float64)
-    price = np.asarray(price, dtype=np.float64)
-    valid = (demand > 0) & (own_slope > 0) & (beta > 0)
-    out = price.copy()
-    if not valid.any():
+    fit = FittedLogit.of(cost=cost, price=price, demand=demand, own_slope=own_slope, beta=beta, form=form,
+                         max_price_ratio=max_price_ratio, price_anchor=price_anchor)
+    out = np.asarray(price, dtype=np.float64).copy()
+    if fit is None:
         return out
-    c, b, grp = cost[valid], beta[valid], np.asarray(pool, dtype=np.int64)[valid]
-    p0 = price[valid]
-    share0 = np.clip(1.0 - own_slope[valid] / (b * price_term_derivative(p0, form) * demand[valid]), 1e-12,
-                     1.0 - 1e-12)
-    anchor = np.maximum(c, p0) if price_anchor is None else np.maximum(
-        np.asarray(price_anchor, dtype=np.float64)[valid], c)
+    grp = np.asarray(pool, dtype=np.int64)[fit.valid]
     capacity = np.full(int(np.max(pool)) + 1, np.inf)
-    capacity[grp] = np.asarray(pool_capacity, dtype=np.float64)[valid]
-    out[valid] = pooled_prices(c, utility_transform(p0, form), np.log((1.0 - share0) / share0), b,
-                               np.asarray(weight, dtype=np.float64)[valid], grp, demand[valid] / share0,
-                               max_price_ratio * anchor, capacity, form == "log")
+    capacity[grp] = np.asarray(pool_capacity, dtype=np.float64)[fit.valid]
+    out[fit.valid] = pooled_prices(fit.cost, fit.g0, np.log(fit.odds), fit.beta,
+                                   np.asarray(weight, dtype=np.float64)[fit.valid], grp, fit.market, fit.max_price,
+                                   capacity, form == "log")
     return out

@@ -204,6 +204,52 @@ def diversion_margin(
     return out
 
 
+@dataclass(frozen=True)
+class FittedLogit:
+    """The homogeneous logit ``D(p) = M s(p)``, ``s(p) = 1 / (1 + K exp(beta (g(p) - g0)))``, fitted to each
+    offer's observed demand and own slope at its last price ``p0`` (module docstring): ``s0 = 1 - slope /
+    (beta g'(p0) D)``, ``K = (1 - s0) / s0``, ``M = D / s0``. Only offers with a demand, a slope and a positive
+    ``beta`` are fitted (``valid``); every other attribute holds those offers only.
+
+    Attributes:
+        valid: The fitted offers (O).
+        cost: Their effective marginal cost ``c'``, $/Mtok.
+        beta: Their ``beta``.
+        g0: ``g(p0)``.
+        odds: ``K``.
+        market: ``M``, Mtok.
+        max_price: The price cap where no interior optimum exists: ``max_price_ratio`` x the anchor
+            (``price_anchor`` if given, else ``p0``, at least the cost).
+    """
+
+    valid: NDArray[np.bool_]
+    cost: FloatArray
+    beta: FloatArray
+    g0: FloatArray
+    odds: FloatArray
+    market: FloatArray
+    max_price: FloatArray
+
+    @classmethod
+    def of(cls, *, cost: FloatArray, price: FloatArray, demand: FloatArray, own_slope: FloatArray,
+           beta: FloatArray, form: str, max_price_ratio: float, price_anchor: FloatArray | None) -> FittedLogit | None:
+        """The fit (arguments as :func:`logit_best_response`), or None when no offer can be fitted."""
+        cost = np.asarray(cost, dtype=np.float64)
+        price = np.asarray(price, dtype=np.float64)
+        valid = (demand > 0) & (own_slope > 0) & (beta > 0)
+        if not valid.any():
+            return None
+        c = cost[valid]
+        p0 = price[valid]
+        b = beta[valid]
+        gprime0 = price_term_derivative(p0, form)
+        share0 = np.clip(1.0 - own_slope[valid] / (b * gprime0 * demand[valid]), 1e-12, 1.0 - 1e-12)
+        anchor = np.maximum(c, p0) if price_anchor is None else np.maximum(
+            np.asarray(price_anchor, dtype=np.float64)[valid], c)
+        return cls(valid=valid, cost=c, beta=b, g0=utility_transform(p0, form), odds=(1.0 - share0) / share0,
+                   market=demand[valid] / share0, max_price=max_price_ratio * anchor)
+
+
 def logit_best_response(
     *,
     cost: FloatArray,
@@ -237,26 +283,17 @@ def logit_best_response(
     Returns:
         Best-response prices; the last price where the offer had no demand.
     """
-    cost = np.asarray(cost, dtype=np.float64)
-    price = np.asarray(price, dtype=np.float64)
-    valid = (demand > 0) & (own_slope > 0) & (beta > 0)
-    out = price.copy()
-    if not valid.any():
+    fit = FittedLogit.of(cost=cost, price=price, demand=demand, own_slope=own_slope, beta=beta, form=form,
+                         max_price_ratio=max_price_ratio, price_anchor=price_anchor)
+    out = np.asarray(price, dtype=np.float64).copy()
+    if fit is None:
         return out
-    c = cost[valid]
-    p0 = price[valid]
-    b = beta[valid]
-    gprime0 = price_term_derivative(p0, form)
-    share0 = np.clip(1.0 - own_slope[valid] / (b * gprime0 * demand[valid]), 1e-12, 1.0 - 1e-12)
-    odds0 = (1.0 - share0) / share0  # K in s(p) = 1/(1 + K exp(beta (g(p) - g(p0))))
-    g0 = utility_transform(p0, form)
-    anchor = np.maximum(c, p0) if price_anchor is None else np.maximum(
-        np.asarray(price_anchor, dtype=np.float64)[valid], c)
-    best = _solve_first_order_condition(c, g0, odds0, b, form, max_price_ratio * anchor)
+    valid, c, b, g0, odds0 = fit.valid, fit.cost, fit.beta, fit.g0, fit.odds
+    best = _solve_first_order_condition(c, g0, odds0, b, form, fit.max_price)
 
     if capacity is not None:
         cap = np.asarray(capacity, dtype=np.float64)[valid]
-        floor = _clearing_price(cap, demand[valid] / share0, odds0, b, g0, form)
+        floor = _clearing_price(cap, fit.market, odds0, b, g0, form)
         best = np.maximum(best, floor)
     out[valid] = best
     return out
