@@ -55,7 +55,7 @@ class Flip:
     verdict: str
     """The verdict under the column (supported or refuted)."""
     condition: str
-    """The baseline's setting of the switch, in words, e.g. 'demand elasticity as calibrated (1.0-1.1)'."""
+    """The baseline's setting of the switch, in words, e.g. 'a 5-year horizon'."""
 
     def text(self) -> str:
         """The condition as the final table states it: the setting, the switch it excludes, the verdict there."""
