@@ -96,9 +96,7 @@ def settle_month(offers: OfferBook, clearing: Clearing, fleet: FleetEconomics, i
         direct = np.where(offers.via < 0, clearing.served, 0.0)
         routed = pass_through(offers, clearing.served, n)
         served = per_holder(direct) + routed.provider_served
-        via = offers.via[offers.via >= 0]
-        units = per_holder(direct * offers.capacity_weight) + np.bincount(
-            offers.holder[via], weights=clearing.served[offers.via >= 0] * offers.capacity_weight[via], minlength=n)
+        units = per_holder(direct * offers.capacity_weight) + routed.provider_served_units
         variable = per_holder(direct * offers.variable_cost) + routed.provider_variable_cost + routed.router_cost
         revenue = revenue + routed.provider_revenue
     else:

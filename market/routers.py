@@ -139,6 +139,7 @@ class PassThrough:
         router_cost: ``C_k``, what router ``k`` paid providers.
         provider_revenue: What routers paid provider ``h`` for tokens it served through them.
         provider_served: Tokens provider ``h`` served through routers.
+        provider_served_units: Those tokens in capacity units (each at the weight of the offer it is routed to).
         provider_variable_cost: Variable cost of those tokens to provider ``h``.
     """
 
@@ -146,6 +147,7 @@ class PassThrough:
     router_cost: FloatArray
     provider_revenue: FloatArray
     provider_served: FloatArray
+    provider_served_units: FloatArray
     provider_variable_cost: FloatArray
 
     @classmethod
@@ -168,6 +170,7 @@ def pass_through(offers: OfferBook, served: FloatArray, n_holders: int) -> PassT
     paid = offers.price[u] * x
     return PassThrough(router_revenue=per(router, offers.price[routed] * x), router_cost=per(router, paid),
                        provider_revenue=per(provider, paid), provider_served=per(provider, x),
+                       provider_served_units=per(provider, x * offers.capacity_weight[u]),
                        provider_variable_cost=per(provider, offers.variable_cost[u] * x))
 
 
