@@ -54,6 +54,14 @@ FloatArray = NDArray[np.float64]
 OPENING_ROUNDS: int = 200
 """Most trial clearings of the opening-price solve (:meth:`InferenceMarket.open_offers`)."""
 
+OPENING_TOLERANCE: float = 1e-4
+"""The opening-price solve stops once no opener's log price moves by more than this in a round. The damped
+iteration contracts by about 0.2 (entrants) to 0.8 (every offer at step 0) per round, so the prices are then within
+about 5e-4 of the fixed point in log price (measured against a 1e-8 solve: 2e-4 to 3e-4), far below a month's
+offer shocks (sd 0.05 in utility) and the first month's best responses; a tighter tolerance costs up to twice the
+trial clearings and can meet the rule's discontinuities (an offer at capacity turning full) before it meets the
+tolerance (docs/ODD.md, "Opening prices")."""
+
 OPENING_MIN_DAMPING: float = 2.0**-10
 """Smallest damping weight of the opening-price solve: a rule still cycling when its moves are damped this much
 stops there (its prices then move by less than a thousandth of the rule's step)."""
@@ -282,8 +290,9 @@ class InferenceMarket(mesa.Model):
         on entry): each opener's ``opening_prices`` rule is iterated, damped by half in logs (the damping halves
         again whenever the largest move does not shrink, and the solve stops once it reaches
         ``OPENING_MIN_DAMPING``: a rule that cycles, as with tiers sharing a pool, is frozen there), against
-        trial clearings of this month's market at the others' current prices until no price moves by more than
-        1e-8 (at most ``OPENING_ROUNDS`` rounds). Trials draw no offer shocks, so no generator is touched.
+        trial clearings of this month's market at the others' current prices until no log price moves by more
+        than ``OPENING_TOLERANCE`` (at most ``OPENING_ROUNDS`` rounds). Trials draw no offer shocks, so no
+        generator is touched.
 
         Returns:
             The openers' holder ids, and the observation of the trial clearing at the solved prices.
@@ -299,7 +308,7 @@ class InferenceMarket(mesa.Model):
             trial = self._trial_observation(self.roster.offer_book(live, self.fleet, self.frontier, self.open_weight,
                                                                    self.pool_utilization))
             move = max(p.open_prices(p.pricing_view(t, self.fleet, trial, self.form), weight, m) for p, m in opening)
-            if move < 1e-8 or weight <= OPENING_MIN_DAMPING:
+            if move < OPENING_TOLERANCE or weight <= OPENING_MIN_DAMPING:
                 break
             if move >= last_move:  # cycling: damp harder
                 weight = max(0.5 * weight, OPENING_MIN_DAMPING)

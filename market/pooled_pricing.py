@@ -14,8 +14,7 @@ unit over its cost, and capacity goes to the offers that earn most per unit (wit
 
 A pooled response solves the one-offer condition some thousand times (tens of bisection steps, each a Newton
 solve per offer of the pool); written as scalar loops it costs microseconds where numpy's per-call overhead on
-arrays of two or three offers cost milliseconds. The one-offer solver is ``market.pricing``'s
-``_solve_first_order_condition`` element by element (tests/market/test_pooled_pricing.py compares the two).
+arrays of two or three offers cost milliseconds. The one-offer solver is ``market.first_order.first_order_price``.
 """
 
 from __future__ import annotations
@@ -26,68 +25,17 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
+from market.first_order import first_order_price
 from market.kernel_passes import CACHE
 from market.pricing import FittedLogit
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
-NEWTON_STEPS = 100
-"""Newton iterations of the one-offer first-order condition at most (it converges in a few)."""
 BRACKET_STEPS = 200
 """Times the shadow price's upper bracket may be multiplied by 4 at most."""
 BISECTION_STEPS = 100
 """Bisection steps on ``ln lam`` at most (a relative width of 1e-12 takes about 45)."""
-
-
-@njit(cache=CACHE)
-def first_order_price(cost: float, g0: float, log_odds: float, beta: float, log_form: bool,
-                      max_price: float) -> float:  # pragma: no cover - compiled
-    """The root ``x`` of ``G(x) = ln(m(x)) + ln(beta) + ln(1 - s(x))`` by monotone Newton steps from the left,
-    returned as a price (``market.pricing._solve_first_order_condition`` for one offer).
-
-    ``x`` is the price (linear utility, ``m = x - c``) or the log price (log utility, ``m = 1 - c exp(-x)``),
-    ``1 - s(x) = 1 / (1 + exp(-z))``, ``z = ln K + beta (x - g0)``. With log utility and ``c = 0`` the root is
-    closed-form, ``x = g0 - (ln(beta - 1) + ln K) / beta`` (none when ``beta <= 1``); the price never exceeds
-    ``max_price`` (log utility): since the iterates rise monotonically to the root, the first step that would
-    pass the cap ends the solve at the cap, and a cap at or below the cost (a shadow cost above the cap of the
-    offer's price) is the answer itself.
-    """
-    cost = max(cost, 0.0)
-    if log_form:
-        cap = math.log(max_price)
-        if cost <= 0.0:
-            closed = g0 - (math.log(beta - 1.0) + log_odds) / beta if beta > 1.0 else math.inf
-            return math.exp(min(closed, cap))
-        x = math.log(cost) + 1e-9
-        if x >= cap:  # the cap is at (or below) the cost: no margin can be earned under it
-            return max_price
-    else:
-        cap = math.inf
-        x = cost + 1e-9 / beta
-    log_beta = math.log(beta)
-    for _ in range(NEWTON_STEPS):
-        z = log_odds + beta * (x - g0)
-        share = 0.5 * (1.0 - math.tanh(0.5 * z))  # s = 1 / (1 + exp(z)) without overflow
-        log_one_minus_s = -(max(0.0, -z) + math.log1p(math.exp(-abs(z))))  # -ln(1 + exp(-z))
-        if log_form:
-            rel = cost * math.exp(-x)
-            g = math.log1p(-rel) + log_beta + log_one_minus_s
-            slope = rel / (1.0 - rel) + beta * share
-        else:
-            margin = x - cost
-            g = math.log(margin) + log_beta + log_one_minus_s
-            slope = 1.0 / margin + beta * share
-        if not slope > 0.0:  # G is flat only where the share has underflowed: no better point to move to
-            break
-        step = g / slope
-        if x - step >= cap:  # Newton's iterates rise monotonically to the root: the root is at or above the cap
-            x = cap
-            break
-        x = x - step
-        if abs(step) <= 1e-13 * max(1.0, abs(x)):
-            break
-    return math.exp(x) if log_form else x
 
 
 @njit(cache=CACHE)

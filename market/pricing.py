@@ -41,6 +41,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from market.demand import price_term_derivative, utility_transform
+from market.first_order import first_order_prices
 from market.task_classes import CapacityPools, ClassAlgebra, TaskClasses, over
 
 FloatArray = NDArray[np.float64]
@@ -289,7 +290,7 @@ def logit_best_response(
     if fit is None:
         return out
     valid, c, b, g0, odds0 = fit.valid, fit.cost, fit.beta, fit.g0, fit.odds
-    best = _solve_first_order_condition(c, g0, odds0, b, form, fit.max_price)
+    best = first_order_prices(c, g0, np.log(odds0), b, form == "log", fit.max_price)
 
     if capacity is not None:
         cap = np.asarray(capacity, dtype=np.float64)[valid]

@@ -14,7 +14,7 @@ import numpy as np
 from numba import njit, prange
 from numpy.typing import NDArray
 
-from market.kernel_passes import CACHE
+from market.kernel_passes import CACHE, N_CHUNKS
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -59,33 +59,37 @@ def multihoming_pass(allocation: FloatArray, model: IntArray, family_of_model: I
     served = np.empty(n_ent)
     models_at_least = np.zeros(n_ent)
     families_at_least = np.zeros(n_ent)
-    for e in prange(n_ent):
-        by_model = np.zeros(n_models)
-        by_family = np.zeros(n_families)
+    bounds = np.linspace(0, n_ent, N_CHUNKS + 1).astype(np.int64)  # buffers per block of rows, not per row
+    for chunk in prange(N_CHUNKS):
+        by_model = np.empty(n_models)
+        by_family = np.empty(n_families)
         dist = np.empty(max(k_models, k_families) + 1)
-        for o in range(n_offers):
-            by_model[model[o]] += allocation[e, o]
-        total = 0.0
-        for m in range(n_models):
-            total += by_model[m]
-        served[e] = total
-        if total <= 0.0:
-            continue
-        if not one_each:
+        for e in range(bounds[chunk], bounds[chunk + 1]):
+            by_model[:] = 0.0
+            by_family[:] = 0.0
+            for o in range(n_offers):
+                by_model[model[o]] += allocation[e, o]
+            total = 0.0
             for m in range(n_models):
-                by_family[family_of_model[m]] += by_model[m]
-        for m in range(n_models):
-            if by_model[m] > 0.0:
-                by_model[m] = -np.expm1(-workloads * (by_model[m] / total))
-        if one_each:
+                total += by_model[m]
+            served[e] = total
+            if total <= 0.0:
+                continue
+            if not one_each:
+                for m in range(n_models):
+                    by_family[family_of_model[m]] += by_model[m]
             for m in range(n_models):
-                by_family[family_of_model[m]] = by_model[m]
-        else:
-            for f in range(n_families):
-                if by_family[f] > 0.0:
-                    by_family[f] = -np.expm1(-workloads * (by_family[f] / total))
-        models_at_least[e] = _at_least(by_model, k_models, dist)
-        families_at_least[e] = _at_least(by_family, k_families, dist)
+                if by_model[m] > 0.0:
+                    by_model[m] = -np.expm1(-workloads * (by_model[m] / total))
+            if one_each:
+                for m in range(n_models):
+                    by_family[family_of_model[m]] = by_model[m]
+            else:
+                for f in range(n_families):
+                    if by_family[f] > 0.0:
+                        by_family[f] = -np.expm1(-workloads * (by_family[f] / total))
+            models_at_least[e] = _at_least(by_model, k_models, dist)
+            families_at_least[e] = _at_least(by_family, k_families, dist)
     return served, models_at_least, families_at_least
 
 

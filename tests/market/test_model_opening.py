@@ -22,7 +22,9 @@ def best_responders(d: dict[str, Any]) -> InferenceMarket:
 def test_step_zero_prices_clear_the_market_without_touching_the_generators(tiny_fleet_dict: dict[str, Any]) -> None:
     """Before the solve every price is NaN; after it, at the solved prices each offer's demand in the trial
     clearing is at most its capacity, and full offers (zero marginal cost: every offer wants more share) meet
-    it: demand / capacity = 1 to 1e-5. No generator moved."""
+    it: demand / capacity = 1 to 2e-3 (the solve stops at a last move of ``OPENING_TOLERANCE`` = 1e-4 in log
+    price, within about 5e-4 of the fixed point, times the logit demand's price elasticity of a few). No
+    generator moved."""
     model = best_responders(tiny_fleet_dict)
     model.advance_technology()
     model.grow_demand()
@@ -33,7 +35,7 @@ def test_step_zero_prices_clear_the_market_without_touching_the_generators(tiny_
     assert opening == {p.holder_id for p in model.providers}
     assert trial is not None
     capacity = np.array([model.fleet.capacity[h, r] for h, r in zip(trial.holder, trial.region, strict=True)])
-    np.testing.assert_allclose(trial.demand / capacity, 1.0, rtol=1e-5)
+    np.testing.assert_allclose(trial.demand / capacity, 1.0, rtol=2e-3)
 
 
 def test_step_zero_has_no_rationing_among_best_responders(tiny_fleet_dict: dict[str, Any]) -> None:
@@ -63,7 +65,7 @@ def test_an_entrant_opens_at_the_price_that_fills_its_capacity(tiny_fleet_dict: 
         np.testing.assert_array_equal(model.holders[h].price, price)  # incumbents keep last month's prices
     mine = np.nonzero(trial.holder == entrant.holder_id)[0]
     capacity = model.fleet.capacity[entrant.holder_id, trial.region[mine]]
-    np.testing.assert_allclose(trial.demand[mine] / capacity, 1.0, rtol=1e-5)
+    np.testing.assert_allclose(trial.demand[mine] / capacity, 1.0, rtol=2e-3)  # as at step 0
     cost = model.fleet.unit_cost[entrant.holder_id, trial.region[mine]]
     assert not np.allclose(entrant.price[np.isin(entrant.regions, trial.region[mine])], 1.3 * cost, rtol=1e-3)
 

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from scipy.optimize import brentq, minimize, minimize_scalar
 
 from agents.pricing import PricingView, best_response_prices
-from market.pooled_pricing import first_order_price, pooled_best_response
-from market.pricing import _solve_first_order_condition, logit_best_response
+from market.pooled_pricing import pooled_best_response
+from market.pricing import logit_best_response
 
 BETA = np.array([4.0, 4.0])  # b / mu per offer (linear utility)
 P0 = np.array([1.0, 0.4])  # last prices: a frontier tier and a small tier
@@ -111,22 +111,6 @@ def test_best_response_strategy_prices_a_pool_jointly() -> None:
     assert float(split @ fitted_demand(split)) < float(optimum @ fitted_demand(optimum)) * (1.0 - 1e-3)
 
 
-@settings(max_examples=200, deadline=None)
-@given(cost=st.floats(0.0, 5.0), g0=st.floats(-3.0, 3.0), share=st.floats(0.01, 0.99),
-       beta=st.floats(0.2, 20.0), log_form=st.booleans())
-def test_compiled_first_order_price_is_the_numpy_solver(cost: float, g0: float, share: float, beta: float,
-                                                        log_form: bool) -> None:
-    # The compiled one-offer solver against market.pricing's vectorized one on the same condition: both find the
-    # root of the same monotone function, so they agree to the Newton tolerance (1e-13 in x).
-    form = "log" if log_form else "linear"
-    log_odds = float(np.log((1.0 - share) / share))
-    max_price = 1e3 * max(cost, 1.0)
-    reference = _solve_first_order_condition(np.array([cost]), np.array([g0]), np.array([np.exp(log_odds)]),
-                                             np.array([beta]), form, np.array([max_price]))[0]
-    compiled = first_order_price(cost, g0, log_odds, beta, log_form, max_price)
-    assert compiled == pytest.approx(reference, rel=1e-11, abs=1e-12)
-
-
 def test_pools_of_one_owner_are_solved_separately() -> None:
     # Two pools of the same two tiers, one slack and one full: each pool gets its own answer, the one it gets
     # when solved alone.
@@ -155,11 +139,6 @@ def test_a_full_pool_whose_shadow_cost_passes_the_price_cap_clears_it() -> None:
     used = WEIGHT @ (market / (1.0 + odds * np.exp(BETA * (np.log(prices) - np.log(P0)))))
     assert used == pytest.approx(5.0, rel=1e-9)
     assert prices[0] / WEIGHT[0] == pytest.approx(prices[1] / WEIGHT[1], rel=1e-9)  # one shadow price per unit
-
-
-def test_compiled_first_order_price_with_the_cap_at_the_cost_is_the_cap() -> None:
-    assert first_order_price(2.0, 0.0, 0.0, 3.0, True, 2.0) == 2.0
-    assert first_order_price(2.0, 0.0, 0.0, 3.0, True, 1.5) == 1.5
 
 
 @settings(max_examples=150, deadline=None)
