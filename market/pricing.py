@@ -241,10 +241,7 @@ def diversion_margin_reference(
             flat = part.reshape(-1, len(idx))
             cross = (flat * class_weight.reshape(-1, 1)).T @ flat
         np.fill_diagonal(cross, 0.0)
-        slope_ij = cross * gprime[idx][:, None]  # dD_j/dp_i, rows i
-        with np.errstate(divide="ignore", invalid="ignore"):
-            recapture = np.where(own_slope[idx] > 0, (slope_ij @ margin[idx]) / own_slope[idx], 0.0)
-        out[idx] = recapture
+        out[idx] = _recapture(cross, gprime[idx], margin[idx], own_slope[idx])
     return out
 
 
