@@ -41,6 +41,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from market.demand import price_term_derivative, utility_transform
+from market.diversion_kernel import group_cross
 from market.first_order import first_order_prices
 from market.task_classes import CapacityPools, ClassAlgebra, TaskClasses, over
 
@@ -164,6 +165,9 @@ def diversion_margin(
 ) -> FloatArray:
     """``sum_{j in G, j != i} m_j * DR_ij`` for each offer ``i``: the margin its partners recapture.
 
+    With task classes the cross terms come from one compiled pass over the enterprises
+    (:func:`market.diversion_kernel.group_cross`); :func:`diversion_margin_reference` is the same in numpy.
+
     Args:
         shares: Logit shares (E x O).
         volume: Volume per enterprise (E).
@@ -180,6 +184,46 @@ def diversion_margin(
     Returns:
         Recaptured partner margin per offer (O); zero for offers priced alone.
     """
+    if classes is None:
+        return diversion_margin_reference(shares, volume, price_sensitivity, mu, price, margin, own_slope, groups,
+                                          form)
+    out = np.zeros(shares.shape[1])
+    joint = [idx for idx in groups if len(idx) >= 2]
+    if not joint:
+        return out
+    algebra, (scale, den) = _class_terms(shares, volume, classes, outside_share)
+    class_weight = (price_sensitivity / mu)[:, None] * over(scale, den)  # (b_e / mu) V_ek / den_ek^2
+    gprime = price_term_derivative(price, form)
+    crosses = group_cross(shares, classes.group, algebra.eligible, class_weight, joint)
+    for idx, cross in zip(joint, crosses, strict=True):
+        out[idx] = _recapture(cross, gprime[idx], margin[idx], own_slope[idx])
+    return out
+
+
+def _recapture(cross: FloatArray, gprime: FloatArray, margin: FloatArray, own_slope: FloatArray) -> FloatArray:
+    """``sum_j m_j (g'(p_i) cross_ij) / |dD_i/dp_i|`` over a group (``cross`` with zero diagonal; 0 where the own
+    slope is 0)."""
+    slope_ij = cross * gprime[:, None]  # dD_j/dp_i, rows i
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(own_slope > 0, (slope_ij @ margin) / own_slope, 0.0)
+
+
+def diversion_margin_reference(
+    shares: FloatArray,
+    volume: FloatArray,
+    price_sensitivity: FloatArray,
+    mu: float,
+    price: FloatArray,
+    margin: FloatArray,
+    own_slope: FloatArray,
+    groups: list[IntArray],
+    form: str,
+    *,
+    classes: TaskClasses | None = None,
+    outside_share: FloatArray | None = None,
+) -> FloatArray:
+    """:func:`diversion_margin` in numpy (the one-class market's path, and the reference of the compiled class
+    path): per group, ``cross = F^T diag(w) F`` with the rows of ``F`` the (enterprise, class) pairs."""
     out = np.zeros(shares.shape[1])
     weight = volume * price_sensitivity / mu
     gprime = price_term_derivative(price, form)
@@ -198,10 +242,7 @@ def diversion_margin(
             flat = part.reshape(-1, len(idx))
             cross = (flat * class_weight.reshape(-1, 1)).T @ flat
         np.fill_diagonal(cross, 0.0)
-        slope_ij = cross * gprime[idx][:, None]  # dD_j/dp_i, rows i
-        with np.errstate(divide="ignore", invalid="ignore"):
-            recapture = np.where(own_slope[idx] > 0, (slope_ij @ margin[idx]) / own_slope[idx], 0.0)
-        out[idx] = recapture
+        out[idx] = _recapture(cross, gprime[idx], margin[idx], own_slope[idx])
     return out
 
 
