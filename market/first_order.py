@@ -4,7 +4,7 @@
 solves ``(p - c') beta g'(p) (1 - s(p)) = 1`` (``market.pricing``, module docstring). Each offer's root is found by
 monotone Newton steps from the left on ``G = ln(margin term) + ln(beta) + ln(1 - s)``; written as scalar loops the
 solve costs a microsecond per offer, where numpy's per-call overhead on the few offers of one provider costs tens
-of microseconds per Newton step. ``market.pricing._solve_first_order_condition`` is the vectorized numpy reference
+of microseconds per Newton step. :func:`first_order_prices_reference` is the vectorized numpy reference
 of the same iteration (tests/market/test_first_order.py compares the two to 1e-11).
 """
 
@@ -28,7 +28,7 @@ NEWTON_STEPS = 100
 def first_order_price(cost: float, g0: float, log_odds: float, beta: float, log_form: bool,
                       max_price: float) -> float:  # pragma: no cover - compiled
     """The root ``x`` of ``G(x) = ln(m(x)) + ln(beta) + ln(1 - s(x))`` by monotone Newton steps from the left,
-    returned as a price (``market.pricing._solve_first_order_condition`` for one offer).
+    returned as a price (:func:`first_order_prices_reference` for one offer).
 
     ``x`` is the price (linear utility, ``m = x - c``) or the log price (log utility, ``m = 1 - c exp(-x)``),
     ``1 - s(x) = 1 / (1 + exp(-z))``, ``z = ln K + beta (x - g0)``. With log utility and ``c = 0`` the root is
@@ -83,3 +83,47 @@ def first_order_prices(cost: FloatArray, g0: FloatArray, log_odds: FloatArray, b
     for o in range(len(cost)):
         out[o] = first_order_price(cost[o], g0[o], log_odds[o], beta[o], log_form, max_price[o])
     return out
+
+
+def first_order_prices_reference(
+    cost: FloatArray, g0: FloatArray, odds0: FloatArray, beta: FloatArray, form: str, max_price: FloatArray
+) -> FloatArray:
+    """The numpy reference of :func:`first_order_prices`: the root of ``G(x) = ln(m(x)) + ln(beta) +
+    ln(1 - s(x))`` by monotone Newton iterations from the left, all offers at once.
+
+    ``x`` is the price (linear form, ``m = x - c``) or the log price (log form, ``m = 1 - c exp(-x)``), and
+    ``1 - s(x) = 1 / (1 + exp(-z))`` with ``z = ln(K) + beta (x - g0)``. With log utility there is no interior
+    optimum when ``beta <= 1``; the price is then capped at ``max_price`` (linear utility always has one). With
+    log utility and zero marginal cost (a fleet whose costs are all fixed within the month) ``m = 1`` and the
+    root is closed-form: ``1 - s = 1 / beta``, ``x = g0 - (ln(beta - 1) + ln K) / beta``.
+    """
+    log_odds = np.log(odds0)
+    cost = np.maximum(cost, 0.0)
+    if form == "linear":
+        x = cost + 1e-9 / beta
+    else:
+        free = cost <= 0.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            closed = np.where(beta > 1.0, g0 - (np.log(beta - 1.0) + log_odds) / beta, np.inf)
+            x = np.where(free, np.minimum(closed, np.log(max_price)), np.log(np.where(free, 1.0, cost)) + 1e-9)
+        if free.all():
+            return np.exp(x)
+    cap = np.full_like(cost, np.inf) if form == "linear" else np.log(max_price)
+    log_beta = np.log(beta)
+    for _ in range(100):
+        z = log_odds + beta * (x - g0)
+        share = 0.5 * (1.0 - np.tanh(0.5 * z))  # s = 1 / (1 + exp(z)), computed without overflow
+        log_one_minus_s = -np.logaddexp(0.0, -z)
+        if form == "linear":
+            margin = x - cost
+            g = np.log(margin) + log_beta + log_one_minus_s
+            slope = 1.0 / margin + beta * share
+        else:
+            rel = cost * np.exp(-x)
+            g = np.log1p(-rel) + log_beta + log_one_minus_s
+            slope = rel / (1.0 - rel) + beta * share
+        step = g / slope
+        x = np.minimum(x - step, cap)
+        if np.all(np.abs(step) <= 1e-13 * np.maximum(1.0, np.abs(x))):
+            break
+    return x if form == "linear" else np.exp(x)

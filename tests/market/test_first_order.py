@@ -7,8 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from market.first_order import first_order_price, first_order_prices
-from market.pricing import _solve_first_order_condition
+from market.first_order import first_order_price, first_order_prices, first_order_prices_reference
 
 
 @settings(max_examples=200, deadline=None)
@@ -21,7 +20,7 @@ def test_compiled_first_order_price_is_the_numpy_solver(cost: float, g0: float, 
     form = "log" if log_form else "linear"
     log_odds = float(np.log((1.0 - share) / share))
     max_price = 1e3 * max(cost, 1.0)
-    reference = _solve_first_order_condition(np.array([cost]), np.array([g0]), np.array([np.exp(log_odds)]),
+    reference = first_order_prices_reference(np.array([cost]), np.array([g0]), np.array([np.exp(log_odds)]),
                                              np.array([beta]), form, np.array([max_price]))[0]
     compiled = first_order_price(cost, g0, log_odds, beta, log_form, max_price)
     assert compiled == pytest.approx(reference, rel=1e-11, abs=1e-12)
@@ -47,7 +46,7 @@ def test_compiled_prices_of_many_offers_are_the_numpy_solver_of_all_at_once(cost
     odds = (1.0 - share) / share
     max_price = 1e3 * np.maximum(c, 1.0)
     form = "log" if log_form else "linear"
-    reference = _solve_first_order_condition(c, g0, odds, beta, form, max_price)
+    reference = first_order_prices_reference(c, g0, odds, beta, form, max_price)
     compiled = first_order_prices(c, g0, np.log(odds), beta, log_form, max_price)
     np.testing.assert_allclose(compiled, reference, rtol=1e-11, atol=1e-12)
 
