@@ -38,7 +38,8 @@ def test_without_a_half_life_the_table_does_not_move() -> None:
 
 def test_offers_carry_the_caught_up_factor() -> None:
     """After three months with the small tier's half-life at 6 months, a hyperscaler's small-tier offer has
-    quality 1 - 0.45 * 2^(-3/6) = 0.681802 times its frontier offer's (frontier factor 1, no half-life)."""
+    quality 1 - 0.78 * 2^(-3/6) = 0.448457 times its frontier offer's (small factor 0.22, frontier factor 1,
+    no half-life)."""
     settings = ["simulation.steps=4"] + [f"segments.{s}.n_agents=20"
                                          for s in ("performance_first", "control_first", "cost_first")]
     model = InferenceMarket(with_half_lives(settings, {"frontier": None, "mid": None, "small": 6.0}), seed=3)
@@ -47,5 +48,5 @@ def test_offers_carry_the_caught_up_factor() -> None:
     mine = (offers.holder == cloud.holder_id) & (offers.region == cloud.regions[0])
     frontier = offers.quality[mine & (offers.tier == 0)][0]
     small = offers.quality[mine & (offers.tier == 2)][0]
-    assert small / frontier == pytest.approx(1.0 - 0.45 * 2.0 ** (-3.0 / 6.0), rel=1e-12)
-    assert model.tiers.quality_factor[1] == 0.8  # the mid tier, without a half-life, keeps its factor
+    assert small / frontier == pytest.approx(1.0 - 0.78 * 2.0 ** (-3.0 / 6.0), rel=1e-12)
+    assert model.tiers.quality_factor[1] == 0.7  # the mid tier, without a half-life, keeps its factor
