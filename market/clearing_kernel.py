@@ -25,6 +25,7 @@ from market import clearing, kernel_passes
 from market.clearing import CapacityPools, Clearing, solve_volume
 from market.demand import effective_volume, price_term_derivative
 from market.pricing import DemandSlopes, demand_slopes, rationing_overflow
+from market.task_classes import split_square_weight
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -297,10 +298,17 @@ def demand_terms(shares: FloatArray, volume: FloatArray, price_sensitivity: Floa
         outside = np.asarray(outside_share, dtype=np.float64)
     scale, den = m.class_scale(shares, outside, np.asarray(volume, dtype=np.float64))
     beta_e = (np.asarray(price_sensitivity, dtype=np.float64) / mu)[:, None]
-    factors = np.stack([scale, beta_e * scale, beta_e * _over(scale, den)])
+    with np.errstate(over="ignore"):  # V / den^2 may overflow: split_square_weight takes those cells apart
+        square = beta_e * _over(scale, den)
+    square_weight, apart = split_square_weight(square, shares,
+                                               np.asarray(volume, dtype=np.float64)[:, None] * m.mix[m.group], den,
+                                               beta_e[:, 0], m.eligible, m.group)
+    factors = np.stack([scale, beta_e * scale, square_weight])
     bounds = kernel_passes._chunks(n_ent)
     sums = kernel_passes._column_sums(shares, m.group, m.eligible, factors, np.array([False, False, True]), bounds)
     demand, weighted, weighted_sq = sums
+    if len(apart):
+        weighted_sq = weighted_sq + (apart * apart).sum(axis=0)
     own_slope = price_term_derivative(price, form) * np.maximum(weighted - weighted_sq, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         beta = np.where(demand > 0.0, weighted / demand, 0.0)

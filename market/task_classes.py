@@ -209,6 +209,38 @@ def over(numerator: FloatArray, denominator: FloatArray) -> FloatArray:
     return np.where(positive, numerator / np.where(positive, denominator, 1.0), 0.0)
 
 
+def split_square_weight(weight: FloatArray, shares: FloatArray, class_volume: FloatArray, den: FloatArray,
+                        beta: FloatArray, eligible: FloatArray, group: IntArray) -> tuple[FloatArray, FloatArray]:
+    """The weight ``w_ek = beta_e V_ek / den_ek^2`` of the sums over products of class shares
+    (``sum_{e,k} w_ek S_ei A_gki S_ej A_gkj = sum_{e,k} beta_e V_ek s_eki s_ekj``), with its overflowing cells
+    taken out.
+
+    When an enterprise's logit shares of a class's eligible offers and of the outside option are all below about
+    1e-154 (rivals priced near zero under log utility take the rest), ``V / den^2`` overflows although every class
+    share ``s_eki = S_ei A_gki / den_ek`` is at most 1, and ``inf x 0`` would turn the sums into NaN. Those cells get
+    weight 0 here and come back as rows ``t = sqrt(beta_e V_ek) S_e A_gk / den_ek`` (one per cell), so that
+    ``sum_rows t_i t_j`` adds their terms computed without overflow; every other cell keeps its weight bit for bit.
+
+    Args:
+        weight: ``w`` as computed (E x K).
+        shares: ``S`` (E x O).
+        class_volume: ``V_ek`` (E x K).
+        den: ``den_ek`` (E x K).
+        beta: ``beta_e`` (E).
+        eligible: ``A`` (G x K x O).
+        group: ``g_e`` (E).
+
+    Returns:
+        ``w`` with the overflowing cells 0, and their rows ``t`` (n x O; n = 0 when nothing overflows).
+    """
+    bad = ~np.isfinite(weight)
+    if not bad.any():
+        return weight, np.zeros((0, shares.shape[1]))
+    rows, ks = np.nonzero(bad)
+    root = np.sqrt(beta[rows] * class_volume[rows, ks]) / den[rows, ks]
+    return np.where(bad, 0.0, weight), shares[rows] * eligible[group[rows], ks] * root[:, None]
+
+
 def class_outside_shares(shares: FloatArray, outside_share: FloatArray, classes: TaskClasses) -> FloatArray:
     """Outside share within each class, ``s0[e,k] = S0[e] / den[e,k]`` (E x K; 1 where the class has no option)."""
     den = ClassAlgebra.of(classes).denominators(shares, outside_share)

@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from market.clearing import CapacityPools, TaskClasses, clear_logit_market, logit_shares
+from market.clearing_kernel import demand_terms
 from market.metrics import consumer_surplus
 from market.pricing import demand_slopes, diversion_margin, rationing_overflow
 from market.task_classes import class_outside_shares
@@ -114,3 +115,28 @@ def test_consumer_surplus_with_classes_equals_the_row_expanded_market() -> None:
                             form="linear", base_volume=x_volume, reference_price=np.ones(N_ENT * k),
                             elasticity=np.zeros(N_ENT * k))
     np.testing.assert_allclose(got, rows.reshape(N_ENT, k).sum(axis=1), rtol=1e-12)
+
+
+
+def test_compiled_slopes_are_those_of_class_shares_when_the_logit_shares_are_tiny() -> None:
+    """Class shares depend only on ratios: scaling every eligible offer's and the outside option's logit share by
+    1e-170, with the rest of the choice on an extra offer no class may use, leaves every class share, and so the
+    demand and slopes of the original offers, as they were (the extra offer gets nothing). The compiled
+    ``demand_terms`` serves a class whose denominator is positive, and there ``V / den^2`` overflows (den ~ 1e-170):
+    before market.task_classes.split_square_weight its slopes were NaN. (The numpy reference treats a denominator
+    below ``TINY`` = 1e-100 as a class with no option, so it cannot overflow.)"""
+    shares, outside = choice(PRICE)
+    tiny = 1e-170
+    scaled = np.column_stack([shares * tiny, np.ones(N_ENT)])  # the extra offer's share is 1 - 1e-170 = 1.0
+    eligible = np.concatenate([CLASSES.eligible, np.zeros((2, 2, 1), dtype=bool)], axis=2)
+    classes = TaskClasses(group=CLASSES.group, mix=CLASSES.mix, eligible=eligible)
+    price = np.append(PRICE, 1.0)
+    expected = demand_slopes(shares, VOLUME, SENSITIVITY, MU, PRICE, "log", classes=CLASSES, outside_share=outside)
+    with np.errstate(all="raise"):  # nothing overflows or turns invalid on the way
+        got, overflow = demand_terms(scaled, VOLUME, SENSITIVITY, MU, price, "log", np.full(N_OFF + 1, math.inf),
+                                     classes=classes, outside_share=outside * tiny)
+    np.testing.assert_allclose(got.demand[:N_OFF], expected.demand, rtol=1e-12)
+    np.testing.assert_allclose(got.own_slope[:N_OFF], expected.own_slope, rtol=1e-12)
+    np.testing.assert_allclose(got.beta[:N_OFF], expected.beta, rtol=1e-12)
+    assert got.demand[N_OFF] == 0.0 and got.own_slope[N_OFF] == 0.0
+    assert np.all(overflow == 0.0)
