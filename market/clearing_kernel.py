@@ -64,6 +64,8 @@ class _Market:
     pool: IntArray
     weight: FloatArray
     capacity: FloatArray
+    index: IntArray
+    count: IntArray
 
     @classmethod
     def of(cls, n_ent: int, n_offers: int, capacity: FloatArray | None, classes: ClassArrays | None,
@@ -89,8 +91,9 @@ class _Market:
             pool, weight, cap = checked.pool, checked.weight, checked.capacity
         if np.any(cap < 0) or np.any(np.isnan(cap)):
             raise ValueError("capacity must be non-negative")
+        index, count = kernel_passes.eligible_offers(eligible)
         return cls(group=group, mix=mix, eligible=eligible, single=classes is None, pool=pool, weight=weight,
-                   capacity=cap)
+                   capacity=cap, index=index, count=count)
 
     def fill(self, demand: FloatArray, capacity: FloatArray) -> tuple[FloatArray, FloatArray]:
         """``(offer fill (O), capacity units taken per pool (P))``: ``f_p = min(1, C_p / sum_{o in p} w_o D_o)``."""
@@ -104,7 +107,7 @@ class _Market:
         """``(V_ek / den_ek, den_ek)`` (E x K; 0 where ``den`` is 0); single class: ``(V, 1)``."""
         if self.single:
             return volume[:, None].copy(), np.ones((len(volume), 1))
-        den = kernel_passes._denominators(shares, outside, self.group, self.eligible)
+        den = kernel_passes._denominators(shares, outside, self.group, self.index, self.count)
         return _over(volume[:, None] * self.mix[self.group], den), den
 
 
@@ -150,13 +153,15 @@ def _ration(shares: FloatArray, outside: FloatArray, volume: FloatArray, price: 
     """Proportional rationing of pools and ``rounds`` re-offer rounds within each class, ``2 + rounds`` passes."""
     bounds = kernel_passes._chunks(shares.shape[0])
     scale, _ = m.class_scale(shares, outside, volume)
-    offer_demand = kernel_passes._column_sums(shares, m.group, m.eligible, scale[None], np.zeros(1, dtype=np.bool_),
+    offer_demand = kernel_passes._column_sums(shares, m.group, m.index, m.count, scale[None],
+                                              np.zeros(1, dtype=np.bool_),
                                               bounds)[0]
     fill, used = m.fill(offer_demand, m.capacity)
     open_offers = fill == 1.0
     rationed_none = bool(np.all(open_offers))
     columns = np.vstack([fill * price, fill, 1.0 - fill, open_offers])
-    stats, next_scale, next_demand = kernel_passes._round_pass(shares, outside, m.group, m.eligible, columns, scale,
+    stats, next_scale, next_demand = kernel_passes._round_pass(shares, outside, m.group, m.index, m.count, columns,
+                                                               scale,
                                                                not rationed_none and rounds > 0, bounds)
     inside = scale * (stats[:, :, 1] + stats[:, :, 2])
     spend, served, residual = scale * stats[:, :, 0], scale * stats[:, :, 1], scale * stats[:, :, 2]
@@ -175,7 +180,8 @@ def _ration(shares: FloatArray, outside: FloatArray, volume: FloatArray, price: 
             remaining = np.maximum(remaining - round_used, 0.0)
             next_open = open_offers & (round_fill == 1.0)
             columns = np.vstack([taken * price, taken, open_offers * (1.0 - round_fill), next_open])
-            stats, next_scale, next_demand = kernel_passes._round_pass(shares, outside, m.group, m.eligible, columns,
+            stats, next_scale, next_demand = kernel_passes._round_pass(shares, outside, m.group, m.index, m.count,
+                                                                       columns,
                                                                        scale, t + 1 < rounds, bounds)
             spend = spend + scale * stats[:, :, 0]
             served = served + scale * stats[:, :, 1]
@@ -202,7 +208,7 @@ def _result(shares: FloatArray, outside: FloatArray, volume: FloatArray, r: _Rat
     """The allocation in one pass (into ``out`` when it is a C-contiguous float matrix of the shares' shape) and
     the :class:`~market.clearing.Clearing`, as ``market.clearing._result``."""
     allocation = _into(out, shares)
-    served_by_enterprise, spend = kernel_passes._expand(shares, m.group, m.eligible, r.rows, r.cols,
+    served_by_enterprise, spend = kernel_passes._expand(shares, m.group, m.index, m.count, r.rows, r.cols,
                                                         np.asarray(price, dtype=np.float64), allocation)
     unmet = r.inside - served_by_enterprise
     unmet = np.where(unmet > 1e-12 * np.maximum(r.inside, 1e-300), unmet, 0.0)  # drop rounding noise
@@ -305,7 +311,8 @@ def demand_terms(shares: FloatArray, volume: FloatArray, price_sensitivity: Floa
                                                beta_e[:, 0], m.eligible, m.group)
     factors = np.stack([scale, beta_e * scale, square_weight])
     bounds = kernel_passes._chunks(n_ent)
-    sums = kernel_passes._column_sums(shares, m.group, m.eligible, factors, np.array([False, False, True]), bounds)
+    sums = kernel_passes._column_sums(shares, m.group, m.index, m.count, factors, np.array([False, False, True]),
+                                      bounds)
     demand, weighted, weighted_sq = sums
     if len(apart):
         weighted_sq = weighted_sq + (apart * apart).sum(axis=0)

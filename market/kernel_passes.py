@@ -239,27 +239,41 @@ def _pairwise_sum(a: FloatArray, lo: int, n: int) -> float:  # pragma: no cover 
     return _pairwise_7(a, lo, half) + _pairwise_7(a, lo + half, n - half)
 
 
+def eligible_offers(eligible: FloatArray) -> tuple[IntArray, IntArray]:
+    """The eligible offers of each (group, class) of a 0/1 eligibility ``A`` (G x K x O): their indices in offer
+    order, first in ``index[g, k]`` (G x K x O; the rest is padding), and their number ``count[g, k]`` (G x K).
+
+    The passes that take these sum over the eligible offers only: a term ``x A[g,k,o]`` with ``A = 0`` adds an exact
+    zero, and ``x A`` is ``x`` where ``A = 1``, so skipping the ineligible offers leaves every sum's bits as they are
+    and saves their work (most of it with tiers: a hard task's class admits only the frontier tiers)."""
+    flags = np.asarray(eligible) != 0.0
+    index = np.argsort(~flags, axis=2, kind="stable").astype(np.int64)
+    return np.ascontiguousarray(index), flags.sum(axis=2).astype(np.int64)
+
+
 @njit(parallel=True, cache=CACHE)
-def _denominators(shares: FloatArray, outside: FloatArray, group: IntArray,
-                  eligible: FloatArray) -> FloatArray:  # pragma: no cover - compiled
-    """``den[e,k] = sum_o S[e,o] A[g_e,k,o] + S0[e]`` (E x K)."""
-    n_ent, n_offers = shares.shape
-    n_classes = eligible.shape[1]
+def _denominators(shares: FloatArray, outside: FloatArray, group: IntArray, index: IntArray,
+                  count: IntArray) -> FloatArray:  # pragma: no cover - compiled
+    """``den[e,k] = sum_o S[e,o] A[g_e,k,o] + S0[e]`` (E x K), the sum over the eligible offers in offer order
+    (``index``, ``count``: :func:`eligible_offers`)."""
+    n_ent = shares.shape[0]
+    n_classes = count.shape[1]
     den = np.empty((n_ent, n_classes))
     for e in prange(n_ent):
         g = group[e]
         for k in range(n_classes):
             acc = 0.0
-            for o in range(n_offers):
-                acc += shares[e, o] * eligible[g, k, o]
+            for i in range(count[g, k]):
+                acc += shares[e, index[g, k, i]]
             den[e, k] = acc + outside[e]
     return den
 
 
 @njit(parallel=True, cache=CACHE)
-def _column_sums(shares: FloatArray, group: IntArray, eligible: FloatArray, factors: FloatArray,
+def _column_sums(shares: FloatArray, group: IntArray, index: IntArray, count: IntArray, factors: FloatArray,
                  squared: NDArray[np.bool_], bounds: IntArray) -> FloatArray:  # pragma: no cover - compiled
-    """``out[j,o] = sum_{e,k} factors[j,e,k] S[e,o]^(1 or 2) A[g_e,k,o]`` (J x O), summed in row blocks."""
+    """``out[j,o] = sum_{e,k} factors[j,e,k] S[e,o]^(1 or 2) A[g_e,k,o]`` (J x O), summed in row blocks
+    (``index``, ``count``: :func:`eligible_offers`)."""
     n_offers = shares.shape[1]
     n_sums, _, n_classes = factors.shape
     n_blocks = len(bounds) - 1
@@ -273,8 +287,8 @@ def _column_sums(shares: FloatArray, group: IntArray, eligible: FloatArray, fact
                     weight[o] = 0.0
                 for k in range(n_classes):
                     a = factors[j, e, k]
-                    for o in range(n_offers):
-                        weight[o] += a * eligible[g, k, o]
+                    for i in range(count[g, k]):
+                        weight[index[g, k, i]] += a
                 if squared[j]:
                     for o in range(n_offers):
                         partial[b, j, o] += weight[o] * (shares[e, o] * shares[e, o])
@@ -288,14 +302,15 @@ def _column_sums(shares: FloatArray, group: IntArray, eligible: FloatArray, fact
 
 
 @njit(parallel=True, cache=CACHE)
-def _round_pass(shares: FloatArray, outside: FloatArray, group: IntArray, eligible: FloatArray,
+def _round_pass(shares: FloatArray, outside: FloatArray, group: IntArray, index: IntArray, count: IntArray,
                 columns: FloatArray, scale: FloatArray, with_next: bool,
                 bounds: IntArray) -> tuple[FloatArray, FloatArray, FloatArray]:  # pragma: no cover - compiled
     """One rationing round's row sums ``stats[e,k,j] = sum_o S[e,o] A[g_e,k,o] columns[j,o]`` (j = 0..3: spend,
     served, rationed, next open), the next round's row factor ``a[e,k] = scale r / (open + S0)`` (0 where the
-    denominator is 0) and, with ``with_next``, its demand ``sum_{e,k} a[e,k] S[e,o] A[g_e,k,o]`` (O)."""
+    denominator is 0) and, with ``with_next``, its demand ``sum_{e,k} a[e,k] S[e,o] A[g_e,k,o]`` (O). Sums over a
+    class run over its eligible offers in offer order (``index``, ``count``: :func:`eligible_offers`)."""
     n_ent, n_offers = shares.shape
-    n_classes = eligible.shape[1]
+    n_classes = count.shape[1]
     n_blocks = len(bounds) - 1
     stats = np.empty((n_ent, n_classes, 4))
     next_scale = np.zeros((n_ent, n_classes))
@@ -306,8 +321,9 @@ def _round_pass(shares: FloatArray, outside: FloatArray, group: IntArray, eligib
             g = group[e]
             for k in range(n_classes):
                 t0 = t1 = t2 = t3 = 0.0
-                for o in range(n_offers):
-                    s = shares[e, o] * eligible[g, k, o]
+                for i in range(count[g, k]):
+                    o = index[g, k, i]
+                    s = shares[e, o]
                     t0 += s * columns[0, o]
                     t1 += s * columns[1, o]
                     t2 += s * columns[2, o]
@@ -324,8 +340,8 @@ def _round_pass(shares: FloatArray, outside: FloatArray, group: IntArray, eligib
                     weight[o] = 0.0
                 for k in range(n_classes):
                     a = next_scale[e, k]
-                    for o in range(n_offers):
-                        weight[o] += a * eligible[g, k, o]
+                    for i in range(count[g, k]):
+                        weight[index[g, k, i]] += a
                 for o in range(n_offers):
                     partial[b, o] += weight[o] * shares[e, o]
     demand = np.zeros(n_offers)
@@ -335,8 +351,9 @@ def _round_pass(shares: FloatArray, outside: FloatArray, group: IntArray, eligib
 
 
 @njit(parallel=True, cache=CACHE)
-def _expand(shares: FloatArray, group: IntArray, eligible: FloatArray, rows: FloatArray, cols: FloatArray,
-            price: FloatArray, allocation: FloatArray) -> tuple[FloatArray, FloatArray]:  # pragma: no cover - compiled
+def _expand(shares: FloatArray, group: IntArray, index: IntArray, count: IntArray, rows: FloatArray,
+            cols: FloatArray, price: FloatArray,
+            allocation: FloatArray) -> tuple[FloatArray, FloatArray]:  # pragma: no cover - compiled
     """Allocation ``S[e,o] sum_t sum_k rows[t,e,k] A[g_e,k,o] cols[t,o]`` written into ``allocation`` (E x O; a
     numpy array: numpy asks the kernel for huge pages, which makes first writes far cheaper), and its row sums and
     spend (E)."""
@@ -355,8 +372,9 @@ def _expand(shares: FloatArray, group: IntArray, eligible: FloatArray, rows: Flo
                 for k in range(n_classes):
                     a = rows[t, e, k]
                     if a != 0.0:
-                        for o in range(n_offers):
-                            factor[o] += a * eligible[g, k, o] * cols[t, o]
+                        for i in range(count[g, k]):
+                            o = index[g, k, i]
+                            factor[o] += a * cols[t, o]
             p0 = p1 = 0.0  # two interleaved partial sums (fixed order)
             for o in range(0, full, 2):
                 x, y = factor[o] * shares[e, o], factor[o + 1] * shares[e, o + 1]
