@@ -151,7 +151,7 @@ def check_theses_dir(root: Path) -> None:
     if not root.is_dir():
         return
     ours = {"verdicts.md", "verdicts.parquet", "verdicts_by_world.parquet", "boxes.parquet", "robustness.md",
-            "robustness.parquet", LOCK_FILE}
+            "robustness.parquet", "verdicts_final.md", "verdicts_final.parquet", LOCK_FILE}
     foreign = [p.name for p in root.iterdir()
                if p.name not in ours and not (p.is_dir() and ResultStore(p).exists()) and not p.name.startswith(".")]
     if foreign:

@@ -126,3 +126,17 @@ def test_theses_refuse_a_directory_holding_other_files(tmp_path: Path) -> None:
     code, output = invoke("theses", "--out", tmp_path, "--only", "jevons", "--workers", "1")
     assert code == 2 and "holds files that are not thesis results (verdicts_of_mine.md)" in output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["verdicts_of_mine.md"]
+
+
+def test_theses_accept_a_directory_holding_their_own_final_verdicts(tmp_path: Path) -> None:
+    # `ieco theses --robustness ... --over-worlds F --resume` re-judges a robustness directory that already holds
+    # the final verdicts it wrote; those files are thesis results, not foreign ones.
+    from experiments.verdicts import check_theses_dir
+    from market.config.errors import ConfigError
+
+    for name in ("robustness.md", "robustness.parquet", "verdicts_final.md", "verdicts_final.parquet"):
+        (tmp_path / name).write_text("")
+    check_theses_dir(tmp_path)  # raises ConfigError on a foreign file
+    (tmp_path / "notes.md").write_text("mine")
+    with pytest.raises(ConfigError, match=r"notes\.md"):
+        check_theses_dir(tmp_path)
