@@ -256,15 +256,19 @@ def _denominators(shares: FloatArray, outside: FloatArray, group: IntArray, inde
                   count: IntArray) -> FloatArray:  # pragma: no cover - compiled
     """``den[e,k] = sum_o S[e,o] A[g_e,k,o] + S0[e]`` (E x K), the sum over the eligible offers in offer order
     (``index``, ``count``: :func:`eligible_offers`)."""
-    n_ent = shares.shape[0]
+    n_ent, n_offers = shares.shape
     n_classes = count.shape[1]
     den = np.empty((n_ent, n_classes))
     for e in prange(n_ent):
         g = group[e]
         for k in range(n_classes):
             acc = 0.0
-            for i in range(count[g, k]):
-                acc += shares[e, index[g, k, i]]
+            if count[g, k] == n_offers:  # every offer eligible: the direct loop, same order
+                for o in range(n_offers):
+                    acc += shares[e, o]
+            else:
+                for i in range(count[g, k]):
+                    acc += shares[e, index[g, k, i]]
             den[e, k] = acc + outside[e]
     return den
 
@@ -287,8 +291,12 @@ def _column_sums(shares: FloatArray, group: IntArray, index: IntArray, count: In
                     weight[o] = 0.0
                 for k in range(n_classes):
                     a = factors[j, e, k]
-                    for i in range(count[g, k]):
-                        weight[index[g, k, i]] += a
+                    if count[g, k] == n_offers:
+                        for o in range(n_offers):
+                            weight[o] += a
+                    else:
+                        for i in range(count[g, k]):
+                            weight[index[g, k, i]] += a
                 if squared[j]:
                     for o in range(n_offers):
                         partial[b, j, o] += weight[o] * (shares[e, o] * shares[e, o])
@@ -321,13 +329,21 @@ def _round_pass(shares: FloatArray, outside: FloatArray, group: IntArray, index:
             g = group[e]
             for k in range(n_classes):
                 t0 = t1 = t2 = t3 = 0.0
-                for i in range(count[g, k]):
-                    o = index[g, k, i]
-                    s = shares[e, o]
-                    t0 += s * columns[0, o]
-                    t1 += s * columns[1, o]
-                    t2 += s * columns[2, o]
-                    t3 += s * columns[3, o]
+                if count[g, k] == n_offers:  # every offer eligible: the direct loop, same order
+                    for o in range(n_offers):
+                        s = shares[e, o]
+                        t0 += s * columns[0, o]
+                        t1 += s * columns[1, o]
+                        t2 += s * columns[2, o]
+                        t3 += s * columns[3, o]
+                else:
+                    for i in range(count[g, k]):
+                        o = index[g, k, i]
+                        s = shares[e, o]
+                        t0 += s * columns[0, o]
+                        t1 += s * columns[1, o]
+                        t2 += s * columns[2, o]
+                        t3 += s * columns[3, o]
                 stats[e, k, 0] = t0
                 stats[e, k, 1] = t1
                 stats[e, k, 2] = t2
@@ -340,8 +356,12 @@ def _round_pass(shares: FloatArray, outside: FloatArray, group: IntArray, index:
                     weight[o] = 0.0
                 for k in range(n_classes):
                     a = next_scale[e, k]
-                    for i in range(count[g, k]):
-                        weight[index[g, k, i]] += a
+                    if count[g, k] == n_offers:
+                        for o in range(n_offers):
+                            weight[o] += a
+                    else:
+                        for i in range(count[g, k]):
+                            weight[index[g, k, i]] += a
                 for o in range(n_offers):
                     partial[b, o] += weight[o] * shares[e, o]
     demand = np.zeros(n_offers)
@@ -371,7 +391,10 @@ def _expand(shares: FloatArray, group: IntArray, index: IntArray, count: IntArra
             for t in range(n_rounds):
                 for k in range(n_classes):
                     a = rows[t, e, k]
-                    if a != 0.0:
+                    if a != 0.0 and count[g, k] == n_offers:
+                        for o in range(n_offers):
+                            factor[o] += a * cols[t, o]
+                    elif a != 0.0:
                         for i in range(count[g, k]):
                             o = index[g, k, i]
                             factor[o] += a * cols[t, o]
