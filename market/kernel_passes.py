@@ -251,6 +251,17 @@ def eligible_offers(eligible: FloatArray) -> tuple[IntArray, IntArray]:
     return np.ascontiguousarray(index), flags.sum(axis=2).astype(np.int64)
 
 
+@njit(cache=CACHE, inline="always")
+def _spread(weight: FloatArray, a: float, index: IntArray, count: int) -> None:  # pragma: no cover - compiled
+    """``weight[o] += a`` on the ``count`` eligible offers ``index[:count]`` (every offer: the direct loop)."""
+    if count == len(weight):
+        for o in range(count):
+            weight[o] += a
+    else:
+        for i in range(count):
+            weight[index[i]] += a
+
+
 @njit(parallel=True, cache=CACHE)
 def _denominators(shares: FloatArray, outside: FloatArray, group: IntArray, index: IntArray,
                   count: IntArray) -> FloatArray:  # pragma: no cover - compiled
@@ -290,13 +301,7 @@ def _column_sums(shares: FloatArray, group: IntArray, index: IntArray, count: In
                 for o in range(n_offers):
                     weight[o] = 0.0
                 for k in range(n_classes):
-                    a = factors[j, e, k]
-                    if count[g, k] == n_offers:
-                        for o in range(n_offers):
-                            weight[o] += a
-                    else:
-                        for i in range(count[g, k]):
-                            weight[index[g, k, i]] += a
+                    _spread(weight, factors[j, e, k], index[g, k], count[g, k])
                 if squared[j]:
                     for o in range(n_offers):
                         partial[b, j, o] += weight[o] * (shares[e, o] * shares[e, o])
@@ -355,13 +360,7 @@ def _round_pass(shares: FloatArray, outside: FloatArray, group: IntArray, index:
                 for o in range(n_offers):
                     weight[o] = 0.0
                 for k in range(n_classes):
-                    a = next_scale[e, k]
-                    if count[g, k] == n_offers:
-                        for o in range(n_offers):
-                            weight[o] += a
-                    else:
-                        for i in range(count[g, k]):
-                            weight[index[g, k, i]] += a
+                    _spread(weight, next_scale[e, k], index[g, k], count[g, k])
                 for o in range(n_offers):
                     partial[b, o] += weight[o] * shares[e, o]
     demand = np.zeros(n_offers)
