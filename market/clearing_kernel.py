@@ -108,7 +108,11 @@ class _Market:
         if self.single:
             return volume[:, None].copy(), np.ones((len(volume), 1))
         den = kernel_passes._denominators(shares, outside, self.group, self.index, self.count)
-        return _over(volume[:, None] * self.mix[self.group], den), den
+        return _over(self.class_volume(volume), den), den
+
+    def class_volume(self, volume: FloatArray) -> FloatArray:
+        """``V_ek = V_e mix[g_e, k]`` (E x K)."""
+        return volume[:, None] * self.mix[self.group]
 
 
 def _over(numerator: FloatArray, denominator: FloatArray) -> FloatArray:
@@ -306,9 +310,8 @@ def demand_terms(shares: FloatArray, volume: FloatArray, price_sensitivity: Floa
     beta_e = (np.asarray(price_sensitivity, dtype=np.float64) / mu)[:, None]
     with np.errstate(over="ignore"):  # V / den^2 may overflow: split_square_weight takes those cells apart
         square = beta_e * _over(scale, den)
-    square_weight, apart = split_square_weight(square, shares,
-                                               np.asarray(volume, dtype=np.float64)[:, None] * m.mix[m.group], den,
-                                               beta_e[:, 0], m.eligible, m.group)
+    square_weight, apart = split_square_weight(square, shares, m.class_volume(np.asarray(volume, dtype=np.float64)),
+                                               den, beta_e[:, 0], m.eligible, m.group)
     factors = np.stack([scale, beta_e * scale, square_weight])
     bounds = kernel_passes._chunks(n_ent)
     sums = kernel_passes._column_sums(shares, m.group, m.index, m.count, factors, np.array([False, False, True]),

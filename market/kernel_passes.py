@@ -390,10 +390,12 @@ def _expand(shares: FloatArray, group: IntArray, index: IntArray, count: IntArra
             for t in range(n_rounds):
                 for k in range(n_classes):
                     a = rows[t, e, k]
-                    if a != 0.0 and count[g, k] == n_offers:
+                    if a == 0.0:
+                        continue
+                    if count[g, k] == n_offers:  # every offer eligible: the direct loop, same order
                         for o in range(n_offers):
                             factor[o] += a * cols[t, o]
-                    elif a != 0.0:
+                    else:
                         for i in range(count[g, k]):
                             o = index[g, k, i]
                             factor[o] += a * cols[t, o]
